@@ -90,6 +90,11 @@ export interface Session {
   reason?: StopReason;
   /** Path inside the lab to open once ready, e.g. "assignments/week3.ipynb". */
   openPath?: string;
+  /**
+   * Per-session secret the control plane (culler, readiness probe) uses to read the
+   * lab's own API with `Authorization: token …`. Never shown to clients or logged.
+   */
+  labToken?: string;
   lastActivity?: string;
   /** Consecutive times the culler could not reach the lab. */
   probeMisses?: number;

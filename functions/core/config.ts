@@ -1,0 +1,98 @@
+import { z } from 'zod';
+import { ConfigError } from './errors.ts';
+import type { Profile } from './ports.ts';
+
+/**
+ * Settings, parsed once per process from HUBLESS_* environment variables (Powertools'
+ * envUtils pattern). A bad or missing value stops start-up with a message naming the
+ * variable, what it got and what is allowed.
+ */
+const seconds = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
+
+const profileSchema = z.object({
+  name: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'profile names are lowercase letters, digits and hyphens'),
+  description: z.string().default(''),
+  cpu: z.number().int().positive().default(1024),
+  memory: z.number().int().positive().default(2048),
+  image: z.string().optional(),
+  spot: z.boolean().default(false),
+  groups: z.array(z.string()).default([]),
+});
+
+export const DEFAULT_PROFILES: Profile[] = [
+  { name: 'standard', description: '1 vCPU, 2 GiB', cpu: 1024, memory: 2048, spot: false, groups: [] },
+];
+
+const envSchema = z.object({
+  HUBLESS_MODE: z.enum(['local', 'aws']).default('local'),
+  HUBLESS_TABLE_NAME: z.string().min(3).default('hubless'),
+  HUBLESS_IDLE_TIMEOUT_SECONDS: seconds(3600, 60),
+  HUBLESS_CULL_EVERY_SECONDS: seconds(60, 5),
+  HUBLESS_MAX_AGE_SECONDS: seconds(0),
+  HUBLESS_START_TIMEOUT_SECONDS: seconds(180, 10),
+  HUBLESS_PROFILES: z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (!text) return DEFAULT_PROFILES;
+      try {
+        return z.array(profileSchema).min(1).parse(JSON.parse(text)) as Profile[];
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: `must be a JSON array of profiles (${(error as Error).message})` });
+        return z.NEVER;
+      }
+    }),
+  // Local mode
+  HUBLESS_PORT: z.coerce.number().int().min(1).max(65535).default(8000),
+  HUBLESS_HOST: z.string().default('127.0.0.1'),
+  HUBLESS_PUBLIC_URL: z.url().optional(),
+  HUBLESS_DATA_DIR: z.string().min(1).default('.hubless'),
+  HUBLESS_MAX_SERVERS: z.coerce.number().int().min(1).default(200),
+});
+
+export interface Settings {
+  mode: 'local' | 'aws';
+  tableName: string;
+  idleTimeoutSeconds: number;
+  cullEverySeconds: number;
+  /** 0 means no limit. */
+  maxAgeSeconds: number;
+  startTimeoutSeconds: number;
+  profiles: Profile[];
+  local: {
+    port: number;
+    host: string;
+    publicUrl: string;
+    dataDir: string;
+    maxServers: number;
+  };
+}
+
+export function parseSettings(env: Record<string, string | undefined>): Settings {
+  const result = envSchema.safeParse(env);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => {
+      const name = String(issue.path[0] ?? 'configuration');
+      const got = env[name] === undefined ? 'unset' : JSON.stringify(env[name]);
+      return `${name} (got ${got}): ${issue.message}`;
+    });
+    throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+  const value = result.data;
+  return {
+    mode: value.HUBLESS_MODE,
+    tableName: value.HUBLESS_TABLE_NAME,
+    idleTimeoutSeconds: value.HUBLESS_IDLE_TIMEOUT_SECONDS,
+    cullEverySeconds: value.HUBLESS_CULL_EVERY_SECONDS,
+    maxAgeSeconds: value.HUBLESS_MAX_AGE_SECONDS,
+    startTimeoutSeconds: value.HUBLESS_START_TIMEOUT_SECONDS,
+    profiles: value.HUBLESS_PROFILES,
+    local: {
+      port: value.HUBLESS_PORT,
+      host: value.HUBLESS_HOST,
+      publicUrl: (value.HUBLESS_PUBLIC_URL ?? `http://localhost:${value.HUBLESS_PORT}`).replace(/\/$/, ''),
+      dataDir: value.HUBLESS_DATA_DIR,
+      maxServers: value.HUBLESS_MAX_SERVERS,
+    },
+  };
+}

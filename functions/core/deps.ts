@@ -1,0 +1,25 @@
+import type { Settings } from './config.ts';
+import type { Clock, Compute, Directory, EventSink, Homes, Profile, Router, SessionStore } from './ports.ts';
+import type { Session } from './session.ts';
+
+/**
+ * Everything a use case may touch, built once per process by functions/wiring for one
+ * column of DESIGN.md section 1 (AWS or local). Use cases never know which.
+ */
+export interface CoreDeps {
+  store: SessionStore;
+  compute: Compute;
+  router: Router;
+  homes: Homes;
+  directory: Directory;
+  events: EventSink;
+  clock: Clock;
+  settings: Pick<Settings, 'idleTimeoutSeconds' | 'maxAgeSeconds' | 'startTimeoutSeconds' | 'profiles'>;
+  /** The environment a lab needs to verify identity headers, besides owner/base URL/token. */
+  labEnvironment: (session: Session) => Record<string, string>;
+  /** Random, URL-safe identifiers (session nonces, lab tokens). Injected so tests are repeatable. */
+  randomId: (bytes?: number) => string;
+  log?: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+}
+
+export type ProfileChoice = Pick<Profile, 'name'>;

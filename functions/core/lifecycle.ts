@@ -1,0 +1,143 @@
+import type { CoreDeps } from './deps.ts';
+import { HublessError, SessionConflictError } from './errors.ts';
+import type { ComputeStatus } from './ports.ts';
+import { isTerminal, type Session, type SessionState, type StopReason, transition } from './session.ts';
+
+/**
+ * Moving a session forward. Every function here is safe to run from several places at
+ * once (the start request, the task-event handler, the browser's progress polling, the
+ * culler): each write is conditional on the version read, and a lost race re-reads and
+ * decides again from what the winner wrote.
+ */
+
+const MAX_ATTEMPTS = 6;
+
+/** Writes `next` over `previous` (conditional on previous.version). */
+export async function save(deps: CoreDeps, previous: Session, next: Session): Promise<Session> {
+  return deps.store.update(next, previous.version);
+}
+
+/**
+ * Runs `decide` on the current session and writes what it returns; on a lost race it
+ * reads the winner and decides again. `decide` returns undefined for "nothing to do".
+ */
+export async function mutate(
+  deps: CoreDeps,
+  start: Session,
+  decide: (current: Session) => Promise<Session | undefined> | Session | undefined,
+): Promise<Session> {
+  let current = start;
+  for (let attempt = 1; ; attempt++) {
+    const next = await decide(current);
+    if (!next) return current;
+    try {
+      return await save(deps, current, next);
+    } catch (error) {
+      if (!(error instanceof SessionConflictError) || attempt >= MAX_ATTEMPTS) throw error;
+      const winner = error.current as Session | undefined;
+      // The item was replaced by a newer session (or deleted): ours is history.
+      if (!winner || winner.id !== start.id) return winner ?? current;
+      current = winner;
+    }
+  }
+}
+
+function secondsBetween(from: string | undefined, to: Date): number | undefined {
+  return from ? Math.round((to.getTime() - Date.parse(from)) / 100) / 10 : undefined;
+}
+
+/**
+ * Ends a session whose server is gone: removes its route (so the ALB slot is free), then
+ * records stopped or failed with the reason its owner will read. A server that exits
+ * before it was ever ready failed to start; one that was ready simply stopped.
+ */
+export async function finish(deps: CoreDeps, session: Session, exit: { code: StopReason['code']; reason: string }): Promise<Session> {
+  if (isTerminal(session.state)) return session;
+  if (session.route) await deps.router.deleteRoute(session);
+  const now = deps.clock.now();
+  const ended = await mutate(deps, session, (current) => {
+    if (isTerminal(current.state) || current.id !== session.id) return undefined;
+    const failed = current.state !== 'ready' && current.state !== 'stopping' && exit.code !== 'user';
+    const to: SessionState = failed ? 'failed' : 'stopped';
+    // A stop someone asked for keeps its own reason (idle, max-age, user); otherwise the exit explains.
+    const reason: StopReason = current.state === 'stopping' && current.reason ? current.reason : { code: exit.code, message: exit.reason };
+    return transition(current, to, now, { reason, stoppedAt: now.toISOString(), route: undefined, target: undefined }, reason.message);
+  });
+  if (isTerminal(ended.state) && ended.id === session.id && !isTerminal(session.state)) {
+    await deps.events.publish({
+      type: ended.state === 'failed' ? 'fail' : ended.reason?.code === 'idle' || ended.reason?.code === 'max-age' || ended.reason?.code === 'quota' ? 'cull' : 'stop',
+      time: now.toISOString(),
+      user: ended.user,
+      server: ended.server,
+      sessionId: ended.id,
+      reason: ended.reason?.code,
+      durationSeconds: secondsBetween(ended.readyAt ?? ended.createdAt, now),
+    });
+  }
+  return ended;
+}
+
+/**
+ * Takes one step forward given the compute's status (from a task event, or a poll when
+ * `status` is not given). Returns the session as stored afterwards. Never moves backwards:
+ * a late RUNNING after Stop is ignored by the state machine.
+ */
+export async function advance(deps: CoreDeps, session: Session, status?: ComputeStatus): Promise<Session> {
+  if (isTerminal(session.state) || session.state === 'pending' || !session.computeHandle) return session;
+  const current = status ?? (await deps.compute.poll(session.computeHandle));
+  if (current.state === 'exited') return finish(deps, session, current);
+  if (session.state === 'stopping') return session;
+  if (current.state === 'pending') return session;
+
+  let running = session;
+  if (session.state === 'launching') {
+    const now = deps.clock.now();
+    running = await mutate(deps, session, (latest) =>
+      latest.state === 'launching'
+        ? transition(latest, 'running', now, { target: current.target }, 'Server is running; connecting it to the web')
+        : undefined,
+    );
+  }
+  if (running.state !== 'running') return running;
+  return connect(deps, running);
+}
+
+/** running -> ready: add the route, then wait until the lab answers through it. */
+async function connect(deps: CoreDeps, session: Session): Promise<Session> {
+  let routed = session;
+  if (!session.route) {
+    let route: Session['route'];
+    try {
+      route = await deps.router.addRoute(session, session.target!);
+    } catch (error) {
+      // No route means nobody can reach the server: stop it rather than pay for it.
+      const reason = error instanceof HublessError && error.expose ? error.message : 'The server could not be connected to the web.';
+      await deps.compute.stop(session.computeHandle!, reason);
+      await finish(deps, session, { code: error instanceof HublessError && error.code === 'capacity' ? 'capacity' : 'start-failed', reason });
+      throw error;
+    }
+    const now = deps.clock.now();
+    routed = await mutate(deps, session, (latest) =>
+      latest.state === 'running' && !latest.route ? { ...latest, route, updatedAt: now.toISOString() } : undefined,
+    );
+    if (routed.state !== 'running') return routed;
+  }
+  if (!(await deps.router.isRouteReady(routed))) return routed;
+  const now = deps.clock.now();
+  const ready = await mutate(deps, routed, (latest) =>
+    latest.state === 'running'
+      ? transition(latest, 'ready', now, { readyAt: now.toISOString(), lastActivity: now.toISOString() }, 'Server ready')
+      : undefined,
+  );
+  if (ready.state === 'ready' && routed.state === 'running') {
+    await deps.events.publish({
+      type: 'ready',
+      time: now.toISOString(),
+      user: ready.user,
+      server: ready.server,
+      sessionId: ready.id,
+      durationSeconds: secondsBetween(ready.createdAt, now),
+    });
+  }
+  return ready;
+}

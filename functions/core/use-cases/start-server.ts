@@ -1,0 +1,124 @@
+import type { CoreDeps } from '../deps.ts';
+import { ForbiddenError, HublessError, SessionConflictError, ValidationError } from '../errors.ts';
+import { finish, mutate } from '../lifecycle.ts';
+import type { Profile } from '../ports.ts';
+import { baseUrlFor, isTerminal, newSessionId, PROGRESS, type Session, transition } from '../session.ts';
+
+export interface StartRequest {
+  user: string;
+  server: string;
+  /** Profile name; the first profile the user may use when absent. */
+  profile?: string;
+  /** The user's groups, to check profile access. */
+  groups: string[];
+  /** Path inside the lab to open when ready. */
+  openPath?: string;
+}
+
+export interface StartResult {
+  session: Session;
+  /** false when a session was already starting or running: start is idempotent. */
+  created: boolean;
+}
+
+export function chooseProfile(profiles: Profile[], requested: string | undefined, groups: string[]): Profile {
+  const allowed = profiles.filter((p) => p.groups.length === 0 || p.groups.some((g) => groups.includes(g)));
+  if (requested === undefined) {
+    const first = allowed[0];
+    if (!first) throw new ForbiddenError('No server profile is available to you. Ask an administrator to add you to a group.');
+    return first;
+  }
+  const profile = profiles.find((p) => p.name === requested);
+  if (!profile) {
+    throw new ValidationError(
+      `Unknown profile "${requested}". Available profiles: ${profiles.map((p) => p.name).join(', ')}.`,
+      'unknown_profile',
+    );
+  }
+  if (!allowed.includes(profile)) {
+    throw new ForbiddenError(`The profile "${requested}" is limited to the groups ${profile.groups.join(', ')}.`);
+  }
+  return profile;
+}
+
+/**
+ * Starts (user, server), or returns the session that is already starting or running.
+ * Returns as soon as the compute has accepted the request (launching): it never waits
+ * for the server to run, because API Gateway gives a request 30 s and Fargate takes
+ * 30-60 s. Progress continues through task events and polling (lifecycle.advance).
+ */
+export async function startServer(deps: CoreDeps, request: StartRequest): Promise<StartResult> {
+  const existing = await deps.store.get(request.user, request.server);
+  if (existing && !isTerminal(existing.state)) return { session: existing, created: false };
+
+  const profile = chooseProfile(deps.settings.profiles, request.profile, request.groups);
+  const now = deps.clock.now().toISOString();
+  const draft: Session = {
+    id: newSessionId(request.user, request.server, deps.randomId(9)),
+    user: request.user,
+    server: request.server,
+    profile: profile.name,
+    state: 'pending',
+    version: 1,
+    createdAt: now,
+    updatedAt: now,
+    openPath: request.openPath,
+    labToken: deps.randomId(24),
+    events: [{ progress: PROGRESS.pending, message: 'Server requested', time: now }],
+  };
+
+  let session: Session;
+  try {
+    // The store's create condition (no session, or only a finished one) is what makes
+    // N concurrent starts produce exactly one session: every loser gets the winner back.
+    session = await deps.store.create(draft);
+  } catch (error) {
+    if (error instanceof SessionConflictError && error.current && !isTerminal((error.current as Session).state)) {
+      return { session: error.current as Session, created: false };
+    }
+    throw error;
+  }
+  await deps.events.publish({ type: 'start', time: now, user: session.user, server: session.server, sessionId: session.id });
+  return { session: await launch(deps, session, profile), created: true };
+}
+
+async function launch(deps: CoreDeps, session: Session, profile: Profile): Promise<Session> {
+  let handle: string;
+  let home: string;
+  try {
+    home = await deps.homes.ensure(session.user);
+    handle = await deps.compute.start({
+      sessionId: session.id,
+      user: session.user,
+      server: session.server,
+      profile,
+      home,
+      baseUrl: baseUrlFor(session.user, session.server),
+      env: {
+        ...deps.labEnvironment(session),
+        HUBLESS_OWNER: session.user,
+        HUBLESS_BASE_URL: baseUrlFor(session.user, session.server),
+        HUBLESS_LAB_TOKEN: session.labToken ?? '',
+        HUBLESS_SESSION_ID: session.id,
+      },
+    });
+  } catch (error) {
+    const exposed = error instanceof HublessError && error.expose;
+    const reason = exposed ? error.message : 'The server could not be started because of an internal error. Try again; if it keeps failing, tell your administrator.';
+    deps.log?.('error', 'start failed', { sessionId: session.id, error: String(error) });
+    await finish(deps, session, { code: exposed && error.code === 'capacity' ? 'capacity' : 'start-failed', reason });
+    throw error;
+  }
+
+  const now = deps.clock.now();
+  const launched = await mutate(deps, session, (current) =>
+    current.state === 'pending'
+      ? transition(current, 'launching', now, { computeHandle: handle, home, launchedAt: now.toISOString() }, 'Server is starting')
+      : undefined,
+  );
+  if (launched.computeHandle !== handle) {
+    // Someone stopped the session while we were launching: do not leave the task running.
+    await deps.compute.stop(handle, 'The session was stopped while its server was starting.');
+  }
+  return launched;
+}

@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { parseSettings } from '../../functions/core/config.ts';
+import { ConfigError } from '../../functions/core/errors.ts';
+
+describe('parseSettings', () => {
+  it('gives the documented defaults', () => {
+    const settings = parseSettings({});
+    expect(settings.local.port).toBe(8000);
+    expect(settings.local.dataDir).toBe('.hubless');
+    expect(settings.idleTimeoutSeconds).toBe(3600);
+    expect(settings.local.publicUrl).toBe('http://localhost:8000');
+    expect(settings.profiles[0]?.name).toBe('standard');
+  });
+
+  it('reads HUBLESS_ variables', () => {
+    const settings = parseSettings({ HUBLESS_PORT: '9000', HUBLESS_IDLE_TIMEOUT_SECONDS: '120', HUBLESS_DATA_DIR: '/tmp/x' });
+    expect(settings.local.port).toBe(9000);
+    expect(settings.idleTimeoutSeconds).toBe(120);
+    expect(settings.local.dataDir).toBe('/tmp/x');
+    expect(settings.local.publicUrl).toBe('http://localhost:9000');
+  });
+
+  it('names the variable, the value and the rule when a value is bad', () => {
+    expect(() => parseSettings({ HUBLESS_PORT: 'eighty' })).toThrow(ConfigError);
+    expect(() => parseSettings({ HUBLESS_PORT: 'eighty' })).toThrow(/HUBLESS_PORT \(got "eighty"\)/);
+    expect(() => parseSettings({ HUBLESS_IDLE_TIMEOUT_SECONDS: '5' })).toThrow(/HUBLESS_IDLE_TIMEOUT_SECONDS/);
+    expect(() => parseSettings({ HUBLESS_PROFILES: '[{"name":"Bad Name"}]' })).toThrow(/HUBLESS_PROFILES/);
+  });
+});

@@ -1,0 +1,269 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { CapacityError, ForbiddenError, SpawnError, ValidationError } from '../../functions/core/errors.ts';
+import type { Session } from '../../functions/core/session.ts';
+import type { TaskStateChangeEvent } from '../../functions/core/task-event.ts';
+import { getServer } from '../../functions/core/use-cases/get-server.ts';
+import { handleTaskEvent } from '../../functions/core/use-cases/handle-task-event.ts';
+import { listServers } from '../../functions/core/use-cases/list-servers.ts';
+import { startServer } from '../../functions/core/use-cases/start-server.ts';
+import { stopServer } from '../../functions/core/use-cases/stop-server.ts';
+import { makeTestDeps } from '../fakes/core-deps.ts';
+import { FakeCompute, type FakeBehaviour } from '../fakes/fake-compute.ts';
+import { FakeRouter } from '../fakes/fake-router.ts';
+
+const computes: FakeCompute[] = [];
+afterEach(() => {
+  for (const compute of computes.splice(0)) compute.dispose();
+});
+
+function setup(options: { behaviour?: FakeBehaviour; routerCapacity?: number } = {}) {
+  const compute = new FakeCompute({ behaviour: options.behaviour ?? { kind: 'never-starts' } });
+  computes.push(compute);
+  const router = new FakeRouter(options.routerCapacity);
+  const deps = makeTestDeps({ compute, router });
+  return { deps, compute, router };
+}
+
+const start = (deps: ReturnType<typeof setup>['deps'], user = 'alice', extra: Partial<Parameters<typeof startServer>[1]> = {}) =>
+  startServer(deps, { user, server: '', groups: [], ...extra });
+
+const stop = (deps: ReturnType<typeof setup>['deps'], user = 'alice') =>
+  stopServer(deps, { user, server: '', reason: { code: 'user', message: 'Stopped by its owner.' } });
+
+describe('startServer', () => {
+  it('returns at once with a launching session, without waiting for the server to run', async () => {
+    const { deps, compute } = setup();
+    const { session, created } = await start(deps);
+    expect(created).toBe(true);
+    expect(session.state).toBe('launching');
+    expect(session.computeHandle).toBe('fake-task/1');
+    expect(session.events.map((e) => e.message)).toEqual(['Server requested', 'Server is starting']);
+    expect(compute.calls.start).toHaveLength(1);
+  });
+
+  it('launches the lab under the user base URL with its owner and a per-session token', async () => {
+    const { deps, compute } = setup();
+    const { session } = await start(deps);
+    const spec = compute.calls.start[0]!;
+    expect(spec.baseUrl).toBe('/user/alice/');
+    expect(spec.home).toBe('/homes/alice');
+    expect(spec.env.HUBLESS_OWNER).toBe('alice');
+    expect(spec.env.HUBLESS_LAB_TOKEN).toBe(session.labToken);
+    expect(session.labToken).toMatch(/^[0-9a-f]{48}$/);
+    expect(spec.env.HUBLESS_IDENTITY_KEYS_URL).toBe('http://keys.invalid');
+  });
+
+  it('is idempotent: a second start returns the same session', async () => {
+    const { deps, compute } = setup();
+    const first = await start(deps);
+    const second = await start(deps);
+    expect(second.created).toBe(false);
+    expect(second.session.id).toBe(first.session.id);
+    expect(compute.calls.start).toHaveLength(1);
+  });
+
+  it('makes exactly one server for 50 concurrent starts of one user', async () => {
+    const { deps, compute } = setup();
+    const results = await Promise.all(Array.from({ length: 50 }, () => start(deps)));
+    expect(new Set(results.map((r) => r.session.id)).size).toBe(1);
+    expect(results.filter((r) => r.created)).toHaveLength(1);
+    expect(compute.calls.start).toHaveLength(1);
+  });
+
+  it('refuses an unknown profile with a 400 that lists the available ones', async () => {
+    const { deps } = setup();
+    await expect(start(deps, 'alice', { profile: 'huge' })).rejects.toThrow(ValidationError);
+    await expect(start(deps, 'alice', { profile: 'huge' })).rejects.toThrow(/Available profiles: standard/);
+  });
+
+  it('keeps group-limited profiles to their groups', async () => {
+    const { deps } = setup();
+    deps.settings.profiles = [
+      ...deps.settings.profiles,
+      { name: 'gpu', description: '', cpu: 4096, memory: 16384, spot: false, groups: ['research'] },
+    ];
+    await expect(start(deps, 'alice', { profile: 'gpu' })).rejects.toThrow(ForbiddenError);
+    const { session } = await start(deps, 'bob', { profile: 'gpu', groups: ['research'] });
+    expect(session.profile).toBe('gpu');
+  });
+
+  it('records the platform refusal on the session and lets the user try again', async () => {
+    const { deps } = setup({ behaviour: { kind: 'refuses', error: new SpawnError('No Fargate capacity in the zone.') } });
+    await expect(start(deps)).rejects.toThrow('No Fargate capacity in the zone.');
+    const failed = await getServer(deps, 'alice', '');
+    expect(failed.state).toBe('failed');
+    expect(failed.reason).toEqual({ code: 'start-failed', message: 'No Fargate capacity in the zone.' });
+    await expect(start(deps)).rejects.toThrow(SpawnError); // a new attempt, not the old failure
+  });
+
+  it('hides internal errors from the user but still fails the session', async () => {
+    const { deps } = setup({ behaviour: { kind: 'refuses', error: new Error('socket hang up at 10.0.0.1') } });
+    await expect(start(deps)).rejects.toThrow('socket hang up');
+    const failed = await getServer(deps, 'alice', '');
+    expect(failed.reason?.message).toMatch(/internal error/);
+    expect(failed.reason?.message).not.toContain('10.0.0.1');
+  });
+});
+
+describe('progress to ready', () => {
+  it('moves launching -> running -> ready once the route answers', async () => {
+    const { deps, compute, router } = setup();
+    const { session } = await start(deps);
+    compute.run(session.computeHandle!);
+    const ready = await getServer(deps, 'alice', '');
+    expect(ready.state).toBe('ready');
+    expect(ready.route).toEqual({ prefix: '/user/alice/', slot: 1 });
+    expect(router.routes.has(session.id)).toBe(true);
+    expect(ready.events.map((e) => e.progress)).toEqual([10, 30, 70, 100]);
+    expect(deps.events.events.map((e) => e.type)).toEqual(['start', 'ready']);
+  });
+
+  it('stays running while the route does not answer yet (ALB health check)', async () => {
+    const { deps, compute, router } = setup();
+    router.healthy = false;
+    const { session } = await start(deps);
+    compute.run(session.computeHandle!);
+    expect((await getServer(deps, 'alice', '')).state).toBe('running');
+    router.healthy = true;
+    expect((await getServer(deps, 'alice', '')).state).toBe('ready');
+  });
+
+  it('stays launching while the server never starts', async () => {
+    const { deps } = setup({ behaviour: { kind: 'never-starts' } });
+    await start(deps);
+    expect((await getServer(deps, 'alice', '')).state).toBe('launching');
+  });
+
+  it('fails with the exit reason when the server crashes while starting', async () => {
+    const { deps, compute } = setup();
+    const { session } = await start(deps);
+    compute.crash(session.computeHandle!, 3);
+    const failed = await getServer(deps, 'alice', '');
+    expect(failed.state).toBe('failed');
+    expect(failed.reason).toEqual({ code: 'crashed', message: 'The server exited with exit code 3.' });
+  });
+
+  it('stops the server and says the pool is full when no route is free', async () => {
+    const { deps, compute } = setup({ routerCapacity: 1 });
+    const a = await start(deps, 'alice');
+    compute.run(a.session.computeHandle!);
+    expect((await getServer(deps, 'alice', '')).state).toBe('ready');
+    const b = await start(deps, 'bob');
+    compute.run(b.session.computeHandle!);
+    await expect(getServer(deps, 'bob', '')).rejects.toThrow(CapacityError);
+    const failed = await getServer(deps, 'bob', '');
+    expect(failed.state).toBe('failed');
+    expect(failed.reason?.code).toBe('capacity');
+    expect(await compute.poll(b.session.computeHandle!)).toMatchObject({ state: 'exited' });
+  });
+});
+
+describe('handleTaskEvent', () => {
+  function eventFor(session: Session, lastStatus: string, extra: Partial<TaskStateChangeEvent['detail']> = {}): TaskStateChangeEvent {
+    return {
+      'detail-type': 'ECS Task State Change',
+      source: 'aws.ecs',
+      detail: {
+        taskArn: session.computeHandle!,
+        startedBy: session.id,
+        lastStatus,
+        attachments: [{ details: [{ name: 'privateIPv4Address', value: '10.0.0.9' }] }],
+        ...extra,
+      },
+    };
+  }
+
+  it('makes a session ready from a RUNNING event', async () => {
+    const { deps } = setup();
+    const { session } = await start(deps);
+    const result = await handleTaskEvent(deps, eventFor(session, 'RUNNING'));
+    expect(result.outcome).toBe('advanced');
+    expect(result.session?.state).toBe('ready');
+    expect(result.session?.target).toEqual({ host: '10.0.0.9', port: 8888 });
+  });
+
+  it('is harmless when events are duplicated or arrive out of order', async () => {
+    const { deps } = setup();
+    const { session } = await start(deps);
+    await handleTaskEvent(deps, eventFor(session, 'RUNNING'));
+    await handleTaskEvent(deps, eventFor(session, 'RUNNING'));
+    await handleTaskEvent(deps, eventFor(session, 'PENDING'));
+    expect((await getServer(deps, 'alice', '')).state).toBe('ready');
+    const stopped = eventFor(session, 'STOPPED', { stopCode: 'SpotInterruption' });
+    await handleTaskEvent(deps, stopped);
+    await handleTaskEvent(deps, stopped);
+    await handleTaskEvent(deps, eventFor(session, 'RUNNING'));
+    const final = await getServer(deps, 'alice', '');
+    expect(final.state).toBe('stopped');
+    expect(final.reason?.code).toBe('spot-interruption');
+    expect(final.route).toBeUndefined();
+  });
+
+  it('stops a running task that no session claims', async () => {
+    const { deps, compute } = setup();
+    const { session } = await start(deps);
+    await stop(deps);
+    await start(deps); // a newer session replaces the old one
+    const late = await handleTaskEvent(deps, { ...eventFor(session, 'RUNNING'), detail: { ...eventFor(session, 'RUNNING').detail, taskArn: 'fake-task/99' } });
+    expect(late.outcome).toBe('orphan-stopped');
+    expect(compute.calls.stop).toContain('fake-task/99');
+  });
+
+  it('ignores tasks that hubless did not start', async () => {
+    const { deps } = setup();
+    const result = await handleTaskEvent(deps, {
+      'detail-type': 'ECS Task State Change',
+      source: 'aws.ecs',
+      detail: { taskArn: 'arn:aws:ecs:t/1', startedBy: 'ecs-svc/123', lastStatus: 'RUNNING' },
+    });
+    expect(result.outcome).toBe('ignored');
+  });
+});
+
+describe('stopServer', () => {
+  it('stops a ready server, removes its route and keeps the reason', async () => {
+    const { deps, compute, router } = setup();
+    const { session } = await start(deps);
+    compute.run(session.computeHandle!);
+    await getServer(deps, 'alice', '');
+    const stopped = await stop(deps);
+    expect(stopped.state).toBe('stopped');
+    expect(stopped.reason).toEqual({ code: 'user', message: 'Stopped by its owner.' });
+    expect(router.routes.size).toBe(0);
+    expect(deps.events.events.map((e) => e.type)).toEqual(['start', 'ready', 'stop']);
+  });
+
+  it('is idempotent', async () => {
+    const { deps } = setup();
+    await start(deps);
+    await stop(deps);
+    const again = await stop(deps);
+    expect(again.state).toBe('stopped');
+  });
+
+  it('lets the user start again after a stop, with a new session', async () => {
+    const { deps, compute } = setup();
+    const first = await start(deps);
+    await stop(deps);
+    const second = await start(deps);
+    expect(second.created).toBe(true);
+    expect(second.session.id).not.toBe(first.session.id);
+    expect(compute.calls.start).toHaveLength(2);
+  });
+
+  it('says so when the user has no server', async () => {
+    const { deps } = setup();
+    await expect(stop(deps, 'nobody')).rejects.toThrow('nobody has no server.');
+  });
+});
+
+describe('listServers', () => {
+  it('lists active sessions across users, or one user', async () => {
+    const { deps } = setup();
+    await start(deps, 'alice');
+    await start(deps, 'bob');
+    await stop(deps, 'bob');
+    expect((await listServers(deps)).map((s) => s.user)).toEqual(['alice']);
+    expect((await listServers(deps, { user: 'bob', states: ['stopped'] })).map((s) => s.state)).toEqual(['stopped']);
+  });
+});
