@@ -1,0 +1,156 @@
+import type { IdentityVerifier } from '../../adapters/identity/alb-identity.ts';
+import type { CoreDeps } from '../../core/deps.ts';
+import { ForbiddenError, NotFoundError } from '../../core/errors.ts';
+import { baseUrlFor, type Session } from '../../core/session.ts';
+import { findServer } from '../../core/use-cases/get-server.ts';
+import { listServers } from '../../core/use-cases/list-servers.ts';
+import { startServer } from '../../core/use-cases/start-server.ts';
+import { stopServer } from '../../core/use-cases/stop-server.ts';
+import { normaliseServerName } from '../../core/username.ts';
+import { errorView, formFields, html, isSameOrigin, json, redirect } from '../http.ts';
+import type { AlbEvent, AlbResult } from '../http-types.ts';
+import { adminPage, errorPage, homePage, notRunningPage, type PageUser, spawnPendingPage } from './views.ts';
+
+export interface PortalDeps {
+  core: CoreDeps;
+  identity: IdentityVerifier;
+  /** 'lab' where JupyterLab runs (the container), 'tree' for jupyter-server + nbclassic. */
+  labUi: 'lab' | 'tree';
+  /** Where "Sign out" ends the identity provider's session (Cognito's /logout); local: the gateway's own. */
+  logoutUrl?: string;
+}
+
+interface Request {
+  event: AlbEvent;
+  user: PageUser & { groups: string[] };
+}
+
+/** Where a ready lab opens: its UI, or the path an LMS launch asked for. */
+export function labUrl(session: Pick<Session, 'user' | 'server' | 'openPath'>, ui: 'lab' | 'tree'): string {
+  const base = baseUrlFor(session.user, session.server);
+  const path = session.openPath?.replace(/^\/+/, '');
+  if (!path) return `${base}${ui}`;
+  const encoded = path.split('/').map(encodeURIComponent).join('/');
+  if (ui === 'lab') return `${base}lab/tree/${encoded}`;
+  return `${base}${path.endsWith('.ipynb') ? 'notebooks' : 'tree'}/${encoded}`;
+}
+
+function progressOf(session: Session, ui: 'lab' | 'tree') {
+  const last = session.events.at(-1);
+  return {
+    state: session.state,
+    progress: last?.progress ?? 0,
+    message: session.state === 'failed' ? (session.reason?.message ?? 'The server failed.') : (last?.message ?? ''),
+    events: session.events.map(({ progress, message, time }) => ({ progress, message, time })),
+    ready: session.state === 'ready',
+    failed: session.state === 'failed' || session.state === 'stopped',
+    url: session.state === 'ready' ? labUrl(session, ui) : undefined,
+  };
+}
+
+type Route = (deps: PortalDeps, request: Request) => Promise<AlbResult>;
+
+const home: Route = async (deps, { user }) => {
+  const session = await findServer(deps.core, user.name, '');
+  const profiles = deps.core.settings.profiles.filter((p) => p.groups.length === 0 || p.groups.some((g) => user.groups.includes(g)));
+  return html(200, homePage(user, session, session ? labUrl(session, deps.labUi) : '', profiles));
+};
+
+const start: Route = async (deps, { event, user }) => {
+  const form = formFields(event);
+  const { session } = await startServer(deps.core, {
+    user: user.name,
+    server: normaliseServerName(form.server),
+    profile: form.profile || undefined,
+    groups: user.groups,
+  });
+  return redirect(session.state === 'ready' ? labUrl(session, deps.labUi) : '/spawn-pending');
+};
+
+const spawnPending: Route = async (deps, { user }) => {
+  const session = await findServer(deps.core, user.name, '');
+  if (!session) return redirect('/');
+  if (session.state === 'ready') return redirect(labUrl(session, deps.labUi));
+  return html(200, spawnPendingPage(user, session));
+};
+
+const progress: Route = async (deps, { user }) => {
+  const session = await findServer(deps.core, user.name, '');
+  if (!session) throw new NotFoundError('You have no server. Start one from the home page.');
+  return json(200, progressOf(session, deps.labUi));
+};
+
+const stop: Route = async (deps, { user }) => {
+  await stopServer(deps.core, { user: user.name, server: '', reason: { code: 'user', message: 'Stopped by its owner.' } });
+  return redirect('/');
+};
+
+const admin: Route = async (deps, { user }) => {
+  if (!user.admin) throw new ForbiddenError('Only administrators can see all servers.');
+  return html(200, adminPage(user, await listServers(deps.core)));
+};
+
+const adminStop: Route = async (deps, { event, user }) => {
+  if (!user.admin) throw new ForbiddenError('Only administrators can stop other users’ servers.');
+  const form = formFields(event);
+  await stopServer(deps.core, {
+    user: form.user ?? '',
+    server: normaliseServerName(form.server),
+    reason: { code: 'admin', message: `Stopped by the administrator ${user.name}.` },
+  });
+  return redirect('/admin');
+};
+
+const logout: Route = async (deps) => ({
+  statusCode: 303,
+  headers: { location: deps.logoutUrl ?? '/', 'cache-control': 'no-store' },
+  // The ALB keeps its session in AWSELBAuthSessionCookie-N (split when large): expire them all.
+  multiValueHeaders: {
+    'set-cookie': [0, 1, 2, 3].map((n) => `AWSELBAuthSessionCookie-${n}=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax`),
+  },
+});
+
+/** /user/<key>/... reaches the portal only when no route serves it: the server is not running. */
+const userPath: Route = async (deps, { event, user }) => {
+  const owner = event.path.split('/')[2] ?? '';
+  if (owner === user.name) {
+    const session = await findServer(deps.core, user.name, '');
+    if (session && session.state !== 'stopped' && session.state !== 'failed' && session.state !== 'ready') return redirect('/spawn-pending', 302);
+  }
+  return html(owner === user.name ? 404 : 403, notRunningPage(user, owner));
+};
+
+const ROUTES: Record<string, Route> = {
+  'GET /': home,
+  'POST /start': start,
+  'GET /spawn-pending': spawnPending,
+  'GET /progress': progress,
+  'POST /stop': stop,
+  'GET /admin': admin,
+  'POST /admin/stop': adminStop,
+  'GET /logout': logout,
+};
+
+export async function routePortal(deps: PortalDeps, event: AlbEvent): Promise<AlbResult> {
+  const wantsJson = event.path === '/progress';
+  let user: Request['user'] | undefined;
+  try {
+    const identity = await deps.identity.verify(event.headers['x-amzn-oidc-data']);
+    const record = await deps.core.directory.get(identity.username);
+    if (record?.disabled) throw new ForbiddenError('Your account is disabled. Ask an administrator to enable it.');
+    user = { name: identity.username, admin: record?.admin ?? false, groups: record?.groups ?? [] };
+
+    const method = event.httpMethod.toUpperCase();
+    if (method === 'POST' && !isSameOrigin(event)) {
+      throw new ForbiddenError('This form was sent from another site. Go back to hubless and try again.');
+    }
+    const route = ROUTES[`${method === 'HEAD' ? 'GET' : method} ${event.path}`];
+    if (route) return await route(deps, { event, user });
+    if (event.path.startsWith('/user/') && (method === 'GET' || method === 'HEAD')) return await userPath(deps, { event, user });
+    throw new NotFoundError(`There is no page at ${event.path}.`);
+  } catch (error) {
+    const view = errorView(error, (message, fields) => deps.core.log?.('error', message, fields));
+    if (wantsJson) return json(view.status, { error: { code: view.status, message: view.message } });
+    return html(view.status, errorPage(user, view.title, view.message));
+  }
+}

@@ -1,0 +1,165 @@
+import type { Profile } from '../../core/ports.ts';
+import { describeState, type Session } from '../../core/session.ts';
+import { escapeHtml as e } from '../http.ts';
+
+/**
+ * Server-rendered pages: plain HTML with a little JavaScript on the progress page,
+ * readable without styles and usable with a keyboard and a screen reader.
+ */
+
+const STYLE = `
+  body { font-family: system-ui, sans-serif; max-width: 52rem; margin: 2rem auto; padding: 0 1rem; color: #1b1f23; }
+  header { display: flex; justify-content: space-between; align-items: baseline; border-bottom: 1px solid #ccc; margin-bottom: 1.5rem; }
+  header a { margin-left: 1rem; }
+  button, .button { font: inherit; padding: .5rem 1.1rem; border-radius: 4px; border: 1px solid #555; background: #f4f4f4; cursor: pointer; text-decoration: none; color: inherit; display: inline-block; }
+  button.primary, .button.primary { background: #1a5fb4; color: #fff; border-color: #1a5fb4; }
+  button:focus-visible, a:focus-visible { outline: 3px solid #f5c211; outline-offset: 2px; }
+  progress { width: 100%; height: 1.4rem; }
+  table { border-collapse: collapse; width: 100%; }
+  th, td { text-align: left; padding: .4rem .6rem; border-bottom: 1px solid #ddd; }
+  .error { border-left: 4px solid #c01c28; padding: .5rem 1rem; background: #fff0f0; }
+  .state { font-weight: 600; }
+  form.inline { display: inline; }
+  ol#log { color: #444; }
+`;
+
+export interface PageUser {
+  name: string;
+  admin: boolean;
+}
+
+export function layout(title: string, user: PageUser | undefined, main: string): string {
+  const nav = user
+    ? `<nav aria-label="Account"><span>Signed in as <strong>${e(user.name)}</strong></span>${
+        user.admin ? '<a href="/admin">Admin</a>' : ''
+      }<a href="/">Home</a><a href="/logout">Sign out</a></nav>`
+    : '';
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${e(title)} · hubless</title><style>${STYLE}</style></head>
+<body><header><h1><a href="/" style="color:inherit;text-decoration:none">hubless</a></h1>${nav}</header>
+<main id="main">${main}</main></body></html>`;
+}
+
+function profileChooser(profiles: Profile[]): string {
+  if (profiles.length <= 1) {
+    return profiles[0] ? `<input type="hidden" name="profile" value="${e(profiles[0].name)}">` : '';
+  }
+  const options = profiles
+    .map((p, i) => `<option value="${e(p.name)}"${i === 0 ? ' selected' : ''}>${e(p.name)}${p.description ? ` (${e(p.description)})` : ''}</option>`)
+    .join('');
+  return `<p><label for="profile">Server size</label> <select id="profile" name="profile">${options}</select></p>`;
+}
+
+export function homePage(user: PageUser, session: Session | undefined, labUrl: string, profiles: Profile[]): string {
+  const state = session ? describeState(session) : 'not started';
+  let actions: string;
+  if (!session || session.state === 'stopped' || session.state === 'failed') {
+    actions = `<form method="post" action="/start">${profileChooser(profiles)}<button class="primary" type="submit">Start my server</button></form>`;
+  } else if (session.state === 'ready') {
+    actions = `<a class="button primary" href="${e(labUrl)}">Open my server</a>
+      <form class="inline" method="post" action="/stop"><button type="submit">Stop my server</button></form>`;
+  } else if (session.state === 'stopping') {
+    actions = '<p>Your server is stopping. Refresh this page in a moment.</p>';
+  } else {
+    actions = `<a class="button primary" href="/spawn-pending">Watch it start</a>
+      <form class="inline" method="post" action="/stop"><button type="submit">Cancel</button></form>`;
+  }
+  const failure =
+    session?.state === 'failed' && session.reason
+      ? `<div class="error" role="alert"><p><strong>Your last start failed:</strong> ${e(session.reason.message)}</p></div>`
+      : '';
+  return layout(
+    'Home',
+    user,
+    `<h2>Your server</h2>${failure}
+     <p>State: <span class="state" id="server-state">${e(state)}</span></p>
+     ${actions}
+     <p>Your files live in your home directory and stay there when your server stops.</p>`,
+  );
+}
+
+export function spawnPendingPage(user: PageUser, session: Session): string {
+  const last = session.events.at(-1);
+  return layout(
+    'Starting your server',
+    user,
+    `<h2>Starting your server</h2>
+     <p><label for="progress-bar">Progress</label></p>
+     <progress id="progress-bar" max="100" value="${last?.progress ?? 0}" aria-describedby="progress-message">${last?.progress ?? 0}%</progress>
+     <p id="progress-message" role="status" aria-live="polite">${e(last?.message ?? 'Starting')}</p>
+     <div id="progress-error" class="error" role="alert" hidden></div>
+     <details><summary>Event log</summary><ol id="log">${session.events.map((ev) => `<li>${e(ev.message)}</li>`).join('')}</ol></details>
+     <script>
+     (function () {
+       var bar = document.getElementById('progress-bar');
+       var message = document.getElementById('progress-message');
+       var log = document.getElementById('log');
+       var errorBox = document.getElementById('progress-error');
+       function show(p) {
+         bar.value = p.progress; bar.textContent = p.progress + '%';
+         message.textContent = p.message;
+         log.innerHTML = '';
+         p.events.forEach(function (ev) { var li = document.createElement('li'); li.textContent = ev.message; log.appendChild(li); });
+       }
+       function tick() {
+         fetch('/progress', { credentials: 'same-origin', headers: { accept: 'application/json' } })
+           .then(function (r) { return r.json(); })
+           .then(function (p) {
+             show(p);
+             if (p.ready) { window.location.assign(p.url); return; }
+             if (p.failed) {
+               errorBox.hidden = false;
+               errorBox.innerHTML = '<p><strong>Your server could not start.</strong></p><p></p><p><a class="button primary" href="/">Back to home</a></p>';
+               errorBox.querySelectorAll('p')[1].textContent = p.message;
+               return;
+             }
+             setTimeout(tick, 1000);
+           })
+           .catch(function () { setTimeout(tick, 2000); });
+       }
+       tick();
+     })();
+     </script>`,
+  );
+}
+
+export function adminPage(user: PageUser, sessions: Session[]): string {
+  const rows = sessions
+    .map(
+      (s) => `<tr><td>${e(s.user)}${s.server ? `/${e(s.server)}` : ''}</td><td>${e(describeState(s))}</td>
+        <td><time datetime="${e(s.createdAt)}">${e(s.createdAt.replace('T', ' ').slice(0, 19))}</time></td>
+        <td>${s.lastActivity ? `<time datetime="${e(s.lastActivity)}">${e(s.lastActivity.replace('T', ' ').slice(0, 19))}</time>` : '—'}</td>
+        <td><form class="inline" method="post" action="/admin/stop"><input type="hidden" name="user" value="${e(s.user)}">
+        <input type="hidden" name="server" value="${e(s.server)}"><button type="submit" aria-label="Stop ${e(s.user)}'s server">Stop</button></form></td></tr>`,
+    )
+    .join('');
+  return layout(
+    'Admin',
+    user,
+    `<h2>All servers</h2>
+     ${
+       sessions.length
+         ? `<table><caption>${sessions.length} active server${sessions.length === 1 ? '' : 's'}</caption>
+            <thead><tr><th scope="col">User</th><th scope="col">State</th><th scope="col">Started</th><th scope="col">Last activity</th><th scope="col">Action</th></tr></thead>
+            <tbody>${rows}</tbody></table>`
+         : '<p>No servers are running.</p>'
+     }`,
+  );
+}
+
+export function notRunningPage(user: PageUser, owner: string): string {
+  if (owner !== user.name) {
+    return layout('Not allowed', user, `<h2>Not allowed</h2><p>This server belongs to another user. You can only open your own server.</p><p><a href="/">Go to your home page</a></p>`);
+  }
+  return layout(
+    'Server not running',
+    user,
+    `<h2>Your server is not running</h2><p>Start it to open your files.</p>
+     <form method="post" action="/start"><button class="primary" type="submit">Start my server</button></form>`,
+  );
+}
+
+export function errorPage(user: PageUser | undefined, title: string, message: string): string {
+  return layout(title, user, `<h2>${e(title)}</h2><div class="error" role="alert"><p>${e(message)}</p></div><p><a href="/">Back to home</a></p>`);
+}
