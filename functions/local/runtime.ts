@@ -1,0 +1,184 @@
+import { mkdir } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createIdentityVerifier } from '../adapters/identity/alb-identity.ts';
+import { ensureTable } from '../adapters/dynamodb/table.ts';
+import { DynamoSessionStore } from '../adapters/dynamodb/session-store.ts';
+import { DirHomes } from '../adapters/local/dir-homes.ts';
+import { GatewayRouter } from '../adapters/local/gateway-router.ts';
+import { findJupyter, type JupyterCommand } from '../adapters/local/jupyter-command.ts';
+import { LocalDirectory } from '../adapters/local/local-directory.ts';
+import { ProcessCompute, reapOrphans } from '../adapters/local/process-compute.ts';
+import type { Settings } from '../core/config.ts';
+import type { CoreDeps } from '../core/deps.ts';
+import { randomHex } from '../core/ids.ts';
+import type { Compute, EventSink, LifecycleEvent } from '../core/ports.ts';
+import { systemClock } from '../core/ports.ts';
+import { ACTIVE_STATES } from '../core/session.ts';
+import type { TaskStateChangeEvent } from '../core/task-event.ts';
+import { listServers } from '../core/use-cases/list-servers.ts';
+import { stopSession } from '../core/use-cases/stop-server.ts';
+import { logJson } from '../handlers/http.ts';
+import { makePortalHandler } from '../handlers/portal.ts';
+import { makeTaskEventsHandler } from '../handlers/task-events.ts';
+import { createLocalDynamoClients, type DynamoDbLocal, startDynamoDbLocal } from './dynamodb-local.ts';
+import { startGateway } from './gateway/server.ts';
+import { ALB_KEYS_PATH, loadOrCreateIdentitySigner } from './identity-signer.ts';
+import { ensureFirstAdmin } from './first-admin.ts';
+
+/**
+ * Local mode: the AWS column of DESIGN.md section 1 swapped for real local stand-ins,
+ * around the very same core and handlers. One process runs the gateway (the ALB), the
+ * OpenID provider (Cognito) and the handlers; DynamoDB Local and the labs are children.
+ */
+export interface LocalRuntimeOptions {
+  /** Use an already running DynamoDB (tests share one); otherwise one is started under the data dir. */
+  dynamoEndpoint?: string;
+  jupyter?: JupyterCommand;
+  /** Replace the process compute (benchmarks use a fake that waits like Fargate). */
+  compute?: (onEvent: (event: TaskStateChangeEvent) => Promise<void>) => Compute;
+  /** Where lifecycle events go besides the log; tests collect them. */
+  events?: EventSink;
+  quiet?: boolean;
+}
+
+export interface LocalRuntime {
+  url: string;
+  deps: CoreDeps;
+  router: GatewayRouter;
+  directory: LocalDirectory;
+  /** The first admin's generated password, set only on the very first start. */
+  firstAdmin?: { name: string; password: string };
+  stop(): Promise<void>;
+}
+
+export const LAB_PACKAGE_DIR = fileURLToPath(new URL('../../containers/lab', import.meta.url));
+export const GATEWAY_CLIENT_ID = 'hubless-gateway';
+
+export async function startLocalRuntime(settings: Settings, options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
+  const local = settings.local;
+  const dataDir = resolve(local.dataDir);
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const log = options.quiet ? () => undefined : (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => logJson(level, message, fields);
+  const cleanups: Array<() => Promise<void>> = [];
+
+  try {
+    let dynamo: DynamoDbLocal | undefined;
+    let endpoint = options.dynamoEndpoint;
+    if (!endpoint) {
+      dynamo = await startDynamoDbLocal({ dataDir: resolve(dataDir, 'dynamodb') });
+      cleanups.push(() => dynamo!.stop());
+      endpoint = dynamo.endpoint;
+    }
+    const { client, doc } = createLocalDynamoClients(endpoint);
+    await ensureTable(client, settings.tableName);
+
+    const directory = new LocalDirectory({ dataDir });
+    const firstAdmin = await ensureFirstAdmin(directory);
+
+    const gatewayOrigin = `http://${local.host}:${local.port}`;
+    const issuer = `${local.publicUrl}/oidc`;
+    const signer = await loadOrCreateIdentitySigner(dataDir, { issuer, clientId: GATEWAY_CLIENT_ID });
+    const router = new GatewayRouter({ maxRoutes: local.maxServers });
+    const jupyter = options.jupyter ?? findJupyter();
+
+    // Task events flow compute -> handler -> core, exactly as EventBridge delivers them in AWS.
+    let onTaskEvent: (event: TaskStateChangeEvent) => Promise<void> = async () => undefined;
+    const deliver = (event: TaskStateChangeEvent) => onTaskEvent(event);
+    let compute: Compute;
+    if (options.compute) {
+      compute = options.compute(deliver);
+    } else {
+      const runDir = resolve(dataDir, 'run');
+      await mkdir(runDir, { recursive: true });
+      await reapOrphans(runDir);
+      compute = new ProcessCompute({ jupyter, labPackageDir: LAB_PACKAGE_DIR, runDir, onEvent: deliver, startTimeoutMs: settings.startTimeoutSeconds * 1000 });
+    }
+
+    const events: EventSink = {
+      async publish(event: LifecycleEvent) {
+        log('info', `session ${event.type}`, { ...event });
+        await options.events?.publish(event);
+      },
+    };
+
+    const deps: CoreDeps = {
+      store: new DynamoSessionStore({ client: doc, tableName: settings.tableName }),
+      compute,
+      router,
+      homes: new DirHomes({ root: resolve(dataDir, 'homes') }),
+      directory,
+      events,
+      clock: systemClock,
+      settings,
+      labEnvironment: () => ({
+        HUBLESS_IDENTITY_KEYS_URL: `${gatewayOrigin}${ALB_KEYS_PATH}`,
+        HUBLESS_IDENTITY_SIGNER: signer.signerArn,
+        HUBLESS_IDENTITY_ISSUER: signer.issuer,
+        HUBLESS_IDENTITY_CLIENT: signer.clientId,
+        HUBLESS_SHUTDOWN_NO_ACTIVITY_SECONDS: String(settings.idleTimeoutSeconds * 2),
+      }),
+      randomId: randomHex,
+      log,
+    };
+
+    const taskEvents = makeTaskEventsHandler(deps);
+    onTaskEvent = async (event) => {
+      try {
+        await taskEvents(event);
+      } catch (error) {
+        log('error', 'task event failed', { taskArn: event.detail.taskArn, error: String(error) });
+      }
+    };
+
+    // Sessions the previous run left behind lost their processes with it.
+    await markLeftoversLost(deps);
+
+    const portal = makePortalHandler({
+      core: deps,
+      identity: createIdentityVerifier({ signer: signer.signerArn, issuer: signer.issuer, clientId: signer.clientId, keysUrl: `${gatewayOrigin}${ALB_KEYS_PATH}` }),
+      labUi: jupyter.ui,
+      logoutUrl: '/logout',
+    });
+    const gateway = await startGateway({
+      host: local.host,
+      port: local.port,
+      publicUrl: local.publicUrl,
+      dataDir,
+      directory,
+      router,
+      signer,
+      portal,
+    });
+    cleanups.push(() => gateway.close());
+
+    let stopped = false;
+    return {
+      url: local.publicUrl,
+      deps,
+      router,
+      directory,
+      firstAdmin,
+      async stop() {
+        if (stopped) return;
+        stopped = true;
+        await stopAll(deps, 'hubless was shut down.');
+        for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+      },
+    };
+  } catch (error) {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+    throw error;
+  }
+}
+
+async function markLeftoversLost(deps: CoreDeps): Promise<void> {
+  for (const session of await listServers(deps, { states: ACTIVE_STATES })) {
+    await stopSession(deps, session, { code: 'lost', message: 'hubless restarted; the server stopped with it.' }).catch(() => undefined);
+  }
+}
+
+async function stopAll(deps: CoreDeps, message: string): Promise<void> {
+  const sessions = await listServers(deps, { states: ACTIVE_STATES }).catch(() => []);
+  await Promise.all(sessions.map((s) => stopSession(deps, s, { code: 'admin', message }).catch(() => undefined)));
+}

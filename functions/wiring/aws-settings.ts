@@ -1,0 +1,55 @@
+import { z } from 'zod';
+import { parseSettings, type Settings } from '../core/config.ts';
+import { ConfigError } from '../core/errors.ts';
+
+/**
+ * What the Lambda handlers need to know about the deployment, set by the stacks as
+ * environment variables (stacks/ sets exactly these names). Parsed once per cold start.
+ */
+const list = z.string().transform((text) => text.split(',').map((part) => part.trim()).filter(Boolean));
+
+const poolEntry = z.object({ listenerArn: z.string().startsWith('arn:'), host: z.string().min(1), loadBalancerArn: z.string().startsWith('arn:') });
+
+const awsEnvSchema = z.object({
+  AWS_REGION: z.string().min(1),
+  HUBLESS_STAGE: z.string().min(1),
+  HUBLESS_CLUSTER_ARN: z.string().startsWith('arn:'),
+  HUBLESS_LAB_IMAGE: z.string().min(1),
+  HUBLESS_FILE_SYSTEM_ID: z.string().startsWith('fs-'),
+  HUBLESS_EXECUTION_ROLE_ARN: z.string().startsWith('arn:'),
+  HUBLESS_TASK_ROLE_ARN: z.string().startsWith('arn:'),
+  HUBLESS_SUBNETS: list,
+  HUBLESS_LAB_SECURITY_GROUPS: list,
+  HUBLESS_LOG_GROUP: z.string().min(1),
+  HUBLESS_VPC_ID: z.string().startsWith('vpc-'),
+  HUBLESS_ALB_POOL: z.string().transform((text, ctx) => {
+    try {
+      return z.array(poolEntry).min(1).parse(JSON.parse(text));
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: `must be a JSON array of {listenerArn, host, loadBalancerArn} (${(error as Error).message})` });
+      return z.NEVER;
+    }
+  }),
+  HUBLESS_ALB_CAPACITY: z.coerce.number().int().min(1).max(99).default(95),
+  HUBLESS_USER_POOL_ID: z.string().min(1),
+  HUBLESS_USER_POOL_ARN: z.string().startsWith('arn:'),
+  HUBLESS_USER_POOL_CLIENT_ID: z.string().min(1),
+  HUBLESS_USER_POOL_DOMAIN: z.string().min(1),
+  HUBLESS_EVENT_BUS_NAME: z.string().default('default'),
+  HUBLESS_LOGOUT_URL: z.url().optional(),
+  HUBLESS_PUBLIC_URL: z.url(),
+});
+
+export interface AwsSettings extends Settings {
+  aws: z.infer<typeof awsEnvSchema>;
+}
+
+export function parseAwsSettings(env: Record<string, string | undefined>): AwsSettings {
+  const base = parseSettings(env);
+  const result = awsEnvSchema.safeParse(env);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `${String(issue.path[0])} (got ${env[String(issue.path[0])] === undefined ? 'unset' : JSON.stringify(env[String(issue.path[0])])}): ${issue.message}`);
+    throw new ConfigError(`Invalid Lambda configuration (set by the stacks):\n  ${problems.join('\n  ')}`);
+  }
+  return { ...base, aws: result.data };
+}
