@@ -1,5 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
+// One DynamoDB Local for the whole run: the first project's global setup starts it and
+// publishes its endpoint; the other projects' setups find it and reuse it.
+const dynamo = 'test/support/dynamodb-global-setup.ts';
+
 // One runner, five kinds of test. Unit and contract tests never touch the network;
 // integration and e2e start real local parts (DynamoDB Local, Jupyter, Chromium).
 export default defineConfig({
@@ -8,11 +12,12 @@ export default defineConfig({
     outputFile: { json: 'test-artifacts/vitest-results.json' },
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 10_000 } },
-      { test: { name: 'contract', include: ['test/contract/**/*.test.ts'], testTimeout: 60_000, hookTimeout: 120_000 } },
+      { test: { name: 'contract', include: ['test/contract/**/*.test.ts'], globalSetup: [dynamo], testTimeout: 60_000, hookTimeout: 120_000 } },
       {
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
+          globalSetup: [dynamo],
           testTimeout: 180_000,
           hookTimeout: 180_000,
           fileParallelism: false,
@@ -23,6 +28,7 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
+          globalSetup: [dynamo],
           testTimeout: 300_000,
           hookTimeout: 300_000,
           fileParallelism: false,

