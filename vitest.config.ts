@@ -4,7 +4,8 @@ import { defineConfig } from 'vitest/config';
 // publishes its endpoint; the other projects' setups find it and reuse it.
 const dynamo = 'test/support/dynamodb-global-setup.ts';
 
-// One runner, five kinds of test. Unit and contract tests never touch the network;
+// One runner, five kinds of test. Unit tests never touch the network; contract tests
+// run each port's suite against every adapter, including the local ones on loopback;
 // integration and e2e start real local parts (DynamoDB Local, Jupyter, Chromium).
 export default defineConfig({
   test: {

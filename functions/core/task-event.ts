@@ -92,13 +92,19 @@ export function stopReasonFromDetail(detail: TaskStateDetail): { code: StopCode;
         reason: `The server failed to start: ${platformReason ?? 'no reason given by the platform'}.`,
         exitCode,
       };
-    default: {
-      const detailText = exitCode === undefined ? '' : ` with exit code ${exitCode}`;
-      return {
-        code: 'crashed',
-        reason: `The server exited${detailText}${platformReason ? `: ${platformReason}` : ''}.`,
-        exitCode,
-      };
-    }
+    case 'EssentialContainerExited':
+      if (exitCode === 0) {
+        // Jupyter exits cleanly when its own no-activity safety net fires, or when the
+        // user chose File > Shut Down: a normal stop, not a crash.
+        return { code: 'idle', reason: 'The server shut itself down (no activity, or shut down from the Jupyter menu).', exitCode };
+      }
+      return stopAsCrash(platformReason, exitCode);
+    default:
+      return stopAsCrash(platformReason, exitCode);
   }
+}
+
+function stopAsCrash(platformReason: string | undefined, exitCode: number | undefined): { code: StopCode; reason: string; exitCode?: number } {
+  const detailText = exitCode === undefined ? '' : ` with exit code ${exitCode}`;
+  return { code: 'crashed', reason: `The server exited${detailText}${platformReason ? `: ${platformReason}` : ''}.`, exitCode };
 }

@@ -6,7 +6,7 @@ import { ensureTable } from '../adapters/dynamodb/table.ts';
 import { DynamoSessionStore } from '../adapters/dynamodb/session-store.ts';
 import { DirHomes } from '../adapters/local/dir-homes.ts';
 import { GatewayRouter } from '../adapters/local/gateway-router.ts';
-import { findJupyter, type JupyterCommand } from '../adapters/local/jupyter-command.ts';
+import { checkOwnerCheckDependencies, findJupyter, type JupyterCommand } from '../adapters/local/jupyter-command.ts';
 import { LocalDirectory } from '../adapters/local/local-directory.ts';
 import { ProcessCompute, reapOrphans } from '../adapters/local/process-compute.ts';
 import type { Settings } from '../core/config.ts';
@@ -81,6 +81,7 @@ export async function startLocalRuntime(settings: Settings, options: LocalRuntim
     const signer = await loadOrCreateIdentitySigner(dataDir, { issuer, clientId: GATEWAY_CLIENT_ID });
     const router = new GatewayRouter({ maxRoutes: local.maxServers });
     const jupyter = options.jupyter ?? findJupyter();
+    if (!options.compute) checkOwnerCheckDependencies(jupyter);
 
     // Task events flow compute -> handler -> core, exactly as EventBridge delivers them in AWS.
     let onTaskEvent: (event: TaskStateChangeEvent) => Promise<void> = async () => undefined;

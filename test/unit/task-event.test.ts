@@ -58,3 +58,10 @@ describe('taskStatusFromDetail', () => {
     expect(status.state === 'exited' && status.reason).toContain('CannotPullContainerError');
   });
 });
+
+describe('a clean exit', () => {
+  it('is a normal stop, not a crash (Jupyter shut itself down)', () => {
+    const status = taskStatusFromDetail({ taskArn: 't', lastStatus: 'STOPPED', stopCode: 'EssentialContainerExited', containers: [{ exitCode: 0 }] });
+    expect(status).toMatchObject({ state: 'exited', code: 'idle', exitCode: 0 });
+  });
+});

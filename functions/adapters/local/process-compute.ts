@@ -1,0 +1,427 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { constants } from 'node:os';
+import path from 'node:path';
+import { SpawnError } from '../../core/errors.ts';
+import type { Compute, ComputeStatus, ComputeTask, LaunchSpec } from '../../core/ports.ts';
+import {
+  type TaskStateChangeEvent,
+  type TaskStateDetail,
+  taskStatusFromDetail,
+} from '../../core/task-event.ts';
+import type { JupyterCommand } from './jupyter-command.ts';
+
+export interface ProcessComputeOptions {
+  jupyter: JupyterCommand;
+  /** containers/lab: holds the hubless_lab package (added to PYTHONPATH) and jupyter_server_config.py. */
+  labPackageDir: string;
+  /** Pid files, logs and each server's JUPYTER_RUNTIME_DIR. */
+  runDir: string;
+  /** Receives the same "ECS Task State Change" shape ECS sends through EventBridge. */
+  onEvent: (event: TaskStateChangeEvent) => void | Promise<void>;
+  host?: '127.0.0.1';
+  /** How long a server may take to answer <baseUrl>api before it counts as failed to start. */
+  startTimeoutMs?: number;
+  /** How long stop waits after SIGTERM before SIGKILL. */
+  stopGraceMs?: number;
+}
+
+const HANDLE_PREFIX = 'local-task/';
+const STDERR_LINES_KEPT = 40;
+const REASON_MAX_CHARS = 800;
+const READY_POLL_MS = 250;
+
+interface Task {
+  handle: string;
+  id: string;
+  sessionId: string;
+  port: number;
+  baseUrl: string;
+  child: ChildProcess;
+  status: ComputeStatus;
+  version: number;
+  stopRequested?: string;
+  timedOut: boolean;
+  spawnError?: Error;
+  stderrTail: string[];
+  log: WriteStream;
+  exited: Promise<void>;
+  events: Promise<void>;
+}
+
+/** The text in a server's command line that marks it as this task's (see reapOrphans). */
+function markerFor(id: string): string {
+  return `hubless-task=${id}`;
+}
+
+/**
+ * Compute for local mode: one Jupyter server process per session, listening on a free
+ * port on 127.0.0.1, with the lab's owner check loaded from `labPackageDir`.
+ *
+ * Keeps the Compute contract the way ECS does: `start` returns a handle at once and the
+ * server's progress arrives as task state events (PENDING, RUNNING once `<baseUrl>api`
+ * answers, STOPPED with a stop code), which `poll` also reports from memory. A handle this
+ * process never started (say, from before a restart) is `exited` with code 'lost' at once:
+ * unlike ECS there is no eventual consistency to wait out. Run `reapOrphans(runDir)` at
+ * start-up so servers left by a crashed control plane do not keep running unseen.
+ */
+export class ProcessCompute implements Compute {
+  private readonly options: Required<ProcessComputeOptions>;
+  private readonly tasks = new Map<string, Task>();
+
+  constructor(options: ProcessComputeOptions) {
+    this.options = { host: '127.0.0.1', startTimeoutMs: 60_000, stopGraceMs: 10_000, ...options };
+  }
+
+  async start(spec: LaunchSpec): Promise<string> {
+    const id = randomUUID();
+    const handle = `${HANDLE_PREFIX}${id}`;
+    const { runDir, host } = this.options;
+    const runtimeDir = path.join(runDir, id);
+    let port: number;
+    let child: ChildProcess;
+    try {
+      await mkdir(runtimeDir, { recursive: true, mode: 0o700 });
+      port = await freePort(host);
+      child = spawn(this.options.jupyter.command, this.argsFor(spec, id, port), {
+        env: this.envFor(spec, runtimeDir),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+    } catch (error) {
+      throw new SpawnError(`The server could not be started: ${(error as Error).message}`, { cause: error });
+    }
+    const log = createWriteStream(path.join(runDir, `${id}.log`), { flags: 'a', mode: 0o600 });
+    const task: Task = {
+      handle,
+      id,
+      sessionId: spec.sessionId,
+      port,
+      baseUrl: spec.baseUrl,
+      child,
+      status: { state: 'pending', message: 'The server process is starting.' },
+      version: 0,
+      timedOut: false,
+      stderrTail: [],
+      log,
+      exited: Promise.resolve(),
+      events: Promise.resolve(),
+    };
+    task.exited = new Promise<void>((resolve) => {
+      child.once('close', (code, signal) => {
+        this.onExit(task, code, signal);
+        resolve();
+      });
+    });
+    child.once('error', (error) => {
+      // spawn failures (ENOENT, EACCES) arrive here, and 'close' follows.
+      task.spawnError = error;
+    });
+    child.stdout?.on('data', (chunk: Buffer) => log.write(chunk));
+    child.stderr?.on('data', (chunk: Buffer) => {
+      log.write(chunk);
+      const lines = chunk
+        .toString('utf8')
+        .split('\n')
+        .filter((line) => line.trim() !== '');
+      task.stderrTail.push(...lines);
+      task.stderrTail.splice(0, Math.max(0, task.stderrTail.length - STDERR_LINES_KEPT));
+    });
+    this.tasks.set(handle, task);
+    if (child.pid !== undefined) {
+      await writeFile(
+        path.join(runDir, `${id}.json`),
+        JSON.stringify({ pid: child.pid, handle, marker: markerFor(id), sessionId: spec.sessionId, port }),
+        { mode: 0o600 },
+      );
+    }
+    this.emit(task, { lastStatus: 'PENDING', desiredStatus: 'RUNNING' });
+    void this.watchUntilReady(task);
+    return handle;
+  }
+
+  async poll(handle: string): Promise<ComputeStatus> {
+    const task = this.tasks.get(handle);
+    if (!task) {
+      return {
+        state: 'exited',
+        code: 'lost',
+        reason:
+          'This machine runs no such server: it was started before the control plane restarted, or never here.',
+      };
+    }
+    return task.status;
+  }
+
+  async stop(handle: string, reason: string): Promise<void> {
+    const task = this.tasks.get(handle);
+    if (!task || task.status.state === 'exited') return;
+    if (task.stopRequested === undefined && !task.timedOut) task.stopRequested = reason;
+    await this.terminate(task);
+  }
+
+  async list(): Promise<ComputeTask[]> {
+    return [...this.tasks.values()].map((task) => ({
+      handle: task.handle,
+      sessionId: task.sessionId,
+      alive: task.status.state !== 'exited',
+    }));
+  }
+
+  /** The pid of a handle's server, while it runs (for tests and diagnostics). */
+  pidOf(handle: string): number | undefined {
+    const task = this.tasks.get(handle);
+    return task && task.status.state !== 'exited' ? task.child.pid : undefined;
+  }
+
+  /** Stops every server this instance started (local mode's shutdown). */
+  async close(reason = 'The local control plane is shutting down.'): Promise<void> {
+    await Promise.all([...this.tasks.keys()].map((handle) => this.stop(handle, reason)));
+    await Promise.all([...this.tasks.values()].map((task) => task.events));
+  }
+
+  /** Resolves once every event emitted so far for `handle` has been delivered. */
+  async delivered(handle: string): Promise<void> {
+    await this.tasks.get(handle)?.events;
+  }
+
+  private argsFor(spec: LaunchSpec, id: string, port: number): string[] {
+    const { jupyter, host } = this.options;
+    const major = Number.parseInt(jupyter.version, 10);
+    // The owner check also sits in jupyter_server_config.py, but flags win over every
+    // config file, including one a user could write into their own ~/.jupyter.
+    const ownerCheck =
+      major >= 2
+        ? '--ServerApp.identity_provider_class=hubless_lab.jupyter2.OwnerIdentityProvider'
+        : '--ServerApp.login_handler_class=hubless_lab.jupyter1.OwnerLoginHandler';
+    const args = [
+      ...jupyter.args,
+      ownerCheck,
+      `--ServerApp.ip=${host}`,
+      `--ServerApp.port=${port}`,
+      '--ServerApp.port_retries=0',
+      `--ServerApp.base_url=${spec.baseUrl}`,
+      `--ServerApp.root_dir=${spec.home}`,
+      '--ServerApp.open_browser=False',
+      // Harmless display setting that carries the task's marker into /proc/<pid>/cmdline.
+      `--ServerApp.custom_display_url=http://${host}:${port}${spec.baseUrl}#${markerFor(id)}`,
+    ];
+    if (process.getuid?.() === 0) args.push('--ServerApp.allow_root=True');
+    return args;
+  }
+
+  private envFor(spec: LaunchSpec, runtimeDir: string): NodeJS.ProcessEnv {
+    const { labPackageDir } = this.options;
+    const joined = (extra: string, existing: string | undefined) =>
+      existing ? `${extra}${path.delimiter}${existing}` : extra;
+    // The control plane's own HUBLESS_* settings are not the lab's: only spec.env names its owner.
+    const inherited = Object.fromEntries(
+      Object.entries(process.env).filter(([name]) => !name.startsWith('HUBLESS_')),
+    );
+    return {
+      ...inherited,
+      ...spec.env,
+      HOME: spec.home,
+      HUBLESS_BASE_URL: spec.baseUrl,
+      PYTHONPATH: joined(labPackageDir, process.env.PYTHONPATH),
+      // jupyter_server_config.py from containers/lab, the same file the image uses.
+      JUPYTER_CONFIG_PATH: joined(labPackageDir, process.env.JUPYTER_CONFIG_PATH),
+      // Connection files and server info of each server apart, and cleaned up with it.
+      JUPYTER_RUNTIME_DIR: runtimeDir,
+      // A config file that fails to load must stop the server, not start it half-configured.
+      TRAITLETS_APPLICATION_RAISE_CONFIG_FILE_ERROR: '1',
+    };
+  }
+
+  private async watchUntilReady(task: Task): Promise<void> {
+    const url = `http://${this.options.host}:${task.port}${task.baseUrl}api`;
+    const deadline = Date.now() + this.options.startTimeoutMs;
+    while (task.status.state === 'pending' && task.stopRequested === undefined) {
+      if (Date.now() > deadline) {
+        task.timedOut = true;
+        await this.terminate(task);
+        return;
+      }
+      if (await answers(url)) {
+        if (task.status.state !== 'pending' || task.stopRequested !== undefined) return;
+        this.emit(task, { lastStatus: 'RUNNING', desiredStatus: 'RUNNING' });
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, READY_POLL_MS));
+    }
+  }
+
+  private async terminate(task: Task): Promise<void> {
+    const { child } = task;
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      }, this.options.stopGraceMs);
+      await task.exited;
+      clearTimeout(timer);
+    }
+    await task.exited;
+  }
+
+  private onExit(task: Task, code: number | null, signal: NodeJS.Signals | null): void {
+    task.log.end();
+    const exitCode = code ?? (signal ? 128 + signalNumber(signal) : undefined);
+    const lastLines = task.stderrTail.slice(-5).join('\n').slice(-REASON_MAX_CHARS);
+    let stop: Pick<TaskStateDetail, 'stopCode' | 'stoppedReason'>;
+    if (task.spawnError) {
+      stop = {
+        stopCode: 'TaskFailedToStart',
+        stoppedReason: `${this.options.jupyter.command} could not be run: ${task.spawnError.message}`,
+      };
+    } else if (task.timedOut) {
+      stop = {
+        stopCode: 'TaskFailedToStart',
+        stoppedReason:
+          `it did not answer at ${task.baseUrl}api within ${this.options.startTimeoutMs / 1000} s ` +
+          '(likely causes: a slow first start on a busy machine, a Jupyter extension failing to load, ' +
+          `or a port conflict; see ${path.join(this.options.runDir, `${task.id}.log`)})` +
+          (lastLines ? `. Last output: ${lastLines}` : ''),
+      };
+    } else if (task.stopRequested !== undefined) {
+      stop = { stopCode: 'UserInitiated', stoppedReason: task.stopRequested };
+    } else {
+      stop = {
+        stopCode: 'EssentialContainerExited',
+        stoppedReason: lastLines || `exited with ${signal ?? `code ${code}`}`,
+      };
+    }
+    this.emit(task, { lastStatus: 'STOPPED', desiredStatus: 'STOPPED', ...stop }, exitCode);
+    void rm(path.join(this.options.runDir, `${task.id}.json`), { force: true });
+    void rm(path.join(this.options.runDir, task.id), { recursive: true, force: true });
+  }
+
+  /** Updates the task's status from the event it emits, so poll and events never disagree. */
+  private emit(
+    task: Task,
+    change: Pick<TaskStateDetail, 'lastStatus' | 'desiredStatus' | 'stopCode' | 'stoppedReason'>,
+    exitCode?: number,
+  ): void {
+    task.version += 1;
+    const { host } = this.options;
+    const time = new Date().toISOString();
+    const event: TaskStateChangeEvent = {
+      'detail-type': 'ECS Task State Change',
+      source: 'hubless.local',
+      time,
+      detail: {
+        taskArn: task.handle,
+        clusterArn: 'local',
+        startedBy: task.sessionId,
+        version: task.version,
+        updatedAt: time,
+        ...change,
+        containers: [
+          {
+            name: 'lab',
+            lastStatus: change.lastStatus,
+            ...(exitCode === undefined ? {} : { exitCode }),
+            ...(change.stoppedReason ? { reason: change.stoppedReason } : {}),
+            networkBindings: [{ bindIP: host, containerPort: task.port, hostPort: task.port }],
+          },
+        ],
+        attachments: [
+          {
+            type: 'ElasticNetworkInterface',
+            status: 'ATTACHED',
+            details: [{ name: 'privateIPv4Address', value: host }],
+          },
+        ],
+      },
+    };
+    task.status = taskStatusFromDetail(event.detail);
+    // Delivered one after another, in order, without making start or stop wait for the handler.
+    task.events = task.events.then(async () => {
+      try {
+        await this.options.onEvent(event);
+      } catch (error) {
+        console.error(
+          `hubless: the task event handler failed for ${task.handle} (${change.lastStatus}):`,
+          error,
+        );
+      }
+    });
+  }
+}
+
+/**
+ * After a crash of the local control plane: stops servers it left running and removes
+ * their records. A pid is signalled only while /proc/<pid>/cmdline still carries the
+ * task's marker, so a pid the system has since reused for something else is never touched.
+ * Returns the handles it stopped.
+ */
+export async function reapOrphans(runDir: string, options: { graceMs?: number } = {}): Promise<string[]> {
+  const graceMs = options.graceMs ?? 5_000;
+  let entries: string[];
+  try {
+    entries = await readdir(runDir);
+  } catch {
+    return [];
+  }
+  const reaped: string[] = [];
+  for (const entry of entries.filter((name) => name.endsWith('.json'))) {
+    const file = path.join(runDir, entry);
+    let record: { pid?: unknown; handle?: unknown; marker?: unknown };
+    try {
+      record = JSON.parse(await readFile(file, 'utf8'));
+    } catch {
+      await rm(file, { force: true });
+      continue;
+    }
+    const { pid, handle, marker } = record;
+    if (typeof pid === 'number' && typeof marker === 'string' && (await isOurs(pid, marker))) {
+      process.kill(pid, 'SIGTERM');
+      const deadline = Date.now() + graceMs;
+      while (Date.now() < deadline && (await isOurs(pid, marker)))
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      if (await isOurs(pid, marker)) process.kill(pid, 'SIGKILL');
+      reaped.push(typeof handle === 'string' ? handle : String(pid));
+    }
+    await rm(file, { force: true });
+    await rm(path.join(runDir, entry.slice(0, -'.json'.length)), { recursive: true, force: true });
+  }
+  return reaped;
+}
+
+async function isOurs(pid: number, marker: string): Promise<boolean> {
+  try {
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8');
+    // A zombie has an empty cmdline: it is already dead.
+    return cmdline.split('\0').some((arg) => arg.includes(marker));
+  } catch {
+    return false;
+  }
+}
+
+async function answers(url: string): Promise<boolean> {
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+    await response.body?.cancel();
+    return response.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+async function freePort(host: string): Promise<number> {
+  const server = http.createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, host, resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+function signalNumber(signal: NodeJS.Signals): number {
+  return constants.signals[signal] ?? 0;
+}
