@@ -45,13 +45,16 @@ export class DynamoLaunchLinkStore implements LaunchLinkStore {
         }),
       );
     } catch (error) {
-      if (isConditionFailure(error)) throw new SessionConflictError('A launch link with this token already exists.', undefined);
+      if (isConditionFailure(error))
+        throw new SessionConflictError('A launch link with this token already exists.', undefined);
       throw error;
     }
   }
 
   async get(tokenHash: string): Promise<LaunchLink | undefined> {
-    const result = await this.#client.send(new GetCommand({ TableName: this.#tableName, Key: linkKey(tokenHash), ConsistentRead: true }));
+    const result = await this.#client.send(
+      new GetCommand({ TableName: this.#tableName, Key: linkKey(tokenHash), ConsistentRead: true }),
+    );
     return result.Item ? (strip(result.Item) as unknown as LaunchLink) : undefined;
   }
 
@@ -63,8 +66,14 @@ export class DynamoLaunchLinkStore implements LaunchLinkStore {
           Key: linkKey(tokenHash),
           UpdateExpression: 'SET #usedAt = :usedAt',
           // Single use under concurrency: only the first request finds usedAt absent.
-          ConditionExpression: 'attribute_exists(#pk) AND #user = :user AND attribute_not_exists(#usedAt) AND #expiresAt > :now',
-          ExpressionAttributeNames: { '#pk': PK, '#user': 'user', '#usedAt': 'usedAt', '#expiresAt': TABLE_KEYS.ttlAttribute },
+          ConditionExpression:
+            'attribute_exists(#pk) AND #user = :user AND attribute_not_exists(#usedAt) AND #expiresAt > :now',
+          ExpressionAttributeNames: {
+            '#pk': PK,
+            '#user': 'user',
+            '#usedAt': 'usedAt',
+            '#expiresAt': TABLE_KEYS.ttlAttribute,
+          },
           ExpressionAttributeValues: { ':user': user, ':usedAt': usedAt, ':now': nowSeconds },
         }),
       );
@@ -75,7 +84,10 @@ export class DynamoLaunchLinkStore implements LaunchLinkStore {
     }
   }
 
-  async claimIdempotencyKey(record: IdempotencyRecord, nowSeconds: number): Promise<IdempotencyRecord | undefined> {
+  async claimIdempotencyKey(
+    record: IdempotencyRecord,
+    nowSeconds: number,
+  ): Promise<IdempotencyRecord | undefined> {
     try {
       await this.#client.send(
         new PutCommand({

@@ -1,7 +1,7 @@
 import { type DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { UsageEntry, UsageStore } from '../../core/api/ports.ts';
-import { TABLE_KEYS } from './schema.ts';
 import { isConditionFailure } from './launch-link-store.ts';
+import { TABLE_KEYS } from './schema.ts';
 
 /**
  * UsageStore on the hubless table: one item per UTC day and user,
@@ -33,7 +33,12 @@ export class DynamoUsageStore implements UsageStore {
           Key: { [PK]: `${USAGE_PREFIX}${entry.date}`, [SK]: `${USER_PREFIX}${entry.user}` },
           UpdateExpression: 'ADD #seconds :seconds, #sessions :session SET #user = :user, #date = :date',
           ConditionExpression: 'attribute_not_exists(#sessions) OR NOT contains(#sessions, :sessionId)',
-          ExpressionAttributeNames: { '#seconds': 'seconds', '#sessions': 'sessions', '#user': 'user', '#date': 'date' },
+          ExpressionAttributeNames: {
+            '#seconds': 'seconds',
+            '#sessions': 'sessions',
+            '#user': 'user',
+            '#date': 'date',
+          },
           ExpressionAttributeValues: {
             ':seconds': entry.seconds,
             ':session': new Set([entry.sessionId]),
@@ -58,12 +63,19 @@ export class DynamoUsageStore implements UsageStore {
             TableName: this.#tableName,
             KeyConditionExpression: range.user ? '#pk = :pk AND #sk = :sk' : '#pk = :pk',
             ExpressionAttributeNames: { '#pk': PK, ...(range.user ? { '#sk': SK } : {}) },
-            ExpressionAttributeValues: { ':pk': `${USAGE_PREFIX}${date}`, ...(range.user ? { ':sk': `${USER_PREFIX}${range.user}` } : {}) },
+            ExpressionAttributeValues: {
+              ':pk': `${USAGE_PREFIX}${date}`,
+              ...(range.user ? { ':sk': `${USER_PREFIX}${range.user}` } : {}),
+            },
             ExclusiveStartKey: startKey,
           }),
         );
         for (const item of result.Items ?? []) {
-          entries.push({ user: String(item.user), date: String(item.date), seconds: Number(item.seconds ?? 0) });
+          entries.push({
+            user: String(item.user),
+            date: String(item.date),
+            seconds: Number(item.seconds ?? 0),
+          });
         }
         startKey = result.LastEvaluatedKey;
       } while (startKey);

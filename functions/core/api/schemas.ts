@@ -1,0 +1,173 @@
+import { z } from 'zod';
+import { SESSION_STATES } from '../session.ts';
+
+/**
+ * The shapes of /api/v1: request schemas validate what clients send (strict objects:
+ * an unknown field is a 400, not silently dropped), response schemas describe what we
+ * answer. The OpenAPI document (openapi.ts) is generated from these same schemas, so
+ * the documentation cannot drift from the validation.
+ */
+
+const MAX_PATH_LENGTH = 1024;
+
+/** A path inside the lab: relative, no "..", no empty segments, no control characters. */
+export const labPath = z
+  .string()
+  .max(MAX_PATH_LENGTH)
+  .transform((path) => path.replace(/^\/+/, ''))
+  .refine((path) => path.length > 0, 'must name a file or folder inside the lab, e.g. "week3/lab.ipynb"')
+  .refine(
+    (path) => !path.split('/').some((part) => part === '..' || part === '.' || part === ''),
+    'must not contain "..", "." or empty segments',
+  )
+  .refine(
+    (path) => ![...path].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f || c === '\\'),
+    'must not contain control characters or backslashes',
+  )
+  .meta({
+    description: 'A path inside the lab, relative to the home directory, e.g. "week3/lab.ipynb".',
+    example: 'week3/lab.ipynb',
+  });
+
+const groupName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'group names are 1-128 letters, digits, ".", "_" or "-"');
+const profileName = z.string().min(1).max(64);
+const date = z.iso.date().meta({ description: 'A UTC day, YYYY-MM-DD.' });
+const timestamp = z.string().meta({ format: 'date-time' });
+const limit = (max: number, fallback: number) =>
+  z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(max)
+    .default(fallback)
+    .meta({ description: `Page size, 1-${max} (default ${fallback}).` });
+const cursor = z
+  .string()
+  .min(1)
+  .max(2048)
+  .optional()
+  .meta({ description: 'next_cursor from the previous page.' });
+
+// ---- requests -------------------------------------------------------------------------
+
+export const pageQuery = z.strictObject({ limit: limit(1000, 100), cursor });
+
+export const putUserBody = z
+  .strictObject({
+    email: z.email().optional(),
+    groups: z.array(groupName).max(100).optional(),
+    profile: profileName
+      .optional()
+      .meta({ description: 'The server profile used when a start does not name one.' }),
+  })
+  .meta({ description: 'Fields to set; fields left out keep their value.' });
+
+export const startServerBody = z.strictObject({
+  profile: profileName.optional(),
+  path: labPath.optional(),
+});
+
+export const SERVER_STATE_FILTERS = ['active', 'all', ...SESSION_STATES] as const;
+export const listServersQuery = z.strictObject({
+  state: z
+    .enum(SERVER_STATE_FILTERS)
+    .default('active')
+    .meta({ description: '"active" (default: everything not stopped), "all", or one state.' }),
+  user: z.string().optional(),
+  group: groupName.optional(),
+  limit: limit(1000, 100),
+  cursor,
+});
+
+export const MAX_LINK_TTL_SECONDS = 3600;
+export const DEFAULT_LINK_TTL_SECONDS = 600;
+export const launchBody = z.strictObject({
+  path: labPath.optional(),
+  ttl_seconds: z.int().min(30).max(MAX_LINK_TTL_SECONDS).default(DEFAULT_LINK_TTL_SECONDS),
+});
+
+export const MAX_USAGE_DAYS = 92;
+export const usageQuery = z.strictObject({ from: date, to: date, user: z.string().optional() });
+
+export const eventsQuery = z.strictObject({ limit: limit(500, 100) });
+
+// ---- responses ------------------------------------------------------------------------
+
+export const errorResponse = z.strictObject({
+  error: z.strictObject({ code: z.string(), message: z.string() }),
+});
+
+export const userResponse = z.strictObject({
+  name: z.string(),
+  email: z.string().nullable(),
+  groups: z.array(z.string()),
+  profile: z.string().nullable(),
+  admin: z.boolean(),
+  disabled: z.boolean(),
+  created: timestamp,
+});
+
+const progressEvent = z.strictObject({ progress: z.number(), message: z.string(), time: timestamp });
+
+export const serverResponse = z.strictObject({
+  user: z.string(),
+  server: z.string(),
+  state: z.enum(SESSION_STATES),
+  ready: z.boolean(),
+  pending: z.enum(['spawn', 'stop']).nullable(),
+  profile: z.string(),
+  url: z.string().meta({ description: 'Where the lab opens once ready.' }),
+  progress: z.number(),
+  message: z.string(),
+  events: z.array(progressEvent),
+  started: timestamp,
+  ready_at: timestamp.nullable(),
+  stopped_at: timestamp.nullable(),
+  last_activity: timestamp.nullable(),
+  reason: z.strictObject({ code: z.string(), message: z.string() }).nullable(),
+});
+
+export const launchResponse = z.strictObject({
+  url: z
+    .string()
+    .meta({ description: 'Single-use; send it to the student. It works once, for that student only.' }),
+  expires_at: timestamp,
+});
+
+export const usageResponse = z.strictObject({
+  from: date,
+  to: date,
+  items: z.array(
+    z.strictObject({
+      user: z.string(),
+      date,
+      seconds: z.number(),
+      hours: z.number(),
+      running: z.boolean().meta({ description: 'Includes time of a server that is still running.' }),
+    }),
+  ),
+  total_hours: z.number(),
+});
+
+export const eventResponse = z.strictObject({
+  type: z.enum(['start', 'ready', 'stop', 'cull', 'fail']),
+  time: timestamp,
+  user: z.string(),
+  server: z.string(),
+  session_id: z.string(),
+  reason: z.string().nullable(),
+  duration_seconds: z.number().nullable(),
+});
+
+export const paged = <T extends z.ZodType>(item: T) =>
+  z.strictObject({ items: z.array(item), next_cursor: z.string().nullable() });
+
+export type PutUserBody = z.output<typeof putUserBody>;
+export type StartServerBody = z.output<typeof startServerBody>;
+export type ListServersQuery = z.output<typeof listServersQuery>;
+export type LaunchBody = z.output<typeof launchBody>;
+export type UsageQuery = z.output<typeof usageQuery>;
+export type UserResponse = z.output<typeof userResponse>;
+export type ServerResponse = z.output<typeof serverResponse>;

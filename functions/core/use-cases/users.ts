@@ -1,0 +1,79 @@
+import type { CoreDeps } from '../deps.ts';
+import { ForbiddenError, NotFoundError, ValidationError } from '../errors.ts';
+import type { NewUser, User } from '../ports.ts';
+
+/**
+ * Users as a course platform manages them: create or update (idempotent), read, list,
+ * disable. The Directory is the source of truth; these add the rules around it.
+ */
+
+/**
+ * A Directory user with the default server profile a platform may set. The Directory
+ * port stores `profile` once it has the field (see the API issue note); until then an
+ * adapter drops it and starts use the first profile the user may use.
+ */
+export type ManagedUser = User & { profile?: string };
+type ManagedNewUser = NewUser & { profile?: string };
+
+export interface PutUserInput {
+  name: string;
+  email?: string;
+  groups?: string[];
+  profile?: string;
+}
+
+export async function getUser(deps: CoreDeps, name: string): Promise<ManagedUser> {
+  const user = await deps.directory.get(name);
+  if (!user)
+    throw new NotFoundError(
+      `There is no user named "${name}". Create it first with PUT /api/v1/users/${name}.`,
+      'unknown_user',
+    );
+  return user;
+}
+
+/** The user, refusing a disabled one: starts and launch links are for users who may sign in. */
+export async function getActiveUser(deps: CoreDeps, name: string): Promise<ManagedUser> {
+  const user = await getUser(deps, name);
+  if (user.disabled)
+    throw new ForbiddenError(
+      `The user "${name}" is disabled. An administrator must enable it again before it can start servers.`,
+      'user_disabled',
+    );
+  return user;
+}
+
+export async function listUsers(deps: CoreDeps): Promise<ManagedUser[]> {
+  return (await deps.directory.list()).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/**
+ * Creates the user or updates the fields given (absent fields keep their value).
+ * Idempotent: the same request twice leaves the same user. `created` says which.
+ * Never grants admin: a course platform provisions students and staff, not operators.
+ */
+export async function putUser(
+  deps: CoreDeps,
+  input: PutUserInput,
+): Promise<{ user: ManagedUser; created: boolean }> {
+  if (input.profile !== undefined && !deps.settings.profiles.some((p) => p.name === input.profile)) {
+    throw new ValidationError(
+      `Unknown profile "${input.profile}". Available profiles: ${deps.settings.profiles.map((p) => p.name).join(', ')}.`,
+      'unknown_profile',
+    );
+  }
+  const before = await deps.directory.get(input.name);
+  const request: ManagedNewUser = { name: input.name };
+  if (input.email !== undefined) request.email = input.email;
+  if (input.groups !== undefined) request.groups = [...new Set(input.groups)].sort();
+  if (input.profile !== undefined) request.profile = input.profile;
+  const user: ManagedUser = await deps.directory.upsert(request);
+  return { user, created: !before };
+}
+
+/** Disables sign-in (the home stays). Idempotent; NotFoundError for an unknown user. */
+export async function disableUser(deps: CoreDeps, name: string): Promise<ManagedUser> {
+  await getUser(deps, name);
+  await deps.directory.disable(name);
+  return getUser(deps, name);
+}

@@ -1,0 +1,38 @@
+import type {
+  EventLog,
+  LaunchLinkStore,
+  MachineAuthenticator,
+  MachinePrincipal,
+  UsageStore,
+} from '../../core/api/ports.ts';
+import type { CoreDeps } from '../../core/deps.ts';
+import type { HttpApiEvent, HttpApiResult } from '../http-types.ts';
+
+/** What the machine API handler needs; functions/wiring builds it once per process. */
+export interface ApiDeps {
+  core: CoreDeps;
+  auth: MachineAuthenticator;
+  launchLinks: LaunchLinkStore;
+  usage: UsageStore;
+  eventLog: EventLog;
+  /** The deployment's public origin, e.g. https://labs.example.edu (launch links, lab URLs). */
+  publicUrl: string;
+  /** Where clients get tokens (Cognito: https://<domain>/oauth2/token), shown in the OpenAPI document. */
+  tokenUrl?: string;
+  /** How long GET .../server/progress may wait for a start before it answers (Lambda time budget). Default 20 s. */
+  progressBudgetMs?: number;
+  /** Poll interval of the progress stream. Default 1 s. */
+  progressPollMs?: number;
+}
+
+/** One authenticated, validated request. */
+export interface ApiRequest<Query = unknown, Body = unknown> {
+  event: HttpApiEvent;
+  principal: MachinePrincipal;
+  /** Path parameters; `user` is already normalised (core/username.ts). */
+  params: Record<string, string>;
+  query: Query;
+  body: Body;
+}
+
+export type ApiHandlerFn = (deps: ApiDeps, request: ApiRequest) => Promise<HttpApiResult>;

@@ -1,0 +1,196 @@
+import { z } from 'zod';
+import { MethodNotAllowedError } from '../../core/api/errors.ts';
+import {
+  OPERATIONS,
+  type Operation,
+  type OperationName,
+  openApiDocument,
+} from '../../core/api/operations.ts';
+import { NotFoundError, ValidationError } from '../../core/errors.ts';
+import { normaliseUsername } from '../../core/username.ts';
+import type { HttpApiEvent, HttpApiResult } from '../http-types.ts';
+import type { ApiDeps, ApiHandlerFn, ApiRequest } from './context.ts';
+import {
+  authenticate,
+  describeError,
+  jsonBody,
+  jsonResult,
+  queryOf,
+  requireScope,
+  validate,
+} from './http.ts';
+import {
+  type HubRoute,
+  hubActivity,
+  hubGetUser,
+  hubListUsers,
+  hubProgress,
+  hubStartServer,
+  hubStopServer,
+  hubVersion,
+} from './hub.ts';
+import { createLaunchLinkRoute } from './launch.ts';
+import { eventsRoute, usageRoute } from './reports.ts';
+import { getServerRoute, listServersRoute, startServerRoute, stopServerRoute } from './servers.ts';
+import { deleteUserRoute, getUserRoute, listUsersRoute, putUserRoute } from './users.ts';
+
+/**
+ * The route tables. /api/v1 routes come from the operation catalogue (core/api/
+ * operations.ts), which also gives each one its scope and schemas; /hub/api routes
+ * follow JupyterHub. Both share authentication, path matching and error handling.
+ */
+export const API_PREFIX = '/api/v1';
+export const HUB_PREFIX = '/hub/api';
+
+const openApiRoute: ApiHandlerFn = async (deps) =>
+  jsonResult(200, openApiDocument(deps.publicUrl, deps.tokenUrl));
+
+export const API_ROUTES: Record<OperationName, ApiHandlerFn> = {
+  openapi: openApiRoute,
+  listUsers: listUsersRoute,
+  getUser: getUserRoute,
+  putUser: putUserRoute,
+  deleteUser: deleteUserRoute,
+  startServer: startServerRoute,
+  getServer: getServerRoute,
+  stopServer: stopServerRoute,
+  listServers: listServersRoute,
+  createLaunchLink: createLaunchLinkRoute,
+  usage: usageRoute,
+  events: eventsRoute,
+};
+
+interface HubRouteSpec {
+  method: string;
+  path: string;
+  handle: HubRoute;
+  public?: boolean;
+}
+
+export const HUB_ROUTES: HubRouteSpec[] = [
+  { method: 'GET', path: '/', handle: hubVersion, public: true },
+  { method: 'GET', path: '/users', handle: hubListUsers },
+  { method: 'GET', path: '/users/{user}', handle: hubGetUser },
+  { method: 'POST', path: '/users/{user}/server', handle: hubStartServer },
+  { method: 'DELETE', path: '/users/{user}/server', handle: hubStopServer },
+  { method: 'GET', path: '/users/{user}/server/progress', handle: hubProgress },
+  { method: 'POST', path: '/users/{user}/activity', handle: hubActivity },
+];
+
+/** Matches "/users/{user}/server" against a path; returns the raw parameters or undefined. */
+export function matchPath(template: string, path: string): Record<string, string> | undefined {
+  const names: string[] = [];
+  const pattern = template.replace(/\{(\w+)\}/g, (_, name: string) => {
+    names.push(name);
+    return '([^/]+)';
+  });
+  const match = new RegExp(`^${pattern}/?$`).exec(path);
+  if (!match) return undefined;
+  return Object.fromEntries(names.map((name, i) => [name, match[i + 1]!]));
+}
+
+function decodeParams(raw: Record<string, string>): Record<string, string> {
+  const params: Record<string, string> = {};
+  for (const [name, value] of Object.entries(raw)) {
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(value);
+    } catch {
+      throw new ValidationError(`The path segment "${value}" is not valid percent-encoding.`);
+    }
+    params[name] = name === 'user' ? normaliseUsername(decoded) : decoded;
+  }
+  return params;
+}
+
+function methodOf(event: HttpApiEvent): string {
+  const method = event.requestContext.http.method.toUpperCase();
+  return method === 'HEAD' ? 'GET' : method;
+}
+
+function notFound(path: string, allowed: string[]): never {
+  if (allowed.length) throw new MethodNotAllowedError(path, allowed);
+  throw new NotFoundError(
+    `There is no API route at ${path}. The routes are listed in ${API_PREFIX}/openapi.json.`,
+  );
+}
+
+export async function routeApi(deps: ApiDeps, event: HttpApiEvent, path: string): Promise<HttpApiResult> {
+  try {
+    const method = methodOf(event);
+    const allowed: string[] = [];
+    for (const [name, handle] of Object.entries(API_ROUTES) as [OperationName, ApiHandlerFn][]) {
+      const operation: Operation = OPERATIONS[name];
+      const raw = matchPath(operation.path, path);
+      if (!raw) continue;
+      if (operation.method !== method) {
+        allowed.push(operation.method);
+        continue;
+      }
+      if (!operation.scope)
+        return await handle(deps, {
+          event,
+          params: {},
+          query: {},
+          body: undefined,
+          principal: { client: '', scopes: [] },
+        });
+      const principal = await authenticate(deps, event);
+      requireScope(principal, operation.scope);
+      const params = decodeParams(raw);
+      const request: ApiRequest = {
+        event,
+        principal,
+        params,
+        query: operation.query
+          ? validate(operation.query, queryOf(event), 'query')
+          : validate(EMPTY_QUERY, queryOf(event), 'query'),
+        body: operation.body
+          ? validate(operation.body as z.ZodType, jsonBody(event) ?? {}, 'body')
+          : noBody(event),
+      };
+      return await handle(deps, request);
+    }
+    return notFound(path, allowed);
+  } catch (error) {
+    const view = describeError(error, deps.core.log);
+    return jsonResult(view.status, { error: { code: view.code, message: view.message } }, view.headers);
+  }
+}
+
+export async function routeHub(deps: ApiDeps, event: HttpApiEvent, path: string): Promise<HttpApiResult> {
+  try {
+    const method = methodOf(event);
+    const allowed: string[] = [];
+    for (const route of HUB_ROUTES) {
+      const raw = matchPath(route.path, path || '/');
+      if (!raw) continue;
+      if (route.method !== method) {
+        allowed.push(route.method);
+        continue;
+      }
+      const principal = route.public ? { client: '', scopes: [] } : await authenticate(deps, event);
+      return await route.handle(deps, {
+        event,
+        principal,
+        params: decodeParams(raw),
+        query: queryOf(event),
+        body: undefined,
+      });
+    }
+    return notFound(`${HUB_PREFIX}${path}`, allowed);
+  } catch (error) {
+    const view = describeError(error, deps.core.log);
+    // JupyterHub's error shape.
+    return jsonResult(view.status, { status: view.status, message: view.message }, view.headers);
+  }
+}
+
+const EMPTY_QUERY = z.strictObject({});
+
+/** Routes without a body schema refuse a body rather than ignore it. */
+function noBody(event: HttpApiEvent): undefined {
+  const body = jsonBody(event);
+  if (body !== undefined) throw new ValidationError('This route takes no request body.', 'invalid_request');
+  return undefined;
+}

@@ -1,0 +1,65 @@
+import { paginate } from '../../core/api/pagination.ts';
+import type { ListServersQuery, StartServerBody } from '../../core/api/schemas.ts';
+import { isTerminal, SESSION_STATES, type SessionState } from '../../core/session.ts';
+import { findServer, getServer } from '../../core/use-cases/get-server.ts';
+import { listServers } from '../../core/use-cases/list-servers.ts';
+import { startServer } from '../../core/use-cases/start-server.ts';
+import { stopSession } from '../../core/use-cases/stop-server.ts';
+import { getActiveUser, getUser, listUsers } from '../../core/use-cases/users.ts';
+import { normaliseUsername } from '../../core/username.ts';
+import type { ApiHandlerFn } from './context.ts';
+import { emptyResult, jsonResult } from './http.ts';
+import { serverView } from './present.ts';
+
+/** /api/v1/users/{user}/server and /api/v1/servers: start, watch, stop, list. */
+
+export const startServerRoute: ApiHandlerFn = async (deps, { params, body }) => {
+  const user = await getActiveUser(deps.core, params.user!);
+  const request = (body ?? {}) as StartServerBody;
+  const { session } = await startServer(deps.core, {
+    user: user.name,
+    server: '',
+    profile: request.profile ?? user.profile,
+    groups: user.groups,
+    openPath: request.path,
+  });
+  const location = { location: `/api/v1/users/${user.name}/server` };
+  return jsonResult(session.state === 'ready' ? 200 : 202, serverView(session, deps.publicUrl), location);
+};
+
+export const getServerRoute: ApiHandlerFn = async (deps, { params }) => {
+  await getUser(deps.core, params.user!);
+  return jsonResult(200, serverView(await getServer(deps.core, params.user!, ''), deps.publicUrl));
+};
+
+export const stopServerRoute: ApiHandlerFn = async (deps, { params, principal }) => {
+  await getUser(deps.core, params.user!);
+  const session = await findServer(deps.core, params.user!, '');
+  if (!session || isTerminal(session.state)) return emptyResult(204);
+  const stopped = await stopSession(deps.core, session, {
+    code: 'admin',
+    message: `Stopped by the course platform (${principal.client}).`,
+  });
+  return isTerminal(stopped.state) ? emptyResult(204) : jsonResult(202, serverView(stopped, deps.publicUrl));
+};
+
+export const listServersRoute: ApiHandlerFn = async (deps, { query }) => {
+  const { state, user, group, limit, cursor } = query as ListServersQuery;
+  const states: readonly SessionState[] | undefined =
+    state === 'all' ? SESSION_STATES : state === 'active' ? undefined : [state];
+  let sessions = await listServers(deps.core, {
+    user: user === undefined ? undefined : normaliseUsername(user),
+    states,
+  });
+  if (group !== undefined) {
+    const members = new Set(
+      (await listUsers(deps.core)).filter((u) => u.groups.includes(group)).map((u) => u.name),
+    );
+    sessions = sessions.filter((s) => members.has(s.user));
+  }
+  const page = paginate(sessions, (s) => `${s.user}\u0000${s.server}`, { limit, cursor });
+  return jsonResult(200, {
+    items: page.items.map((s) => serverView(s, deps.publicUrl)),
+    next_cursor: page.nextCursor ?? null,
+  });
+};

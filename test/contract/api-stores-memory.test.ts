@@ -1,0 +1,10 @@
+import { MemoryEventLog, MemoryLaunchLinkStore, MemoryUsageStore } from '../fakes/api-stores.ts';
+import {
+  describeEventLogContract,
+  describeLaunchLinkStoreContract,
+  describeUsageStoreContract,
+} from './api-stores.contract.ts';
+
+describeLaunchLinkStoreContract('MemoryLaunchLinkStore', async () => new MemoryLaunchLinkStore());
+describeUsageStoreContract('MemoryUsageStore', async () => new MemoryUsageStore());
+describeEventLogContract('MemoryEventLog', async () => new MemoryEventLog());

@@ -1,0 +1,161 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LaunchLinkError } from '../../functions/core/api/errors.ts';
+import { hashToken } from '../../functions/core/use-cases/launch-links.ts';
+import type { AlbEvent } from '../../functions/handlers/http-types.ts';
+import { launchRoute } from '../../functions/handlers/portal/launch.ts';
+import type { PortalDeps } from '../../functions/handlers/portal/routes.ts';
+import { type ApiKit, makeApiKit, undocumented } from '../fakes/api-harness.ts';
+import { makeTestDeps } from '../fakes/core-deps.ts';
+import { FakeCompute } from '../fakes/fake-compute.ts';
+import { FakeClock } from '../fakes/fake-parts.ts';
+
+describe('launch links', () => {
+  let kit: ApiKit;
+  let token: string;
+  let compute: FakeCompute;
+  let clock: FakeClock;
+  let portal: PortalDeps;
+  beforeEach(async () => {
+    compute = new FakeCompute();
+    clock = new FakeClock();
+    kit = await makeApiKit({}, makeTestDeps({ compute, clock }));
+    token = await kit.token();
+    await kit.call('PUT', '/api/v1/users/ada', { token, body: { groups: ['cs101'] } });
+    await kit.call('PUT', '/api/v1/users/bo', { token, body: {} });
+    portal = {
+      core: kit.core,
+      identity: { verify: async () => ({ username: 'ada', sub: 'ada' }) },
+      labUi: 'lab',
+    };
+  });
+  afterEach(() => compute.dispose());
+
+  const visit = (url: string, user: string) => {
+    const parsed = new URL(url);
+    const event: AlbEvent = {
+      requestContext: { elb: { targetGroupArn: 'arn:test' } },
+      httpMethod: 'GET',
+      path: parsed.pathname,
+      queryStringParameters: Object.fromEntries(parsed.searchParams),
+      headers: {},
+      body: null,
+      isBase64Encoded: false,
+    };
+    return launchRoute(kit.links)(portal, {
+      event,
+      user: { name: user, admin: false, groups: user === 'ada' ? ['cs101'] : [] },
+    });
+  };
+  const create = (body: unknown = { path: 'week3/lab.ipynb' }, headers: Record<string, string> = {}) =>
+    kit.call('POST', '/api/v1/users/ada/launch', { token, body, headers });
+
+  describe('POST /users/{user}/launch', () => {
+    it('returns a single-use URL under the public URL with its expiry (default 10 minutes)', async () => {
+      const answer = await create();
+      expect(answer.status).toBe(201);
+      expect(answer.json.url).toMatch(/^https:\/\/labs\.example\.edu\/launch\?token=[0-9a-f]{64}$/);
+      expect(answer.json.expires_at).toBe(new Date(clock.now().getTime() + 600_000).toISOString());
+      expect(undocumented(answer, 'POST', '/users/{user}/launch')).toEqual([]);
+    });
+
+    it('stores only a hash of the token', async () => {
+      const { json } = await create();
+      const raw = new URL(json.url).searchParams.get('token')!;
+      expect([...kit.links.links.keys()]).toEqual([hashToken(raw)]);
+      expect(JSON.stringify([...kit.links.links.values(), ...kit.links.keys.values()])).not.toContain(raw);
+    });
+
+    it('returns the same link for a repeated Idempotency-Key, and refuses the key for another request', async () => {
+      const first = await create({ path: 'a.ipynb' }, { 'idempotency-key': 'lms-42' });
+      const again = await create({ path: 'a.ipynb' }, { 'idempotency-key': 'lms-42' });
+      expect(again.status).toBe(200);
+      expect(again.json).toEqual(first.json);
+      expect(undocumented(again, 'POST', '/users/{user}/launch')).toEqual([]);
+      expect((await create({ path: 'a.ipynb' }, { 'idempotency-key': 'lms-43' })).json.url).not.toBe(
+        first.json.url,
+      );
+      const reused = await create({ path: 'b.ipynb' }, { 'idempotency-key': 'lms-42' });
+      expect(reused.status).toBe(409);
+      expect(reused.json.error.code).toBe('idempotency_key_reused');
+    });
+
+    it('makes a new link for the same key once the first has expired', async () => {
+      const first = await create({}, { 'idempotency-key': 'k' });
+      clock.advance(601);
+      expect((await create({}, { 'idempotency-key': 'k' })).json.url).not.toBe(first.json.url);
+    });
+
+    it('refuses a ttl over an hour, unknown fields, an unknown user and a missing scope', async () => {
+      const long = await create({ ttl_seconds: 7200 });
+      expect(long.status).toBe(400);
+      expect(long.json.error.message).toMatch(/ttl_seconds/);
+      expect((await create({ path: 'a', notebook: 'b' })).status).toBe(400);
+      expect((await kit.call('POST', '/api/v1/users/zed/launch', { token, body: {} })).status).toBe(404);
+      const scope = await kit.call('POST', '/api/v1/users/ada/launch', {
+        token: await kit.token('hubless/servers:write'),
+        body: {},
+      });
+      expect(scope.json.error).toEqual({
+        code: 'insufficient_scope',
+        message: expect.stringMatching(/^This route needs the scope launch/),
+      });
+    });
+  });
+
+  describe('GET /launch (portal)', () => {
+    it('works once: starts the server at the path and sends the student to /spawn-pending', async () => {
+      const { json } = await create();
+      const answer = await visit(json.url, 'ada');
+      expect(answer).toMatchObject({ statusCode: 303, headers: { location: '/spawn-pending' } });
+      expect(compute.calls.start).toHaveLength(1);
+      expect((await kit.core.store.get('ada', ''))?.openPath).toBe('week3/lab.ipynb');
+      await expect(visit(json.url, 'ada')).rejects.toMatchObject({ code: 'link_used', status: 410 });
+    });
+
+    it('expires', async () => {
+      const { json } = await create({ ttl_seconds: 60 });
+      clock.advance(61);
+      await expect(visit(json.url, 'ada')).rejects.toMatchObject({ code: 'link_expired', status: 410 });
+      expect(compute.calls.start).toHaveLength(0);
+    });
+
+    it('cannot be used by another signed-in user, and stays usable for its own', async () => {
+      const { json } = await create();
+      const error = await visit(json.url, 'bo').catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(LaunchLinkError);
+      expect(error).toMatchObject({
+        status: 403,
+        message: expect.stringMatching(/^This link is for another user/),
+      });
+      expect(compute.calls.start).toHaveLength(0);
+      expect((await visit(json.url, 'ada')).statusCode).toBe(303);
+    });
+
+    it('refuses an unknown or missing token', async () => {
+      await expect(
+        visit('https://labs.example.edu/launch?token=abcdefabcdefabcdefabcdef', 'ada'),
+      ).rejects.toMatchObject({ code: 'link_unknown' });
+      await expect(visit('https://labs.example.edu/launch', 'ada')).rejects.toMatchObject({
+        code: 'link_unknown',
+      });
+    });
+
+    it('is single-use under concurrency', async () => {
+      const { json } = await create();
+      const results = await Promise.allSettled([
+        visit(json.url, 'ada'),
+        visit(json.url, 'ada'),
+        visit(json.url, 'ada'),
+      ]);
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    });
+
+    it('points a server that is already running at the new path', async () => {
+      await kit.call('POST', '/api/v1/users/ada/server', { token, body: { path: 'old.ipynb' } });
+      const { json } = await create({ path: 'new.ipynb' });
+      await visit(json.url, 'ada');
+      expect(compute.calls.start).toHaveLength(1);
+      expect((await kit.core.store.get('ada', ''))?.openPath).toBe('new.ipynb');
+    });
+  });
+});
