@@ -1,0 +1,211 @@
+import { randomBytes, type ScryptOptions, scrypt as scryptCallback, timingSafeEqual } from 'node:crypto';
+import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { NotFoundError, ValidationError } from '../../core/errors.ts';
+import type { Directory, NewUser, User } from '../../core/ports.ts';
+import { normaliseUsername } from '../../core/username.ts';
+
+/**
+ * The local mode's user directory (Cognito's stand-in): `<dataDir>/users.json`.
+ *
+ * - Every call re-reads the file, so the CLI (`hubless user add`) and the running server
+ *   see each other's changes without a restart or a cache to invalidate.
+ * - Writes go to a temporary file that is renamed over the old one, so a reader never
+ *   sees half a file. Two processes writing at the same moment can still lose one
+ *   update (last rename wins); writes in one process are serialised. That is enough
+ *   for a directory edited by hand a few times a day.
+ * - The file holds password hashes, so it is created with mode 0600.
+ * - Passwords are hashed with scrypt (random salt per password) and compared in
+ *   constant time; an unknown user costs the same scrypt as a known one, so timing does
+ *   not tell who has an account. Disabled users never verify.
+ */
+export const MIN_PASSWORD_LENGTH = 8;
+
+const SCRYPT = { N: 16384, r: 8, p: 1, keylen: 32 } as const;
+
+interface StoredUser extends User {
+  /** `scrypt$N$r$p$<salt b64url>$<hash b64url>` */
+  passwordHash?: string;
+}
+
+interface UsersFile {
+  version: 1;
+  users: Record<string, StoredUser>;
+}
+
+function scrypt(password: string, salt: Buffer, keylen: number, options: ScryptOptions): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    scryptCallback(password, salt, keylen, { ...options, maxmem: 64 * 1024 * 1024 }, (error, key) =>
+      error ? reject(error) : resolve(key),
+    );
+  });
+}
+
+async function hashPassword(password: string): Promise<string> {
+  const salt = randomBytes(16);
+  const key = await scrypt(password, salt, SCRYPT.keylen, { N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p });
+  return ['scrypt', SCRYPT.N, SCRYPT.r, SCRYPT.p, salt.toString('base64url'), key.toString('base64url')].join(
+    '$',
+  );
+}
+
+async function passwordMatches(password: string, stored: string): Promise<boolean> {
+  const [scheme, n, r, p, salt, hash] = stored.split('$');
+  if (scheme !== 'scrypt' || !n || !r || !p || salt === undefined || !hash) return false;
+  const expected = Buffer.from(hash, 'base64url');
+  const actual = await scrypt(password, Buffer.from(salt, 'base64url'), expected.length, {
+    N: Number(n),
+    r: Number(r),
+    p: Number(p),
+  });
+  return actual.length === expected.length && timingSafeEqual(actual, expected);
+}
+
+function checkPassword(password: unknown): string {
+  if (typeof password !== 'string' || password.length < MIN_PASSWORD_LENGTH) {
+    throw new ValidationError(
+      `A password must be at least ${MIN_PASSWORD_LENGTH} characters long.`,
+      'weak_password',
+    );
+  }
+  return password;
+}
+
+function publicUser(stored: StoredUser): User {
+  const { passwordHash: _hidden, ...user } = stored;
+  return { ...user, groups: [...user.groups] };
+}
+
+export class LocalDirectory implements Directory {
+  readonly file: string;
+  #writes: Promise<unknown> = Promise.resolve();
+  /** A hash to burn time on for unknown users (see the class comment). */
+  #decoy: Promise<string> | undefined;
+  readonly #now: () => Date;
+
+  constructor(options: { dataDir: string; now?: () => Date }) {
+    this.file = join(options.dataDir, 'users.json');
+    this.#now = options.now ?? (() => new Date());
+  }
+
+  async get(name: string): Promise<User | undefined> {
+    const stored = (await this.#read()).users[normaliseUsername(name)];
+    return stored ? publicUser(stored) : undefined;
+  }
+
+  async list(): Promise<User[]> {
+    const { users } = await this.#read();
+    return Object.values(users)
+      .map(publicUser)
+      .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /**
+   * Creates the user or updates the fields given (email, groups, admin; a password when
+   * given). Fields left out keep their stored value. Does not re-enable a disabled user:
+   * that is `enable`.
+   */
+  async upsert(input: NewUser): Promise<User> {
+    const name = normaliseUsername(input.name);
+    const passwordHash =
+      input.password === undefined ? undefined : await hashPassword(checkPassword(input.password));
+    return this.#update((file) => {
+      const existing = file.users[name];
+      const next: StoredUser = existing
+        ? { ...existing }
+        : { name, groups: [], admin: false, disabled: false, createdAt: this.#now().toISOString() };
+      if (input.email !== undefined) next.email = input.email;
+      if (input.groups !== undefined) next.groups = [...new Set(input.groups)];
+      if (input.admin !== undefined) next.admin = input.admin;
+      if (passwordHash) next.passwordHash = passwordHash;
+      file.users[name] = next;
+      return publicUser(next);
+    });
+  }
+
+  async disable(name: string): Promise<void> {
+    await this.#setDisabled(name, true);
+  }
+
+  /** Lets a disabled user sign in again. Throws NotFoundError for an unknown user. */
+  async enable(name: string): Promise<void> {
+    await this.#setDisabled(name, false);
+  }
+
+  /** Sets (or replaces) the password. Throws ValidationError for a short one, NotFoundError for an unknown user. */
+  async setPassword(name: string, password: string): Promise<void> {
+    const key = normaliseUsername(name);
+    const passwordHash = await hashPassword(checkPassword(password));
+    await this.#update((file) => {
+      const user = file.users[key];
+      if (!user) throw new NotFoundError(`There is no user "${key}".`, 'user_not_found');
+      user.passwordHash = passwordHash;
+    });
+  }
+
+  /**
+   * The user when `password` is theirs and they may sign in; otherwise undefined,
+   * whatever the cause (unknown, disabled, no password, wrong password, a name that is
+   * not a valid username), so callers cannot tell users apart.
+   */
+  async verifyPassword(name: string, password: string): Promise<User | undefined> {
+    let key: string | undefined;
+    try {
+      key = normaliseUsername(name);
+    } catch {
+      key = undefined;
+    }
+    const stored = key === undefined ? undefined : (await this.#read()).users[key];
+    if (!stored?.passwordHash || typeof password !== 'string') {
+      this.#decoy ??= hashPassword('decoy-password');
+      await passwordMatches(String(password), await this.#decoy);
+      return undefined;
+    }
+    const matches = await passwordMatches(password, stored.passwordHash);
+    return matches && !stored.disabled ? publicUser(stored) : undefined;
+  }
+
+  async #setDisabled(name: string, disabled: boolean): Promise<void> {
+    const key = normaliseUsername(name);
+    await this.#update((file) => {
+      const user = file.users[key];
+      if (!user) throw new NotFoundError(`There is no user "${key}".`, 'user_not_found');
+      user.disabled = disabled;
+    });
+  }
+
+  async #read(): Promise<UsersFile> {
+    let text: string;
+    try {
+      text = await readFile(this.file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, users: {} };
+      throw error;
+    }
+    const parsed = JSON.parse(text) as Partial<UsersFile>;
+    if (!parsed || typeof parsed.users !== 'object' || parsed.users === null) {
+      throw new Error(`${this.file} is not a hubless users file (expected {"version":1,"users":{...}}).`);
+    }
+    return { version: 1, users: parsed.users };
+  }
+
+  /** Read-modify-write, serialised within this process, written atomically. */
+  #update<T>(change: (file: UsersFile) => T): Promise<T> {
+    const run = this.#writes.then(async () => {
+      const file = await this.#read();
+      const result = change(file);
+      await this.#write(file);
+      return result;
+    });
+    this.#writes = run.catch(() => undefined);
+    return run;
+  }
+
+  async #write(file: UsersFile): Promise<void> {
+    await mkdir(dirname(this.file), { recursive: true, mode: 0o700 });
+    const temp = `${this.file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    await writeFile(temp, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
+    await chmod(temp, 0o600);
+    await rename(temp, this.file);
+  }
+}
