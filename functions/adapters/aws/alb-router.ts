@@ -1,0 +1,424 @@
+import { createHash } from 'node:crypto';
+import {
+  CreateRuleCommand,
+  CreateTargetGroupCommand,
+  DeleteRuleCommand,
+  DeleteTargetGroupCommand,
+  DescribeRulesCommand,
+  DescribeTargetGroupsCommand,
+  DescribeTargetHealthCommand,
+  type ElasticLoadBalancingV2Client,
+  ModifyTargetGroupAttributesCommand,
+  RegisterTargetsCommand,
+  type Rule,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
+import { CapacityError, isHublessError, SpawnError } from '../../core/errors.ts';
+import type { RouteEntry, RouteRecord, Router } from '../../core/ports.ts';
+import { baseUrlFor, parseSessionId, type Session, type Target } from '../../core/session.ts';
+import { type AlbSlots, QUARANTINED, type Slot } from './alb-slots.ts';
+import { awsErrorMessage, awsErrorName, type Retrier, type RetryPolicy, retrier } from './retry.ts';
+
+/** One load balancer of the pool: its HTTPS listener and the host name that points at it. */
+export interface AlbPoolEntry {
+  listenerArn: string;
+  host: string;
+  loadBalancerArn: string;
+}
+
+/** The ALB `authenticate-cognito` action's settings (the front door, DESIGN.md section 5). */
+export interface CognitoAuthConfig {
+  userPoolArn: string;
+  userPoolClientId: string;
+  /** The hosted UI domain prefix (not the full URL). */
+  userPoolDomain: string;
+  sessionCookieName?: string;
+  scope?: string;
+  sessionTimeoutSeconds?: number;
+}
+
+export interface AlbRouterConfig {
+  elb: ElasticLoadBalancingV2Client;
+  slots: AlbSlots;
+  pool: AlbPoolEntry[];
+  vpcId: string;
+  stage: string;
+  cognito: CognitoAuthConfig;
+  retry?: RetryPolicy;
+}
+
+const SESSION_TAG = 'hubless:session';
+const USER_TAG = 'hubless:user';
+
+/**
+ * Routing on a pool of ALBs (DESIGN.md section 6: 100 target groups per ALB is a hard
+ * limit, so one ALB carries at most ~95 live sessions). A route is:
+ *   a slot (listener, priority) claimed in DynamoDB -> a target group (ip, 8888, health
+ *   check on the lab's /api) with the task's IP -> a listener rule at that priority
+ *   (host = the ALB's host, path = the session's base URL) that authenticates with
+ *   Cognito and then forwards.
+ *
+ * addRoute is idempotent (an existing route record whose rule exists is returned) and
+ * all-or-nothing: a failed step undoes the earlier ones in reverse, so no slot, target
+ * group or rule is orphaned. deleteRoute works from the route record, or from the slot
+ * and the deterministic target group name when a crash left no record.
+ *
+ * The route record: { listenerArn, priority (the slot), rulePriority, targetGroupArn,
+ * ruleArn, host }. See rulePriority for why the rule priority differs from the slot.
+ */
+export class AlbRouter implements Router {
+  readonly #config: AlbRouterConfig;
+  readonly #call: Retrier;
+
+  constructor(config: AlbRouterConfig) {
+    if (config.pool.length === 0) throw new Error('AlbRouter needs at least one load balancer in its pool.');
+    this.#config = config;
+    this.#call = retrier('Elastic Load Balancing', config.retry);
+  }
+
+  /** The target group name of a session: deterministic, so a lost record can be found again. */
+  targetGroupName(sessionId: string): string {
+    return `hl-${createHash('sha256').update(`${this.#config.stage}:${sessionId}`).digest('hex').slice(0, 29)}`;
+  }
+
+  async addRoute(session: Session, target: Target): Promise<RouteRecord> {
+    const existing = await this.#existingRoute(session);
+    if (existing) return existing;
+    return this.#build(session, target, 0);
+  }
+
+  async #build(session: Session, target: Target, attempt: number): Promise<RouteRecord> {
+    const { slots, pool } = this.#config;
+    const listeners = pool.map((entry) => entry.listenerArn);
+    const slot = await slots.allocate(session.id, listeners);
+    if (!slot) {
+      const total = pool.length * slots.capacityPerAlb;
+      const all = pool.length === 1 ? 'The 1 load balancer is' : `All ${pool.length} load balancers are`;
+      throw new CapacityError(
+        `${all} full (${pool.length} x ${slots.capacityPerAlb} = ${total} live sessions). ` +
+          'Raise albPoolSize in the stage configuration, or stop idle servers.',
+      );
+    }
+    const entry = pool.find((candidate) => candidate.listenerArn === slot.listenerArn) ?? pool[0];
+    if (!entry) throw new Error('unreachable: the pool is not empty');
+    // The session already holds a finished route (its record was lost, say by a crash before the session was saved).
+    if (slot.ruleArn && slot.targetGroupArn) {
+      const record = this.#record(slot, entry, slot.targetGroupArn, slot.ruleArn);
+      if (await this.#existingRoute({ ...session, route: record })) return record;
+    }
+    const baseUrl = baseUrlFor(session.user, session.server);
+    const tags = [
+      { Key: SESSION_TAG, Value: session.id },
+      { Key: USER_TAG, Value: session.user },
+    ];
+    const undo: Array<() => Promise<void>> = [() => slots.release(slot)];
+    try {
+      const created = await this.#call('ELB CreateTargetGroup', () =>
+        this.#config.elb.send(
+          new CreateTargetGroupCommand({
+            Name: this.targetGroupName(session.id),
+            TargetType: 'ip',
+            Protocol: 'HTTP',
+            Port: target.port,
+            VpcId: this.#config.vpcId,
+            HealthCheckEnabled: true,
+            HealthCheckProtocol: 'HTTP',
+            HealthCheckPort: 'traffic-port',
+            // Jupyter answers /api without a login; the lab's owner check lets it through.
+            HealthCheckPath: `${baseUrl}api`,
+            // ALB's minimum interval; the timeout must be shorter than the interval.
+            HealthCheckIntervalSeconds: 5,
+            HealthCheckTimeoutSeconds: 4,
+            HealthyThresholdCount: 2,
+            UnhealthyThresholdCount: 2,
+            Matcher: { HttpCode: '200' },
+            Tags: tags,
+          }),
+        ),
+      );
+      const targetGroupArn = created.TargetGroups?.[0]?.TargetGroupArn;
+      if (!targetGroupArn)
+        throw new SpawnError('The load balancer created no target group. Try starting again.');
+      undo.push(() => this.#deleteTargetGroup(targetGroupArn));
+      await this.#call('ELB ModifyTargetGroupAttributes', () =>
+        this.#config.elb.send(
+          new ModifyTargetGroupAttributesCommand({
+            TargetGroupArn: targetGroupArn,
+            // A stopped lab has nothing to drain; the default 300 s would hold the target group.
+            Attributes: [{ Key: 'deregistration_delay.timeout_seconds', Value: '5' }],
+          }),
+        ),
+      );
+      await this.#call('ELB RegisterTargets', () =>
+        this.#config.elb.send(
+          new RegisterTargetsCommand({
+            TargetGroupArn: targetGroupArn,
+            Targets: [{ Id: target.host, Port: target.port }],
+          }),
+        ),
+      );
+      const ruleArn = await this.#createRule(slot, entry, baseUrl, targetGroupArn, tags);
+      undo.push(() => this.#deleteRule(ruleArn));
+      await slots.record(slot, { targetGroupArn, ruleArn });
+      return this.#record(slot, entry, targetGroupArn, ruleArn);
+    } catch (error) {
+      const foreignRule = awsErrorName(error) === 'PriorityInUseException';
+      if (foreignRule) undo[0] = () => slots.quarantine(slot);
+      for (const step of undo.reverse()) {
+        await step().catch((undoError: unknown) => {
+          console.error('hubless: could not undo a routing step; reconciliation will remove it', undoError);
+        });
+      }
+      // A rule hubless did not make holds this priority: the slot is now fenced off, try another once.
+      if (foreignRule && attempt === 0) return this.#build(session, target, attempt + 1);
+      throw translateElbError(error, entry);
+    }
+  }
+
+  /** CreateRule, adopting the rule of an earlier attempt that crashed before recording it. */
+  async #createRule(
+    slot: Slot,
+    entry: AlbPoolEntry,
+    baseUrl: string,
+    targetGroupArn: string,
+    tags: Array<{ Key: string; Value: string }>,
+  ): Promise<string> {
+    const { cognito } = this.#config;
+    try {
+      const created = await this.#call('ELB CreateRule', () =>
+        this.#config.elb.send(
+          new CreateRuleCommand({
+            ListenerArn: slot.listenerArn,
+            Priority: this.rulePriority(slot),
+            Conditions: [
+              { Field: 'host-header', HostHeaderConfig: { Values: [entry.host] } },
+              { Field: 'path-pattern', PathPatternConfig: { Values: [`${baseUrl}*`] } },
+            ],
+            Actions: [
+              {
+                Type: 'authenticate-cognito',
+                Order: 1,
+                AuthenticateCognitoConfig: {
+                  UserPoolArn: cognito.userPoolArn,
+                  UserPoolClientId: cognito.userPoolClientId,
+                  UserPoolDomain: cognito.userPoolDomain,
+                  OnUnauthenticatedRequest: 'authenticate',
+                  SessionCookieName: cognito.sessionCookieName ?? 'hubless-session',
+                  Scope: cognito.scope ?? 'openid',
+                  SessionTimeout: cognito.sessionTimeoutSeconds ?? 43_200,
+                },
+              },
+              { Type: 'forward', Order: 2, TargetGroupArn: targetGroupArn },
+            ],
+            Tags: tags,
+          }),
+        ),
+      );
+      const ruleArn = created.Rules?.[0]?.RuleArn;
+      if (!ruleArn) throw new SpawnError('The load balancer created no rule. Try starting again.');
+      return ruleArn;
+    } catch (error) {
+      if (awsErrorName(error) !== 'PriorityInUseException') throw error;
+      const rule = (await this.#rules(slot.listenerArn)).find(
+        (candidate) => candidate.Priority === String(this.rulePriority(slot)),
+      );
+      if (rule?.RuleArn && forwardsTo(rule, targetGroupArn)) return rule.RuleArn;
+      throw error;
+    }
+  }
+
+  /** The session's route record if its rule still exists; the rule is what makes a route live. */
+  async #existingRoute(session: Session): Promise<RouteRecord | undefined> {
+    const ruleArn = session.route?.ruleArn;
+    if (typeof ruleArn !== 'string' || !session.route) return undefined;
+    try {
+      const described = await this.#call('ELB DescribeRules', () =>
+        this.#config.elb.send(new DescribeRulesCommand({ RuleArns: [ruleArn] })),
+      );
+      return described.Rules?.some((rule) => rule.RuleArn === ruleArn) ? session.route : undefined;
+    } catch (error) {
+      if (awsErrorName(error) === 'RuleNotFoundException') return undefined;
+      throw translateElbError(error);
+    }
+  }
+
+  async isRouteReady(session: Session): Promise<boolean> {
+    const targetGroupArn = session.route?.targetGroupArn;
+    if (typeof targetGroupArn !== 'string') return false;
+    try {
+      const health = await this.#call('ELB DescribeTargetHealth', () =>
+        this.#config.elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: targetGroupArn })),
+      );
+      return (health.TargetHealthDescriptions ?? []).some(
+        (description) => description.TargetHealth?.State === 'healthy',
+      );
+    } catch (error) {
+      if (awsErrorName(error) === 'TargetGroupNotFoundException') return false;
+      throw translateElbError(error);
+    }
+  }
+
+  async deleteRoute(session: Session): Promise<void> {
+    const route = session.route ?? {};
+    const listeners = this.#config.pool.map((entry) => entry.listenerArn);
+    let listenerArn = typeof route.listenerArn === 'string' ? route.listenerArn : undefined;
+    let priority = typeof route.priority === 'number' ? route.priority : undefined;
+    let targetGroupArn = typeof route.targetGroupArn === 'string' ? route.targetGroupArn : undefined;
+    let ruleArn = typeof route.ruleArn === 'string' ? route.ruleArn : undefined;
+    // An incomplete record (a crash mid-way, or none at all): look in the slot table and by name.
+    if (!listenerArn || priority === undefined || !targetGroupArn || !ruleArn) {
+      const slot = await this.#config.slots.find(session.id, listeners);
+      listenerArn ??= slot?.listenerArn;
+      priority ??= slot?.priority;
+      targetGroupArn ??=
+        slot?.targetGroupArn ?? (await this.#targetGroupByName(this.targetGroupName(session.id)));
+      ruleArn ??= slot?.ruleArn;
+      if (!ruleArn && targetGroupArn) {
+        for (const listener of listenerArn ? [listenerArn] : listeners) {
+          ruleArn = (await this.#rules(listener)).find((rule) =>
+            forwardsTo(rule, targetGroupArn ?? ''),
+          )?.RuleArn;
+          if (ruleArn) break;
+        }
+      }
+    }
+    // The rule first: a target group still used by a rule cannot be deleted.
+    if (ruleArn) await this.#deleteRule(ruleArn);
+    if (targetGroupArn) await this.#deleteTargetGroup(targetGroupArn);
+    if (listenerArn && priority !== undefined)
+      await this.#config.slots.release({ listenerArn, priority, sessionId: session.id });
+  }
+
+  async listRoutes(): Promise<RouteEntry[]> {
+    const entries: RouteEntry[] = [];
+    for (const entry of this.#config.pool) {
+      for (const slot of await this.#config.slots.list(entry.listenerArn)) {
+        if (slot.sessionId === QUARANTINED) continue;
+        entries.push({
+          sessionId: slot.sessionId,
+          route: this.#record(slot, entry, slot.targetGroupArn, slot.ruleArn),
+        });
+      }
+    }
+    return entries;
+  }
+
+  /**
+   * The listener rule priority of a slot. The ALB evaluates rules by ascending priority
+   * and /user/alice/* also matches /user/alice/project/..., so every named server's rule
+   * must come before every default server's: named servers use the slot number, default
+   * servers the slot number plus the capacity. Slots are unique, so priorities are too.
+   */
+  rulePriority(slot: Pick<Slot, 'priority' | 'sessionId'>): number {
+    let named = false;
+    try {
+      named = parseSessionId(slot.sessionId).server !== '';
+    } catch {
+      named = false;
+    }
+    return named ? slot.priority : slot.priority + this.#config.slots.capacityPerAlb;
+  }
+
+  #record(
+    slot: Slot,
+    entry: AlbPoolEntry,
+    targetGroupArn: string | undefined,
+    ruleArn: string | undefined,
+  ): RouteRecord {
+    const route: RouteRecord = {
+      listenerArn: slot.listenerArn,
+      priority: slot.priority,
+      rulePriority: this.rulePriority(slot),
+      host: entry.host,
+    };
+    if (targetGroupArn) route.targetGroupArn = targetGroupArn;
+    if (ruleArn) route.ruleArn = ruleArn;
+    return route;
+  }
+
+  async #deleteRule(ruleArn: string): Promise<void> {
+    try {
+      await this.#call('ELB DeleteRule', () =>
+        this.#config.elb.send(new DeleteRuleCommand({ RuleArn: ruleArn })),
+      );
+    } catch (error) {
+      if (awsErrorName(error) !== 'RuleNotFoundException') throw error;
+    }
+  }
+
+  async #deleteTargetGroup(targetGroupArn: string): Promise<void> {
+    try {
+      await this.#call('ELB DeleteTargetGroup', () =>
+        this.#config.elb.send(new DeleteTargetGroupCommand({ TargetGroupArn: targetGroupArn })),
+      );
+    } catch (error) {
+      if (awsErrorName(error) !== 'TargetGroupNotFoundException') throw error;
+    }
+  }
+
+  async #targetGroupByName(name: string): Promise<string | undefined> {
+    try {
+      const described = await this.#call('ELB DescribeTargetGroups', () =>
+        this.#config.elb.send(new DescribeTargetGroupsCommand({ Names: [name] })),
+      );
+      return described.TargetGroups?.[0]?.TargetGroupArn;
+    } catch (error) {
+      if (awsErrorName(error) === 'TargetGroupNotFoundException') return undefined;
+      throw translateElbError(error);
+    }
+  }
+
+  async #rules(listenerArn: string): Promise<Rule[]> {
+    const rules: Rule[] = [];
+    let marker: string | undefined;
+    do {
+      const page = await this.#call('ELB DescribeRules', () =>
+        this.#config.elb.send(new DescribeRulesCommand({ ListenerArn: listenerArn, Marker: marker })),
+      );
+      rules.push(...(page.Rules ?? []));
+      marker = page.NextMarker;
+    } while (marker);
+    return rules;
+  }
+}
+
+function forwardsTo(rule: Rule, targetGroupArn: string): boolean {
+  return (rule.Actions ?? []).some(
+    (action) =>
+      action.TargetGroupArn === targetGroupArn ||
+      action.ForwardConfig?.TargetGroups?.some((group) => group.TargetGroupArn === targetGroupArn),
+  );
+}
+
+function translateElbError(error: unknown, entry?: AlbPoolEntry): unknown {
+  if (isHublessError(error)) return error;
+  const name = awsErrorName(error);
+  const where = entry ? ` on ${entry.host}` : '';
+  switch (name) {
+    case 'TooManyTargetGroupsException':
+      return new CapacityError(
+        'The AWS account has reached its quota of target groups. Stop idle servers, or request a higher ' +
+          '"Target groups per Region" quota for Elastic Load Balancing.',
+      );
+    case 'TooManyUniqueTargetGroupsPerLoadBalancerException':
+    case 'TooManyRulesException':
+    case 'TooManyTargetsException':
+    case 'TooManyRegistrationsForTargetIdException':
+      return new CapacityError(
+        `The load balancer${where} has no room for another server (${name}). ` +
+          'Lower capacityPerAlb or raise albPoolSize in the stage configuration, or stop idle servers.',
+      );
+    case 'PriorityInUseException':
+      return new SpawnError(
+        `The load balancer${where} has rules hubless did not create at the priorities it uses. ` +
+          'Remove them, or give hubless a listener of its own.',
+        { cause: error },
+      );
+    default:
+      return new SpawnError(
+        `The server started but could not be routed (${name ?? 'error'}: ${awsErrorMessage(error)}).`,
+        {
+          cause: error,
+        },
+      );
+  }
+}

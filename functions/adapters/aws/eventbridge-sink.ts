@@ -1,0 +1,71 @@
+import {
+  type EventBridgeClient,
+  PutEventsCommand,
+  type PutEventsRequestEntry,
+} from '@aws-sdk/client-eventbridge';
+import type { EventSink, LifecycleEvent } from '../../core/ports.ts';
+import { type Retrier, type RetryPolicy, retrier } from './retry.ts';
+
+export const EVENT_SOURCE = 'hubless';
+
+export interface EventBridgeSinkConfig {
+  events: EventBridgeClient;
+  /** Bus name or ARN; the account's default bus when absent. */
+  eventBusName?: string;
+  retry?: RetryPolicy;
+  log?: (message: string, data: unknown) => void;
+}
+
+/**
+ * Lifecycle events (start, ready, stop, cull, fail) on EventBridge, source "hubless",
+ * detail-type "hubless.session.<type>", for dashboards and course tooling.
+ * Best effort by contract: publishing never fails a user's start or stop. Entries that
+ * PutEvents reports as failed are sent once more, then logged; any other failure is logged.
+ */
+export class EventBridgeSink implements EventSink {
+  readonly #events: EventBridgeClient;
+  readonly #bus: string | undefined;
+  readonly #call: Retrier;
+  readonly #log: (message: string, data: unknown) => void;
+
+  constructor(config: EventBridgeSinkConfig) {
+    this.#events = config.events;
+    this.#bus = config.eventBusName;
+    this.#call = retrier('Amazon EventBridge', config.retry);
+    this.#log = config.log ?? ((message, data) => console.error(message, JSON.stringify(data)));
+  }
+
+  async publish(event: LifecycleEvent): Promise<void> {
+    const entry: PutEventsRequestEntry = {
+      Source: EVENT_SOURCE,
+      DetailType: `hubless.session.${event.type}`,
+      Detail: JSON.stringify(event),
+      Time: new Date(event.time),
+    };
+    if (this.#bus) entry.EventBusName = this.#bus;
+    try {
+      let pending = [entry];
+      for (let attempt = 0; attempt < 2 && pending.length > 0; attempt += 1) {
+        const batch = pending;
+        const response = await this.#call('EventBridge PutEvents', () =>
+          this.#events.send(new PutEventsCommand({ Entries: batch })),
+        );
+        if (!response.FailedEntryCount) return;
+        // Results line up with the request entries; a failed one carries an ErrorCode.
+        const failed = batch.filter((_, index) => response.Entries?.[index]?.ErrorCode);
+        if (attempt === 1 || failed.length === 0) {
+          this.#log('hubless: EventBridge did not accept lifecycle events', {
+            event,
+            errors: response.Entries?.filter((result) => result.ErrorCode).map(
+              (result) => `${result.ErrorCode}: ${result.ErrorMessage}`,
+            ),
+          });
+          return;
+        }
+        pending = failed;
+      }
+    } catch (error) {
+      this.#log('hubless: could not publish a lifecycle event', { event, error: String(error) });
+    }
+  }
+}

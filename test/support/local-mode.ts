@@ -1,0 +1,78 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { inject } from 'vitest';
+import { parseSettings } from '../../functions/core/config.ts';
+import type { EventSink, LifecycleEvent } from '../../functions/core/ports.ts';
+import { type LocalRuntime, type LocalRuntimeOptions, startLocalRuntime } from '../../functions/local/runtime.ts';
+import { TEST_DYNAMODB_ENDPOINT_VARIABLE } from './dynamodb.ts';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+export interface TestLocalMode {
+  runtime: LocalRuntime;
+  url: string;
+  dataDir: string;
+  events: LifecycleEvent[];
+  addUser(name: string, password: string, extra?: { admin?: boolean; groups?: string[] }): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Local mode as `npm start` runs it (gateway, provider, DynamoDB, real Jupyter), on a
+ * free loopback port with its own data dir and table, sharing the run's DynamoDB Local.
+ */
+export async function startTestLocalMode(env: Record<string, string> = {}, options: LocalRuntimeOptions = {}): Promise<TestLocalMode> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'hubless-local-'));
+  const port = await freePort();
+  const settings = parseSettings({
+    HUBLESS_PORT: String(port),
+    HUBLESS_PUBLIC_URL: `http://127.0.0.1:${port}`,
+    HUBLESS_DATA_DIR: dataDir,
+    HUBLESS_TABLE_NAME: `local-${port}-${Date.now()}`,
+    ...env,
+  });
+  const events: LifecycleEvent[] = [];
+  const sink: EventSink = { publish: async (event) => void events.push(event) };
+  const dynamoEndpoint = inject('hublessTestDynamoEndpoint') ?? process.env[TEST_DYNAMODB_ENDPOINT_VARIABLE];
+  const runtime = await startLocalRuntime(settings, { dynamoEndpoint, quiet: true, events: sink, ...options });
+  return {
+    runtime,
+    url: settings.local.publicUrl,
+    dataDir,
+    events,
+    async addUser(name, password, extra = {}) {
+      await runtime.directory.upsert({ name, password, ...extra });
+    },
+    async stop() {
+      await runtime.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls `check` until it returns a value, or fails after `timeoutMs` saying what it waited for. */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000, intervalMs = 250): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+  throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
+}
