@@ -102,24 +102,47 @@ export async function advance(deps: CoreDeps, session: Session, status?: Compute
   return connect(deps, running);
 }
 
+/** How long a route claim blocks other writers before it counts as abandoned. */
+export const ROUTE_CLAIM_MS = 60_000;
+
+function claimIsFresh(session: Session, now: Date): boolean {
+  const at = session.routeClaim ? Date.parse(session.routeClaim.split('#')[0] ?? '') : Number.NaN;
+  return Number.isFinite(at) && now.getTime() - at < ROUTE_CLAIM_MS;
+}
+
 /** running -> ready: add the route, then wait until the lab answers through it. */
 async function connect(deps: CoreDeps, session: Session): Promise<Session> {
   let routed = session;
   if (!session.route) {
+    const now = deps.clock.now();
+    const claim = `${now.toISOString()}#${deps.randomId(6)}`;
+    const claimed = await mutate(deps, session, (latest) =>
+      latest.state === 'running' && !latest.route && !claimIsFresh(latest, now)
+        ? { ...latest, routeClaim: claim, updatedAt: now.toISOString() }
+        : undefined,
+    );
+    // Someone else holds the claim (or already routed): they finish the job.
+    if (claimed.routeClaim !== claim || claimed.route) return claimed;
     let route: Session['route'];
     try {
-      route = await deps.router.addRoute(session, session.target!);
+      route = await deps.router.addRoute(claimed, claimed.target!);
     } catch (error) {
       // No route means nobody can reach the server: stop it rather than pay for it.
       const reason = error instanceof HublessError && error.expose ? error.message : 'The server could not be connected to the web.';
-      await deps.compute.stop(session.computeHandle!, reason);
-      await finish(deps, session, { code: error instanceof HublessError && error.code === 'capacity' ? 'capacity' : 'start-failed', reason });
+      await deps.compute.stop(claimed.computeHandle!, reason);
+      await finish(deps, claimed, { code: error instanceof HublessError && error.code === 'capacity' ? 'capacity' : 'start-failed', reason });
       throw error;
     }
-    const now = deps.clock.now();
-    routed = await mutate(deps, session, (latest) =>
-      latest.state === 'running' && !latest.route ? { ...latest, route, updatedAt: now.toISOString() } : undefined,
-    );
+    let recorded = false;
+    routed = await mutate(deps, claimed, (latest) => {
+      recorded = latest.state === 'running' && latest.routeClaim === claim;
+      return recorded ? { ...latest, route, routeClaim: undefined, updatedAt: deps.clock.now().toISOString() } : undefined;
+    });
+    if (!recorded) {
+      // The session moved on (stopped) while we routed: do not leave the route behind.
+      await deps.router.deleteRoute({ ...claimed, route });
+      return routed;
+    }
     if (routed.state !== 'running') return routed;
   }
   if (!(await deps.router.isRouteReady(routed))) return routed;

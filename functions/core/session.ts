@@ -86,6 +86,12 @@ export interface Session {
   target?: Target;
   /** Router-owned data (ALB slot, target group, rule), opaque to core. */
   route?: Record<string, string | number>;
+  /**
+   * `<iso time>#<nonce>` of the writer that won the right to add the route. Claimed with
+   * a conditional write so two writers (task event, progress poll) never both allocate
+   * an ALB slot; a claim older than a minute is treated as abandoned.
+   */
+  routeClaim?: string;
   home?: string;
   reason?: StopReason;
   /** Path inside the lab to open once ready, e.g. "assignments/week3.ipynb". */

@@ -15,7 +15,10 @@ export class FakeRouter implements Router {
     this.capacity = capacity;
   }
 
+  addCalls = 0;
+
   async addRoute(session: Session, target: Target): Promise<RouteRecord> {
+    this.addCalls += 1;
     const existing = this.routes.get(session.id);
     if (existing) return existing.route;
     if (this.failNextAdd) {

@@ -118,6 +118,16 @@ describe('progress to ready', () => {
     expect(deps.events.events.map((e) => e.type)).toEqual(['start', 'ready']);
   });
 
+  it('adds the route once when the task event and progress polls race', async () => {
+    const { deps, compute, router } = setup();
+    const { session } = await start(deps);
+    compute.run(session.computeHandle!);
+    const results = await Promise.all(Array.from({ length: 10 }, () => getServer(deps, 'alice', '')));
+    expect(router.addCalls).toBe(1);
+    expect(results.some((s) => s.state === 'ready')).toBe(true);
+    expect((await getServer(deps, 'alice', '')).state).toBe('ready');
+  });
+
   it('stays running while the route does not answer yet (ALB health check)', async () => {
     const { deps, compute, router } = setup();
     router.healthy = false;

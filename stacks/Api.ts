@@ -1,0 +1,55 @@
+import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpUserPoolAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import { LogGroup } from 'aws-cdk-lib/aws-logs';
+import { type StackContext, use } from 'sst/constructs';
+import { useStageConfig } from './config.ts';
+import { controlPlaneEnvironment, grantCapabilities } from './control-plane.ts';
+import { Identity } from './Identity.ts';
+import { hublessFunction, retentionDays } from './lambda.ts';
+import { Routing } from './Routing.ts';
+
+/** Paths the machine API serves; everything else answers 404 from API Gateway itself. */
+export const API_ROUTES = ['/api/v1/{proxy+}', '/hub/api/{proxy+}'] as const;
+
+/**
+ * The machine API (LMS, scripts): an HTTP API whose Cognito JWT authorizer admits
+ * tokens of the LMS clients (client credentials) and of the ALB client; the handler
+ * checks the `hubless/<scope>` each route needs.
+ */
+export function Api({ stack, app }: StackContext) {
+  const config = useStageConfig(app);
+  const { userPool, albClient, lmsClients } = use(Identity);
+  const { cp } = use(Routing);
+
+  const api = hublessFunction(stack, 'ApiHandler', {
+    handler: 'api',
+    config,
+    environment: controlPlaneEnvironment(cp),
+  });
+  grantCapabilities(api, cp, ['sessions', 'launch', 'observe', 'routes', 'homes', 'directory', 'events']);
+
+  const authorizer = new HttpUserPoolAuthorizer('Cognito', userPool, {
+    userPoolClients: [albClient, ...lmsClients.map((c) => c.client)],
+  });
+  const httpApi = new HttpApi(stack, 'HttpApi', {
+    createDefaultStage: false,
+    description: `hubless ${app.stage} machine API`,
+  });
+  const integration = new HttpLambdaIntegration('Handler', api);
+  for (const path of API_ROUTES)
+    httpApi.addRoutes({ path, methods: [HttpMethod.ANY], integration, authorizer });
+
+  const accessLogs = new LogGroup(stack, 'ApiAccessLogs', { retention: retentionDays(config.retentionDays) });
+  const stage = new HttpStage(stack, 'DefaultStage', {
+    httpApi,
+    stageName: '$default',
+    autoDeploy: true,
+    // Per-route defaults; an LMS launching a whole class at once stays well under these.
+    throttle: { rateLimit: 50, burstLimit: 100 },
+    accessLogSettings: { destination: new LogGroupLogDestination(accessLogs) },
+  });
+
+  stack.addOutputs({ ApiUrl: stage.url });
+  return { httpApi, stage, api };
+}

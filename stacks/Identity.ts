@@ -1,0 +1,135 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import {
+  AccountRecovery,
+  CfnUserPoolGroup,
+  FeaturePlan,
+  Mfa,
+  OAuthScope,
+  ResourceServerScope,
+  StandardThreatProtectionMode,
+  UserPool,
+  UserPoolClientIdentityProvider,
+} from 'aws-cdk-lib/aws-cognito';
+import { NagSuppressions } from 'cdk-nag';
+import type { StackContext } from 'sst/constructs';
+import { API_SCOPES, poolHost, useStageConfig } from './config.ts';
+
+/** Cognito group whose members are hubless admins. */
+export const ADMIN_GROUP = 'admin';
+/** Resource server identifier: scopes read `hubless/<scope>`. */
+export const RESOURCE_SERVER_ID = 'hubless';
+
+/**
+ * Who may sign in: a Cognito user pool with the hosted login page (no self sign-up: an
+ * admin or the LMS creates users), the app client the ALBs use for authenticate-cognito,
+ * and one client-credentials client per LMS with the API scopes it was given.
+ */
+export function Identity({ stack, app }: StackContext) {
+  const config = useStageConfig(app);
+
+  const userPool = new UserPool(stack, 'Users', {
+    selfSignUpEnabled: false,
+    signInAliases: { username: true, email: true },
+    signInCaseSensitive: false,
+    standardAttributes: { email: { required: false, mutable: true } },
+    passwordPolicy: {
+      minLength: 12,
+      requireLowercase: true,
+      requireUppercase: true,
+      requireDigits: true,
+      requireSymbols: true,
+      tempPasswordValidity: Duration.days(7),
+    },
+    mfa: Mfa.OPTIONAL,
+    mfaSecondFactor: { otp: true, sms: false },
+    accountRecovery: AccountRecovery.EMAIL_ONLY,
+    featurePlan: config.threatProtection ? FeaturePlan.PLUS : FeaturePlan.ESSENTIALS,
+    ...(config.threatProtection
+      ? { standardThreatProtectionMode: StandardThreatProtectionMode.FULL_FUNCTION }
+      : {}),
+    deletionProtection: config.production,
+    removalPolicy: config.production ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+  });
+  const suppressions = [
+    {
+      id: 'AwsSolutions-COG2',
+      reason:
+        'Classroom accounts: TOTP MFA is offered (optional) rather than required, so a lost phone never locks a student out mid-exam.',
+    },
+  ];
+  if (!config.threatProtection) {
+    suppressions.push({
+      id: 'AwsSolutions-COG3',
+      reason:
+        'The operator set threatProtection=false in hubless.config.json to stay on the Essentials plan (threat protection needs Plus).',
+    });
+  }
+  NagSuppressions.addResourceSuppressions(userPool, suppressions);
+
+  new CfnUserPoolGroup(stack, 'AdminGroup', {
+    userPoolId: userPool.userPoolId,
+    groupName: ADMIN_GROUP,
+    description: 'hubless administrators: manage users and every server',
+  });
+
+  const domain = userPool.addDomain('LoginDomain', {
+    cognitoDomain: { domainPrefix: config.authDomainPrefix },
+  });
+
+  const hosts = Array.from({ length: config.albPoolSize }, (_, i) => poolHost(config, i));
+  const albClient = userPool.addClient('AlbClient', {
+    userPoolClientName: 'hubless-alb',
+    generateSecret: true,
+    supportedIdentityProviders: [UserPoolClientIdentityProvider.COGNITO],
+    oAuth: {
+      flows: { authorizationCodeGrant: true },
+      scopes: [OAuthScope.OPENID, OAuthScope.EMAIL, OAuthScope.PROFILE],
+      // Every ALB of the pool completes the login on its own host name.
+      callbackUrls: hosts.map((host) => `https://${host}/oauth2/idpresponse`),
+      logoutUrls: [`https://${config.domain}/`],
+    },
+    preventUserExistenceErrors: true,
+    accessTokenValidity: Duration.hours(1),
+    idTokenValidity: Duration.hours(1),
+    refreshTokenValidity: Duration.days(1),
+  });
+
+  const scopes = Object.fromEntries(
+    API_SCOPES.map((name) => [
+      name,
+      new ResourceServerScope({ scopeName: name, scopeDescription: `hubless API: ${name}` }),
+    ]),
+  ) as Record<(typeof API_SCOPES)[number], ResourceServerScope>;
+  const resourceServer = userPool.addResourceServer('Api', {
+    identifier: RESOURCE_SERVER_ID,
+    userPoolResourceServerName: 'hubless API',
+    scopes: Object.values(scopes),
+  });
+
+  const lmsClients = config.lmsClients.map((lms) => {
+    const client = userPool.addClient(`Lms-${lms.name}`, {
+      userPoolClientName: `lms-${lms.name}`,
+      generateSecret: true,
+      supportedIdentityProviders: [UserPoolClientIdentityProvider.COGNITO],
+      oAuth: {
+        flows: { clientCredentials: true },
+        scopes: lms.scopes.map((scope) => OAuthScope.resourceServer(resourceServer, scopes[scope])),
+      },
+      accessTokenValidity: Duration.hours(1),
+    });
+    return { name: lms.name, client };
+  });
+
+  stack.addOutputs({
+    UserPoolId: userPool.userPoolId,
+    LoginDomain: domain.baseUrl(),
+    ...Object.fromEntries(
+      lmsClients.map(({ name, client }) => [
+        `LmsClient${name.replace(/[^a-zA-Z0-9]/g, '')}`,
+        client.userPoolClientId,
+      ]),
+    ),
+  });
+
+  return { userPool, domain, albClient, resourceServer, lmsClients, hosts };
+}

@@ -1,0 +1,295 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { App } from 'sst/constructs';
+import { z } from 'zod';
+
+/**
+ * The stage configuration: everything an operator chooses per stage, validated in one
+ * place before any resource exists. Read from `hubless.config.json` (one key per stage);
+ * the `test` stage falls back to built-in defaults so the infra tests need no file.
+ * A bad value fails synthesis with an Error that names the field path and what is allowed.
+ */
+
+/** The file operators edit, at the project root. */
+export const CONFIG_FILE = 'hubless.config.json';
+/** CDK context key that replaces the file (tests inject a raw stage config here). */
+export const CONFIG_CONTEXT_KEY = 'hubless:config';
+
+/** Scopes of the `hubless` resource server; the API handler checks them per route. */
+export const API_SCOPES = ['users:read', 'users:write', 'servers:read', 'servers:write', 'launch'] as const;
+
+/** CloudWatch Logs accepts only these retention periods (days). */
+const RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+
+/**
+ * Fargate task sizes: cpu units -> allowed memory (MiB). Anything else is refused by
+ * RegisterTaskDefinition at the first start, so we refuse it at synthesis instead.
+ */
+export const FARGATE_MEMORY: Readonly<Record<number, readonly number[]>> = {
+  256: [512, 1024, 2048],
+  512: range(1024, 4096, 1024),
+  1024: range(2048, 8192, 1024),
+  2048: range(4096, 16384, 1024),
+  4096: range(8192, 30720, 1024),
+  8192: range(16384, 61440, 4096),
+  16384: range(32768, 122880, 8192),
+};
+
+function range(from: number, to: number, step: number): number[] {
+  const values: number[] = [];
+  for (let v = from; v <= to; v += step) values.push(v);
+  return values;
+}
+
+/** Largest pool whose HUBLESS_ALB_POOL still fits Lambda's 4 KB environment (test/infra/config.test.ts). */
+export const MAX_ALB_POOL_SIZE = 6;
+
+const hostname = z
+  .string()
+  .regex(
+    /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/,
+    'must be a lower-case DNS name such as "labs.example.edu"',
+  );
+
+const profileSchema = z.object({
+  name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,30}$/, 'must be 1-31 characters of a-z, 0-9 and "-"'),
+  description: z.string().min(1).max(200),
+  cpu: z.number().int(),
+  memory: z.number().int(),
+  /** An image reference; absent means the lab image built from containers/lab. */
+  image: z.string().min(1).optional(),
+  spot: z.boolean().default(false),
+  /** Empty: everyone. Otherwise the user must be in one of these Cognito groups. */
+  groups: z.array(z.string().min(1)).default([]),
+});
+
+const lmsClientSchema = z.object({
+  name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be 1-63 characters of a-z, 0-9 and "-"'),
+  scopes: z.array(z.enum(API_SCOPES)).min(1),
+});
+
+export const stageConfigSchema = z
+  .object({
+    /** Browser entry point: https://<domain>/. ALB i > 0 of the pool answers at pool<i>.<domain>. */
+    domain: hostname,
+    /** An ACM certificate in the deployment region covering <domain> and *.<domain>. */
+    certificateArn: z
+      .string()
+      .regex(
+        /^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/,
+        'must be an ACM certificate ARN',
+      )
+      .optional(),
+    /** Or a Route 53 zone hubless may write to: it issues the certificate and the DNS records. */
+    hostedZone: z
+      .object({
+        zoneId: z.string().regex(/^Z[A-Z0-9]{1,31}$/, 'must be a Route 53 zone id'),
+        zoneName: hostname,
+      })
+      .strict()
+      .optional(),
+    /**
+     * ALBs in the pool; each holds about 100 live sessions (100 target groups per ALB, hard limit).
+     * At most 6 for now: the pool travels in every Lambda's environment (HUBLESS_ALB_POOL,
+     * about 290 bytes per ALB) and Lambda allows 4 KB of environment in total.
+     */
+    albPoolSize: z
+      .number()
+      .int()
+      .min(1)
+      .max(
+        MAX_ALB_POOL_SIZE,
+        `must be at most ${MAX_ALB_POOL_SIZE}: the pool is passed in the Lambda environment, which is limited to 4 KB`,
+      )
+      .default(1),
+    /** NAT gateways (1 or 2 AZs). Tasks pull images and Lambdas in the VPC reach AWS APIs through them. */
+    natGateways: z.number().int().min(1).max(2).default(1),
+    /** CPU architecture of the lab image and tasks. */
+    labArchitecture: z.enum(['x86_64', 'arm64']).default('x86_64'),
+    profiles: z
+      .array(profileSchema)
+      .min(1)
+      .default([
+        { name: 'small', description: '0.5 vCPU, 2 GiB', cpu: 512, memory: 2048, spot: false, groups: [] },
+      ]),
+    idleTimeoutSeconds: z
+      .number()
+      .int()
+      .min(300)
+      .max(7 * 86_400)
+      .default(3600),
+    /** 0: no age limit. */
+    maxAgeSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(30 * 86_400)
+      .default(8 * 3600),
+    cullEveryMinutes: z.number().int().min(1).max(60).default(5),
+    lmsClients: z.array(lmsClientSchema).default([]),
+    retentionDays: z
+      .number()
+      .int()
+      .refine(
+        (d) => (RETENTION_DAYS as readonly number[]).includes(d),
+        `must be one of ${RETENTION_DAYS.join(', ')}`,
+      )
+      .default(30),
+    /** Cognito Plus plan with threat protection (about $0.02 per monthly active user). */
+    threatProtection: z.boolean().default(true),
+    /** Cognito hosted UI prefix (<prefix>.auth.<region>.amazoncognito.com); globally unique per region. */
+    authDomainPrefix: z
+      .string()
+      .regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'must be 1-63 characters of a-z, 0-9 and "-"')
+      .refine((p) => !/aws|amazon|cognito/.test(p), 'must not contain "aws", "amazon" or "cognito"')
+      .optional(),
+    /** Production: deletion protection and RETAIN on the table and file system. Default: stage is prod or production. */
+    production: z.boolean().optional(),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    if (Boolean(config.certificateArn) === Boolean(config.hostedZone)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['certificateArn'],
+        message: 'set exactly one of certificateArn or hostedZone',
+      });
+    }
+    if (
+      config.hostedZone &&
+      config.domain !== config.hostedZone.zoneName &&
+      !config.domain.endsWith(`.${config.hostedZone.zoneName}`)
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['hostedZone', 'zoneName'],
+        message: `must be "${config.domain}" or a parent of it`,
+      });
+    }
+    const seen = new Set<string>();
+    config.profiles.forEach((profile, i) => {
+      const memory = FARGATE_MEMORY[profile.cpu];
+      if (!memory) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['profiles', i, 'cpu'],
+          message: `must be a Fargate cpu value: ${Object.keys(FARGATE_MEMORY).join(', ')}`,
+        });
+      } else if (!memory.includes(profile.memory)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['profiles', i, 'memory'],
+          message: `is not a Fargate size for cpu ${profile.cpu}; allowed: ${memory.join(', ')} MiB`,
+        });
+      }
+      if (seen.has(profile.name))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['profiles', i, 'name'],
+          message: `duplicates profile "${profile.name}"`,
+        });
+      seen.add(profile.name);
+    });
+    const clients = new Set<string>();
+    config.lmsClients.forEach((client, i) => {
+      if (clients.has(client.name))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['lmsClients', i, 'name'],
+          message: `duplicates client "${client.name}"`,
+        });
+      clients.add(client.name);
+    });
+  });
+
+export type StageConfig = z.output<typeof stageConfigSchema> & {
+  production: boolean;
+  authDomainPrefix: string;
+};
+export type StageProfile = StageConfig['profiles'][number];
+
+/** The `test` stage's configuration when the file has none: what the infra tests synthesize. */
+export const TEST_STAGE_DEFAULTS = {
+  domain: 'labs.example.edu',
+  certificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000',
+  albPoolSize: 2,
+  natGateways: 1,
+  profiles: [
+    { name: 'small', description: '0.5 vCPU, 2 GiB', cpu: 512, memory: 2048, spot: true, groups: [] },
+    { name: 'large', description: '2 vCPU, 8 GiB', cpu: 2048, memory: 8192, spot: false, groups: ['staff'] },
+  ],
+  lmsClients: [
+    { name: 'moodle', scopes: ['servers:read', 'servers:write', 'launch', 'users:read', 'users:write'] },
+  ],
+} as const;
+
+/**
+ * Validates one stage's raw configuration. Throws an Error listing every bad field as
+ * `<path>: <what is allowed>`, prefixed with where the value came from.
+ */
+export function parseStageConfig(raw: unknown, stage: string, source = CONFIG_FILE): StageConfig {
+  const result = stageConfigSchema.safeParse(raw);
+  if (!result.success) {
+    const lines = result.error.issues.map(
+      (issue) => `  - ${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`,
+    );
+    throw new Error(`Invalid hubless configuration for stage "${stage}" (${source}):\n${lines.join('\n')}`);
+  }
+  const config = result.data;
+  return {
+    ...config,
+    production: config.production ?? ['prod', 'production'].includes(stage),
+    authDomainPrefix: config.authDomainPrefix ?? defaultAuthDomainPrefix(config.domain, stage),
+  };
+}
+
+function defaultAuthDomainPrefix(domain: string, stage: string): string {
+  const prefix = `${stage}-${domain}`.replace(/[^a-z0-9]+/g, '-').replace(/aws|amazon|cognito/g, 'x');
+  return prefix.slice(0, 63).replace(/-+$/, '');
+}
+
+/** Reads the stage's raw configuration from the file; the test stage may omit it. */
+export function readStageConfig(root: string, stage: string): { raw: unknown; source: string } {
+  const file = path.join(root, CONFIG_FILE);
+  if (existsSync(file)) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (error) {
+      throw new Error(`${CONFIG_FILE} is not valid JSON: ${(error as Error).message}`);
+    }
+    if (parsed && typeof parsed === 'object' && stage in parsed) {
+      return { raw: (parsed as Record<string, unknown>)[stage], source: `${CONFIG_FILE} key "${stage}"` };
+    }
+  }
+  if (stage === 'test') return { raw: TEST_STAGE_DEFAULTS, source: 'test stage defaults' };
+  throw new Error(
+    `No configuration for stage "${stage}": add a "${stage}" key to ${CONFIG_FILE} (see docs/deploy.md)`,
+  );
+}
+
+const cache = new WeakMap<App, StageConfig>();
+
+/**
+ * The validated configuration of the app's stage, parsed once per app. Tests set the
+ * `hubless:config` context to a raw object instead of writing the file.
+ */
+export function useStageConfig(app: App): StageConfig {
+  const cached = cache.get(app);
+  if (cached) return cached;
+  const injected: unknown = app.node.tryGetContext(CONFIG_CONTEXT_KEY);
+  const { raw, source } =
+    injected !== undefined
+      ? { raw: injected, source: `context "${CONFIG_CONTEXT_KEY}"` }
+      : readStageConfig(app.appPath, app.stage);
+  const config = parseStageConfig(raw, app.stage, source);
+  cache.set(app, config);
+  return config;
+}
+
+/** The host name ALB `index` of the pool answers at. The AlbRouter uses the same rule. */
+export function poolHost(config: Pick<StageConfig, 'domain'>, index: number): string {
+  return index === 0 ? config.domain : `pool${index}.${config.domain}`;
+}

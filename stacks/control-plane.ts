@@ -1,0 +1,286 @@
+import { Stack as CdkStack } from 'aws-cdk-lib';
+import type { UserPool, UserPoolClient, UserPoolDomain } from 'aws-cdk-lib/aws-cognito';
+import type { Table } from 'aws-cdk-lib/aws-dynamodb';
+import type { ISecurityGroup, IVpc } from 'aws-cdk-lib/aws-ec2';
+import type { DockerImageAsset } from 'aws-cdk-lib/aws-ecr-assets';
+import type { Cluster } from 'aws-cdk-lib/aws-ecs';
+import type { FileSystem } from 'aws-cdk-lib/aws-efs';
+import { Effect, type IRole, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
+import { NagSuppressions } from 'cdk-nag';
+import type { Function as SstFunction } from 'sst/constructs';
+import type { StageConfig } from './config.ts';
+import { ADMIN_GROUP } from './Identity.ts';
+import { LAB_PORT } from './Network.ts';
+
+/** Name prefix of the target groups the AlbRouter creates, one per session. */
+export const TARGET_GROUP_PREFIX = 'hl-';
+/** Task definition families are hubless-<stage>-<user> (EcsCompute.familyFor). */
+export function taskFamilyPrefix(stage: string): string {
+  return `hubless-${stage}-`;
+}
+/** Priority of the catch-all portal rule on every HTTPS listener; session rules use lower numbers. */
+export const PORTAL_RULE_PRIORITY = 50_000;
+
+/** Everything the control-plane Lambdas act on, gathered from the stacks that own it. */
+export interface ControlPlane {
+  config: StageConfig;
+  stage: string;
+  table: Table;
+  vpc: IVpc;
+  labSecurityGroup: ISecurityGroup;
+  cluster: Cluster;
+  labImage: DockerImageAsset;
+  labLogGroup: ILogGroup;
+  executionRole: IRole;
+  labTaskRole: IRole;
+  fileSystem: FileSystem;
+  userPool: UserPool;
+  albClient: UserPoolClient;
+  loginDomain: UserPoolDomain;
+  /** HTTPS listener ARNs of the ALB pool, in pool order. */
+  listenerArns: string[];
+  /** Load balancer ARNs of the pool, in pool order (labs verify the identity header against them). */
+  loadBalancerArns: string[];
+  /** Host names of the ALB pool, in pool order (see poolHost). */
+  hosts: string[];
+  /** Name prefix shared by the pool's load balancers (names are `<prefix><index>`). */
+  loadBalancerNamePrefix: string;
+}
+
+/**
+ * The environment every control-plane Lambda gets: exactly the names
+ * functions/wiring/aws-settings.ts parses (change both together).
+ *
+ * Lambda allows 4 KB of environment in total and HUBLESS_ALB_POOL grows by about 270
+ * bytes per ALB, which is what caps albPoolSize (see stacks/config.ts).
+ */
+export function controlPlaneEnvironment(cp: ControlPlane): Record<string, string> {
+  const stack = CdkStack.of(cp.cluster);
+  const publicUrl = `https://${cp.config.domain}/`;
+  return {
+    HUBLESS_MODE: 'aws',
+    HUBLESS_STAGE: cp.stage,
+    HUBLESS_PUBLIC_URL: publicUrl,
+    HUBLESS_TABLE_NAME: cp.table.tableName,
+    HUBLESS_CLUSTER_ARN: cp.cluster.clusterArn,
+    HUBLESS_SUBNETS: cp.vpc.privateSubnets.map((s) => s.subnetId).join(','),
+    HUBLESS_VPC_ID: cp.vpc.vpcId,
+    HUBLESS_LAB_SECURITY_GROUPS: cp.labSecurityGroup.securityGroupId,
+    HUBLESS_LAB_IMAGE: cp.labImage.imageUri,
+    HUBLESS_LAB_CPU_ARCHITECTURE: cp.config.labArchitecture === 'arm64' ? 'ARM64' : 'X86_64',
+    HUBLESS_LOG_GROUP: cp.labLogGroup.logGroupName,
+    HUBLESS_EXECUTION_ROLE_ARN: cp.executionRole.roleArn,
+    HUBLESS_TASK_ROLE_ARN: cp.labTaskRole.roleArn,
+    HUBLESS_FILE_SYSTEM_ID: cp.fileSystem.fileSystemId,
+    HUBLESS_ALB_POOL: stack.toJsonString(
+      cp.listenerArns.map((listenerArn, i) => ({
+        listenerArn,
+        host: cp.hosts[i],
+        loadBalancerArn: cp.loadBalancerArns[i],
+      })),
+    ),
+    HUBLESS_USER_POOL_ID: cp.userPool.userPoolId,
+    HUBLESS_USER_POOL_ARN: cp.userPool.userPoolArn,
+    HUBLESS_USER_POOL_CLIENT_ID: cp.albClient.userPoolClientId,
+    HUBLESS_USER_POOL_DOMAIN: cp.loginDomain.domainName,
+    // Signing out must end the Cognito session too, or the ALB signs the user straight back in.
+    HUBLESS_LOGOUT_URL: `${cp.loginDomain.baseUrl()}/logout?client_id=${cp.albClient.userPoolClientId}&logout_uri=${encodeURIComponent(publicUrl)}`,
+    HUBLESS_EVENT_BUS_NAME: 'default',
+    HUBLESS_PROFILES: stack.toJsonString(cp.config.profiles),
+    HUBLESS_IDLE_TIMEOUT_SECONDS: String(cp.config.idleTimeoutSeconds),
+    HUBLESS_MAX_AGE_SECONDS: String(cp.config.maxAgeSeconds),
+    HUBLESS_CULL_EVERY_SECONDS: String(cp.config.cullEveryMinutes * 60),
+  };
+}
+
+/**
+ * What a handler may do, by use case. Each capability is a set of resource-scoped
+ * statements; a handler gets only the capabilities its use cases call.
+ */
+export type Capability = 'sessions' | 'launch' | 'observe' | 'routes' | 'homes' | 'directory' | 'events';
+
+export function grantCapabilities(fn: SstFunction, cp: ControlPlane, capabilities: Capability[]): void {
+  const stack = CdkStack.of(fn);
+  const arn = (service: string, resource: string) =>
+    `arn:${stack.partition}:${service}:${stack.region}:${stack.account}:${resource}`;
+  const clusterName = cp.cluster.clusterName;
+  const families = arn('ecs', `task-definition/${taskFamilyPrefix(cp.stage)}*:*`);
+  const onThisCluster = { ArnEquals: { 'ecs:cluster': cp.cluster.clusterArn } };
+  const wildcardReasons: string[] = [];
+  const statements: PolicyStatement[] = [];
+
+  for (const capability of new Set(capabilities)) {
+    switch (capability) {
+      case 'sessions':
+        statements.push(
+          new PolicyStatement({
+            actions: [
+              'dynamodb:GetItem',
+              'dynamodb:PutItem',
+              'dynamodb:UpdateItem',
+              'dynamodb:DeleteItem',
+              'dynamodb:Query',
+            ],
+            resources: [cp.table.tableArn, `${cp.table.tableArn}/index/*`],
+          }),
+        );
+        wildcardReasons.push(
+          'dynamodb Query on the state index: the index ARN is <table>/index/<name>, written as /index/*.',
+        );
+        break;
+      case 'launch':
+        statements.push(
+          // Task definitions are per user (hubless-<stage>-<user>), registered on first start.
+          // RegisterTaskDefinition and DescribeTaskDefinition have no resource-level permissions.
+          new PolicyStatement({
+            actions: ['ecs:RegisterTaskDefinition', 'ecs:DescribeTaskDefinition'],
+            resources: ['*'],
+          }),
+          new PolicyStatement({
+            actions: ['ecs:RunTask'],
+            resources: [families],
+            conditions: onThisCluster,
+          }),
+          // Tag-on-create for RunTask and RegisterTaskDefinition.
+          new PolicyStatement({
+            actions: ['ecs:TagResource'],
+            resources: [
+              arn('ecs', `task/${clusterName}/*`),
+              arn('ecs', `task-definition/${TARGET_GROUP_PREFIX}*:*`),
+            ],
+            conditions: { StringEquals: { 'ecs:CreateAction': ['RunTask', 'RegisterTaskDefinition'] } },
+          }),
+          new PolicyStatement({
+            actions: ['iam:PassRole'],
+            resources: [cp.executionRole.roleArn, cp.labTaskRole.roleArn],
+            conditions: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
+          }),
+        );
+        wildcardReasons.push(
+          'ecs:RegisterTaskDefinition and ecs:DescribeTaskDefinition support no resource-level permissions (Resource "*").',
+          "ecs:RunTask is limited to this stage's task definitions (hubless-<stage>-*:*) and conditioned on this cluster; tags only on create, only in this cluster.",
+        );
+        break;
+      case 'observe':
+        statements.push(
+          new PolicyStatement({
+            actions: ['ecs:DescribeTasks', 'ecs:StopTask'],
+            resources: [arn('ecs', `task/${clusterName}/*`)],
+            conditions: onThisCluster,
+          }),
+          // ListTasks acts on container instances; the cluster condition is what scopes it.
+          new PolicyStatement({ actions: ['ecs:ListTasks'], resources: ['*'], conditions: onThisCluster }),
+        );
+        wildcardReasons.push(
+          'ecs task ARNs are generated (task/<cluster>/<id>); ecs:ListTasks is scoped by the ecs:cluster condition only.',
+        );
+        break;
+      case 'routes': {
+        const targetGroups = arn('elasticloadbalancing', `targetgroup/${TARGET_GROUP_PREFIX}*/*`);
+        const rules = arn('elasticloadbalancing', `listener-rule/app/${cp.loadBalancerNamePrefix}*/*/*/*`);
+        statements.push(
+          new PolicyStatement({
+            actions: [
+              'elasticloadbalancing:CreateTargetGroup',
+              'elasticloadbalancing:DeleteTargetGroup',
+              'elasticloadbalancing:RegisterTargets',
+              'elasticloadbalancing:DeregisterTargets',
+              'elasticloadbalancing:ModifyTargetGroupAttributes',
+            ],
+            resources: [targetGroups],
+          }),
+          new PolicyStatement({ actions: ['elasticloadbalancing:CreateRule'], resources: cp.listenerArns }),
+          new PolicyStatement({ actions: ['elasticloadbalancing:DeleteRule'], resources: [rules] }),
+          new PolicyStatement({
+            actions: ['elasticloadbalancing:AddTags'],
+            resources: [targetGroups, rules],
+          }),
+          // Describe* calls in ELB support no resource-level permissions.
+          new PolicyStatement({
+            actions: [
+              'elasticloadbalancing:DescribeTargetHealth',
+              'elasticloadbalancing:DescribeRules',
+              'elasticloadbalancing:DescribeTargetGroups',
+              'elasticloadbalancing:DescribeTags',
+            ],
+            resources: ['*'],
+          }),
+          // CreateRule with an authenticate-cognito action reads the app client it names.
+          new PolicyStatement({
+            actions: ['cognito-idp:DescribeUserPoolClient'],
+            resources: [cp.userPool.userPoolArn],
+          }),
+        );
+        wildcardReasons.push(
+          'Session target groups are created at run time: named hl-<session>, so targetgroup/hl-*/*; their rules live on the pool listeners (listener-rule/app/<pool prefix>*/...).',
+          'elasticloadbalancing Describe* actions support no resource-level permissions (Resource "*").',
+        );
+        break;
+      }
+      case 'homes':
+        statements.push(
+          new PolicyStatement({
+            actions: ['elasticfilesystem:CreateAccessPoint', 'elasticfilesystem:DescribeAccessPoints'],
+            resources: [cp.fileSystem.fileSystemArn],
+          }),
+          // DescribeAccessPoints by id is authorized on the access point, whose id is generated.
+          new PolicyStatement({
+            actions: ['elasticfilesystem:DescribeAccessPoints'],
+            resources: [arn('elasticfilesystem', 'access-point/*')],
+          }),
+          new PolicyStatement({
+            actions: ['elasticfilesystem:TagResource'],
+            resources: [arn('elasticfilesystem', 'access-point/*')],
+            conditions: { StringEquals: { 'elasticfilesystem:CreateAction': 'CreateAccessPoint' } },
+          }),
+        );
+        wildcardReasons.push(
+          'Access point ids are generated (access-point/fsap-...): read-only describe, and tagging only as part of CreateAccessPoint.',
+        );
+        break;
+      case 'directory':
+        statements.push(
+          new PolicyStatement({
+            actions: [
+              'cognito-idp:AdminGetUser',
+              'cognito-idp:AdminCreateUser',
+              'cognito-idp:AdminUpdateUserAttributes',
+              'cognito-idp:AdminDisableUser',
+              'cognito-idp:AdminAddUserToGroup',
+              'cognito-idp:AdminRemoveUserFromGroup',
+              'cognito-idp:AdminListGroupsForUser',
+              'cognito-idp:ListUsers',
+              'cognito-idp:ListGroups',
+              'cognito-idp:ListUsersInGroup',
+              'cognito-idp:CreateGroup',
+            ],
+            resources: [cp.userPool.userPoolArn],
+          }),
+        );
+        break;
+      case 'events':
+        statements.push(
+          new PolicyStatement({
+            effect: Effect.ALLOW,
+            actions: ['events:PutEvents'],
+            resources: [arn('events', 'event-bus/default')],
+          }),
+        );
+        break;
+    }
+  }
+  fn.attachPermissions(statements);
+  if (wildcardReasons.length) {
+    NagSuppressions.addResourceSuppressions(
+      fn,
+      [
+        {
+          id: 'AwsSolutions-IAM5',
+          reason: `Only where IAM cannot name the resource: ${wildcardReasons.join(' ')}`,
+        },
+      ],
+      true,
+    );
+  }
+}

@@ -1,0 +1,81 @@
+import path from 'node:path';
+import { Duration } from 'aws-cdk-lib';
+import type { ISecurityGroup, IVpc } from 'aws-cdk-lib/aws-ec2';
+import { SubnetType } from 'aws-cdk-lib/aws-ec2';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { NagSuppressions } from 'cdk-nag';
+import { Function as SstFunction, type Stack } from 'sst/constructs';
+import type { StageConfig } from './config.ts';
+
+/** CDK context key that moves the handler directory (tests point it at stub handlers). */
+export const HANDLERS_DIR_CONTEXT_KEY = 'hubless:handlersDir';
+const DEFAULT_HANDLERS_DIR = 'functions/handlers';
+
+export type HandlerName = 'portal' | 'api' | 'task-events' | 'culler';
+
+export interface HublessFunctionProps {
+  handler: HandlerName;
+  environment: Record<string, string>;
+  config: StageConfig;
+  memorySize?: number;
+  timeout?: Duration;
+  /** Set for functions that must reach lab tasks directly (the culler). */
+  vpc?: { vpc: IVpc; securityGroup: ISecurityGroup };
+}
+
+/**
+ * One hubless Lambda: Node 24 on arm64, an esbuild ESM bundle (SST bundles it at deploy,
+ * the SDK included so its version is pinned by our lockfile, not by the runtime), its own
+ * log group with the stage's retention. Permissions are granted by the caller, where the
+ * resources are bound.
+ */
+export function hublessFunction(stack: Stack, id: string, props: HublessFunctionProps): SstFunction {
+  const handlersDir: string = stack.node.tryGetContext(HANDLERS_DIR_CONTEXT_KEY) ?? DEFAULT_HANDLERS_DIR;
+  // A log group we own (instead of logRetention) avoids CDK's LogRetention custom resource and its wildcard role.
+  const logGroup = new LogGroup(stack, `${id}Logs`, {
+    retention: retentionDays(props.config.retentionDays),
+  });
+  const fn = new SstFunction(stack, id, {
+    handler: path.join(handlersDir, `${props.handler}.handler`),
+    runtime: 'nodejs24.x',
+    architecture: 'arm_64',
+    memorySize: props.memorySize ?? 512,
+    timeout: (props.timeout ?? Duration.seconds(29)).toSeconds(),
+    logGroup,
+    environment: props.environment,
+    nodejs: {
+      format: 'esm',
+      minify: true,
+      sourcemap: false,
+      esbuild: { target: 'node24' },
+    },
+    ...(props.vpc
+      ? {
+          vpc: props.vpc.vpc,
+          vpcSubnets: { subnetType: SubnetType.PRIVATE_WITH_EGRESS },
+          securityGroups: [props.vpc.securityGroup],
+        }
+      : {}),
+  });
+  NagSuppressions.addResourceSuppressions(
+    fn,
+    [
+      {
+        id: 'AwsSolutions-IAM4',
+        reason:
+          'AWSLambdaBasicExecutionRole (and AWSLambdaVPCAccessExecutionRole for VPC functions) only allow writing the function logs and managing its own ENIs; every hubless permission is an inline, resource-scoped statement.',
+        appliesTo: [
+          'Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole',
+          'Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole',
+        ],
+      },
+    ],
+    true,
+  );
+  return fn;
+}
+
+/** Maps validated days onto the CDK enum (its values are the day counts). */
+export function retentionDays(days: number): RetentionDays {
+  return days as RetentionDays;
+}

@@ -1,0 +1,57 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { build, type Metafile } from 'esbuild';
+import { describe, expect, it } from 'vitest';
+import type { HandlerName } from '../../stacks/lambda.ts';
+
+/**
+ * Each Lambda handler, bundled the way it ships (ESM for Node 24, minified, AWS SDK
+ * included so our lockfile pins it), stays under 1 MB: cold starts grow with bundle size.
+ * `mainFields` module-first is what SST's ESM build uses: the SDK's ES modules tree-shake,
+ * its CommonJS builds do not (about 1.45 MB instead of 1.0 MB for the portal).
+ */
+const HANDLERS: HandlerName[] = ['portal', 'api', 'task-events', 'culler'];
+const LIMIT = 1024 * 1024;
+
+describe('Lambda bundles', () => {
+  for (const name of HANDLERS) {
+    it(`bundles functions/handlers/${name}.ts under 1 MB`, async () => {
+      const entry = path.resolve('functions/handlers', `${name}.ts`);
+      // A missing handler must fail here, not be skipped: sst deploy would fail the same way.
+      expect(existsSync(entry), `functions/handlers/${name}.ts does not exist`).toBe(true);
+      const result = await build({
+        entryPoints: [entry],
+        bundle: true,
+        platform: 'node',
+        format: 'esm',
+        target: 'node24',
+        minify: true,
+        mainFields: ['module', 'main'],
+        metafile: true,
+        write: false,
+        logLevel: 'silent',
+      });
+      const bytes = result.outputFiles.reduce((sum, file) => sum + file.contents.byteLength, 0);
+      console.info(
+        `[bundle] ${name}: ${(bytes / 1024).toFixed(1)} KiB; largest: ${largestPackages(result.metafile).join(', ')}`,
+      );
+      expect(bytes).toBeLessThan(LIMIT);
+    });
+  }
+});
+
+/** The five packages that weigh most in the bundle, to say what to trim when it grows. */
+function largestPackages(metafile: Metafile): string[] {
+  const sizes = new Map<string, number>();
+  for (const output of Object.values(metafile.outputs)) {
+    for (const [file, { bytesInOutput }] of Object.entries(output.inputs)) {
+      const pkg =
+        file.match(/node_modules\/((?:@[^/]+\/)?[^/]+)/)?.[1] ?? file.split('/').slice(0, 2).join('/');
+      sizes.set(pkg, (sizes.get(pkg) ?? 0) + bytesInOutput);
+    }
+  }
+  return [...sizes]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 5)
+    .map(([pkg, size]) => `${pkg} ${(size / 1024).toFixed(0)} KiB`);
+}

@@ -1,0 +1,214 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  CONFIG_FILE,
+  MAX_ALB_POOL_SIZE,
+  parseStageConfig,
+  readStageConfig,
+  TEST_STAGE_DEFAULTS,
+} from '../../stacks/config.ts';
+import { buildApp, type StackName, type Synthesized, synthesize } from './synth.ts';
+
+const good = { ...TEST_STAGE_DEFAULTS };
+
+function failure(raw: unknown, stage = 'test'): string {
+  try {
+    parseStageConfig(raw, stage);
+  } catch (error) {
+    return (error as Error).message;
+  }
+  throw new Error('expected the configuration to be refused');
+}
+
+describe('stage configuration', () => {
+  describe('parseStageConfig', () => {
+    it('fills defaults the operator did not set', () => {
+      const config = parseStageConfig(
+        { domain: 'labs.example.org', certificateArn: good.certificateArn },
+        'prod',
+      );
+      expect(config).toMatchObject({
+        albPoolSize: 1,
+        natGateways: 1,
+        cullEveryMinutes: 5,
+        retentionDays: 30,
+        production: true,
+      });
+      expect(config.profiles.length).toBeGreaterThan(0);
+      expect(config.authDomainPrefix).toBe('prod-labs-example-org');
+    });
+
+    it('names the field and the allowed range of a bad pool size', () => {
+      const message = failure({ ...good, albPoolSize: MAX_ALB_POOL_SIZE + 1 });
+      expect(message).toContain('stage "test"');
+      expect(message).toContain(`albPoolSize: must be at most ${MAX_ALB_POOL_SIZE}`);
+      expect(failure({ ...good, albPoolSize: 0 })).toMatch(/albPoolSize: .*1/);
+    });
+
+    it('names the profile and lists the Fargate memory sizes allowed for its cpu', () => {
+      const message = failure({
+        ...good,
+        profiles: [{ name: 'odd', description: 'x', cpu: 256, memory: 4096, spot: false, groups: [] }],
+      });
+      expect(message).toContain(
+        'profiles.0.memory: is not a Fargate size for cpu 256; allowed: 512, 1024, 2048 MiB',
+      );
+    });
+
+    it('refuses a cpu value Fargate does not offer', () => {
+      expect(
+        failure({ ...good, profiles: [{ name: 'odd', description: 'x', cpu: 300, memory: 1024 }] }),
+      ).toMatch(/profiles\.0\.cpu: must be a Fargate cpu value: 256, 512/);
+    });
+
+    it('requires exactly one of certificateArn and hostedZone', () => {
+      expect(failure({ domain: 'labs.example.org' })).toContain(
+        'certificateArn: set exactly one of certificateArn or hostedZone',
+      );
+      expect(failure({ ...good, hostedZone: { zoneId: 'Z123ABC', zoneName: 'example.edu' } })).toContain(
+        'certificateArn: set exactly one',
+      );
+    });
+
+    it('refuses unknown keys, log retentions CloudWatch lacks and unknown LMS scopes', () => {
+      expect(failure({ ...good, albPoolSzie: 2 })).toMatch(/albPoolSzie/);
+      expect(failure({ ...good, retentionDays: 10 })).toMatch(
+        /retentionDays: must be one of 1, 3, 5, 7, 14, 30/,
+      );
+      expect(failure({ ...good, lmsClients: [{ name: 'moodle', scopes: ['admin'] }] })).toMatch(
+        /lmsClients\.0\.scopes\.0/,
+      );
+    });
+  });
+
+  describe('readStageConfig', () => {
+    it('reads the stage key of hubless.config.json', () => {
+      const root = mkdtempSync(path.join(tmpdir(), 'hubless-config-'));
+      writeFileSync(path.join(root, CONFIG_FILE), JSON.stringify({ prod: { domain: 'a.example.org' } }));
+      expect(readStageConfig(root, 'prod').raw).toEqual({ domain: 'a.example.org' });
+    });
+
+    it('uses built-in defaults for the test stage only', () => {
+      const root = mkdtempSync(path.join(tmpdir(), 'hubless-config-'));
+      expect(readStageConfig(root, 'test').raw).toBe(TEST_STAGE_DEFAULTS);
+      expect(() => readStageConfig(root, 'prod')).toThrow(/add a "prod" key to hubless.config.json/);
+    });
+  });
+
+  describe('synthesis', () => {
+    it('fails with the name of a bad value', async () => {
+      await expect(buildApp({ config: { ...good, natGateways: 3 } })).rejects.toThrow(/natGateways: .*2/);
+    });
+  });
+});
+
+describe('a production stage with a Route 53 zone', () => {
+  let synth: Synthesized;
+  let t: Record<StackName, Template>;
+  beforeAll(async () => {
+    const { certificateArn: _omit, ...rest } = good;
+    synth = await synthesize({
+      nag: true,
+      config: {
+        ...rest,
+        hostedZone: { zoneId: 'Z0123456789ABCDEFGHIJ', zoneName: 'example.edu' },
+        albPoolSize: MAX_ALB_POOL_SIZE,
+        natGateways: 2,
+        cullEveryMinutes: 10,
+        production: true,
+        threatProtection: false,
+      },
+    });
+    t = synth.templates;
+    console.info(`[infra] synthesized the production variant in ${Math.round(synth.millis)} ms`);
+  });
+
+  it('protects the table, the file system and the user pool from deletion', () => {
+    t.Storage.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Retain',
+      Properties: Match.objectLike({ DeletionProtectionEnabled: true }),
+    });
+    t.Storage.hasResource('AWS::EFS::FileSystem', { DeletionPolicy: 'Retain' });
+    t.Identity.hasResource('AWS::Cognito::UserPool', {
+      DeletionPolicy: 'Retain',
+      Properties: Match.objectLike({ DeletionProtection: 'ACTIVE' }),
+    });
+  });
+
+  it('issues a DNS-validated certificate for the domain and its pool hosts, and points every host at its ALB', () => {
+    t.Routing.hasResourceProperties('AWS::CertificateManager::Certificate', {
+      DomainName: 'labs.example.edu',
+      SubjectAlternativeNames: ['*.labs.example.edu'],
+      ValidationMethod: 'DNS',
+    });
+    for (const host of [
+      'labs.example.edu.',
+      'pool1.labs.example.edu.',
+      `pool${MAX_ALB_POOL_SIZE - 1}.labs.example.edu.`,
+    ]) {
+      t.Routing.hasResourceProperties('AWS::Route53::RecordSet', {
+        Name: host,
+        Type: 'A',
+        HostedZoneId: 'Z0123456789ABCDEFGHIJ',
+      });
+    }
+    t.Routing.resourceCountIs('AWS::Route53::RecordSet', MAX_ALB_POOL_SIZE);
+    t.Routing.resourceCountIs('AWS::ElasticLoadBalancingV2::LoadBalancer', MAX_ALB_POOL_SIZE);
+  });
+
+  it('follows the configured NAT count and cull interval', () => {
+    t.Network.resourceCountIs('AWS::EC2::NatGateway', 2);
+    t.Schedules.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(10 minutes)' });
+  });
+
+  it('keeps every Lambda environment under the 4 KB Lambda limit with the largest pool', () => {
+    const functions = (Object.values(t) as Template[]).flatMap((template) =>
+      Object.values(template.findResources('AWS::Lambda::Function')).filter(
+        (f) => f.Properties.Environment?.Variables?.HUBLESS_MODE,
+      ),
+    );
+    expect(functions).toHaveLength(4);
+    for (const fn of functions) {
+      const bytes = Object.entries(fn.Properties.Environment.Variables as Record<string, unknown>).reduce(
+        (sum, [key, value]) => sum + key.length + resolvedLength(value),
+        0,
+      );
+      expect(bytes, `estimated environment bytes`).toBeLessThan(4096);
+    }
+  });
+
+  it('stays on the Essentials plan when threat protection is off, and cdk-nag still passes', () => {
+    t.Identity.hasResourceProperties('AWS::Cognito::UserPool', { UserPoolTier: 'ESSENTIALS' });
+    expect(Object.values(synth.errors).flat()).toEqual([]);
+  });
+});
+
+/**
+ * An upper bound of a CloudFormation value's length once deployed: a reference to an ARN
+ * (a GetAtt Arn, a listener or load balancer, an image URI) counts 110 characters, any
+ * other id or name 64.
+ */
+function resolvedLength(value: unknown): number {
+  if (typeof value === 'string') return value.length;
+  if (Array.isArray(value)) return value.reduce((sum: number, v) => sum + resolvedLength(v), 0);
+  if (!value || typeof value !== 'object') return String(value).length;
+  const [fn, arg] = Object.entries(value)[0] as [string, any];
+  switch (fn) {
+    case 'Fn::Join':
+      return (
+        (arg[1] as unknown[]).reduce((sum: number, v) => sum + resolvedLength(v), 0) +
+        arg[0].length * Math.max(0, arg[1].length - 1)
+      );
+    case 'Fn::Sub':
+      return String(arg).replace(/\$\{[^}]+\}/g, 'x'.repeat(13)).length;
+    case 'Ref':
+      if (arg === 'AWS::Partition') return 10;
+      if (arg === 'AWS::URLSuffix') return 13;
+      return /Alb\d|Https/.test(arg) ? 110 : 64;
+    default:
+      return /Arn|Alb\d|Https/.test(JSON.stringify(arg)) ? 110 : 64;
+  }
+}

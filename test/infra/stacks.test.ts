@@ -1,0 +1,497 @@
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { AssetManifestArtifact } from 'aws-cdk-lib/cx-api';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { TABLE_KEYS } from '../../functions/adapters/dynamodb/schema.ts';
+import { LAB_IMAGE_DIRECTORY } from '../../stacks/Compute.ts';
+import { API_SCOPES, TEST_STAGE_DEFAULTS } from '../../stacks/config.ts';
+import { type StackName, type Synthesized, synthesize } from './synth.ts';
+
+type Resources = Record<
+  string,
+  { Type: string; Properties: Record<string, any>; DeletionPolicy?: string; Metadata?: Record<string, any> }
+>;
+
+let synth: Synthesized;
+let t: Record<StackName, Template>;
+
+beforeAll(async () => {
+  synth = await synthesize({ nag: true });
+  t = synth.templates;
+  console.info(`[infra] synthesized 7 stacks (cdk-nag on) in ${Math.round(synth.millis)} ms`);
+});
+
+function resources(template: Template, type: string): Resources {
+  return template.findResources(type) as Resources;
+}
+function only<T>(record: Record<string, T>): T {
+  const values = Object.values(record);
+  expect(values).toHaveLength(1);
+  return values[0] as T;
+}
+/** The logical id of the one resource of `type` in `template`. */
+function idOf(template: Template, type: string, props: Record<string, unknown> = {}): string {
+  const found = Object.keys(template.findResources(type, { Properties: props }));
+  expect(found).toHaveLength(1);
+  return found[0] as string;
+}
+/** The logical id of the one resource of `type` whose id starts with `prefix`. */
+function idStarting(template: Template, type: string, prefix: string): string {
+  const found = Object.keys(template.findResources(type)).filter((id) => id.startsWith(prefix));
+  expect(found).toHaveLength(1);
+  return found[0] as string;
+}
+/** Hubless Lambdas carry HUBLESS_MODE; SST's own stack helpers do not. */
+function hublessFunctions(): Array<[StackName, string, Record<string, any>]> {
+  return (Object.entries(t) as Array<[StackName, Template]>).flatMap(([stack, template]) =>
+    Object.entries(resources(template, 'AWS::Lambda::Function'))
+      .filter(([, r]) => r.Properties.Environment?.Variables?.HUBLESS_MODE === 'aws')
+      .map(([id, r]) => [stack, id, r.Properties] as [StackName, string, Record<string, any>]),
+  );
+}
+
+describe('Network', () => {
+  it('spreads the VPC over two AZs with one NAT gateway per config', () => {
+    const subnets = Object.values(resources(t.Network, 'AWS::EC2::Subnet'));
+    const azs = new Set(subnets.map((s) => JSON.stringify(s.Properties.AvailabilityZone)));
+    expect(azs.size).toBe(2);
+    t.Network.resourceCountIs('AWS::EC2::NatGateway', 1);
+  });
+
+  it('sends S3 (image layers) and DynamoDB traffic through free gateway endpoints, not the NAT', () => {
+    const services = Object.values(resources(t.Network, 'AWS::EC2::VPCEndpoint')).map((e) =>
+      JSON.stringify(e.Properties.ServiceName),
+    );
+    expect(services.join()).toMatch(/\.s3/);
+    expect(services.join()).toMatch(/\.dynamodb/);
+    t.Network.resourcePropertiesCountIs('AWS::EC2::VPCEndpoint', { VpcEndpointType: 'Gateway' }, 2);
+  });
+
+  it('opens the ALBs to the internet on 443 and 80 only', () => {
+    const alb = resources(t.Network, 'AWS::EC2::SecurityGroup')[
+      idStarting(t.Network, 'AWS::EC2::SecurityGroup', 'AlbSecurityGroup')
+    ];
+    const ingress = alb?.Properties.SecurityGroupIngress as Array<Record<string, unknown>>;
+    expect(ingress.map((r) => [r.CidrIp, r.FromPort, r.ToPort]).sort()).toEqual([
+      ['0.0.0.0/0', 443, 443],
+      ['0.0.0.0/0', 80, 80],
+    ]);
+  });
+
+  it('admits the lab port only from the ALB and culler security groups', () => {
+    const lab = idStarting(t.Network, 'AWS::EC2::SecurityGroup', 'LabSecurityGroup');
+    const albSg = idStarting(t.Network, 'AWS::EC2::SecurityGroup', 'AlbSecurityGroup');
+    const culler = idStarting(t.Network, 'AWS::EC2::SecurityGroup', 'CullerSecurityGroup');
+    expect(
+      resources(t.Network, 'AWS::EC2::SecurityGroup')[lab]?.Properties.SecurityGroupIngress,
+    ).toBeUndefined();
+    const rules = Object.values(resources(t.Network, 'AWS::EC2::SecurityGroupIngress')).filter(
+      (r) => r.Properties.GroupId?.['Fn::GetAtt']?.[0] === lab,
+    );
+    expect(
+      rules
+        .map((r) => [
+          r.Properties.SourceSecurityGroupId['Fn::GetAtt'][0],
+          r.Properties.FromPort,
+          r.Properties.ToPort,
+        ])
+        .sort(),
+    ).toEqual(
+      [
+        [albSg, 8888, 8888],
+        [culler, 8888, 8888],
+      ].sort(),
+    );
+  });
+
+  it('admits NFS to the file system only from labs', () => {
+    const efs = idStarting(t.Network, 'AWS::EC2::SecurityGroup', 'EfsSecurityGroup');
+    const lab = idStarting(t.Network, 'AWS::EC2::SecurityGroup', 'LabSecurityGroup');
+    expect(
+      resources(t.Network, 'AWS::EC2::SecurityGroup')[efs]?.Properties.SecurityGroupIngress,
+    ).toBeUndefined();
+    const rules = Object.values(resources(t.Network, 'AWS::EC2::SecurityGroupIngress')).filter(
+      (r) => r.Properties.GroupId?.['Fn::GetAtt']?.[0] === efs,
+    );
+    expect(
+      rules.map((r) => [r.Properties.SourceSecurityGroupId['Fn::GetAtt'][0], r.Properties.FromPort]),
+    ).toEqual([[lab, 2049]]);
+  });
+});
+
+describe('Storage', () => {
+  it('creates the session table exactly as the DynamoDB schema describes', () => {
+    t.Storage.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [
+        { AttributeName: TABLE_KEYS.partitionKey, KeyType: 'HASH' },
+        { AttributeName: TABLE_KEYS.sortKey, KeyType: 'RANGE' },
+      ],
+      AttributeDefinitions: Match.arrayWith([
+        { AttributeName: TABLE_KEYS.partitionKey, AttributeType: 'S' },
+        { AttributeName: TABLE_KEYS.sortKey, AttributeType: 'S' },
+        { AttributeName: TABLE_KEYS.stateIndexPartitionKey, AttributeType: 'S' },
+        { AttributeName: TABLE_KEYS.stateIndexSortKey, AttributeType: 'S' },
+      ]),
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: TABLE_KEYS.stateIndex,
+          KeySchema: [
+            { AttributeName: TABLE_KEYS.stateIndexPartitionKey, KeyType: 'HASH' },
+            { AttributeName: TABLE_KEYS.stateIndexSortKey, KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
+      ],
+      BillingMode: 'PAY_PER_REQUEST',
+      TimeToLiveSpecification: { AttributeName: TABLE_KEYS.ttlAttribute, Enabled: true },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+    });
+  });
+
+  it('lets a non-production stage be torn down (no deletion protection, Delete policy)', () => {
+    const table = only(resources(t.Storage, 'AWS::DynamoDB::Table'));
+    expect(table.Properties.DeletionProtectionEnabled).toBeFalsy();
+    expect(table.DeletionPolicy).toBe('Delete');
+  });
+
+  it('encrypts the home file system, backs it up and mounts it in the private subnets', () => {
+    t.Storage.hasResourceProperties('AWS::EFS::FileSystem', {
+      Encrypted: true,
+      BackupPolicy: { Status: 'ENABLED' },
+    });
+    const targets = Object.values(resources(t.Storage, 'AWS::EFS::MountTarget'));
+    expect(targets).toHaveLength(2);
+    for (const target of targets) expect(JSON.stringify(target.Properties.SubnetId)).toMatch(/privateSubnet/);
+  });
+
+  it('requires TLS and lets only the lab task role mount, through an access point', () => {
+    const fs = only(resources(t.Storage, 'AWS::EFS::FileSystem'));
+    const statements = fs.Properties.FileSystemPolicy.Statement as Array<Record<string, any>>;
+    expect(statements).toContainEqual(
+      expect.objectContaining({
+        Effect: 'Deny',
+        Action: '*',
+        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+      }),
+    );
+    const allows = statements.filter((s) => s.Effect === 'Allow');
+    expect(allows).toHaveLength(1);
+    const role = idOf(t.Storage, 'AWS::IAM::Role', {
+      Description: Match.stringLikeRegexp('mounts the user home'),
+    });
+    expect(allows[0]).toMatchObject({
+      Principal: { AWS: { 'Fn::GetAtt': [role, 'Arn'] } },
+      Action: ['elasticfilesystem:ClientMount', 'elasticfilesystem:ClientWrite'],
+      Condition: { Bool: { 'elasticfilesystem:AccessedViaMountTarget': 'true' } },
+    });
+  });
+
+  it('gives the lab task role no AWS permissions', () => {
+    const role = idOf(t.Storage, 'AWS::IAM::Role', {
+      Description: Match.stringLikeRegexp('mounts the user home'),
+    });
+    const roleResource = resources(t.Storage, 'AWS::IAM::Role')[role];
+    expect(roleResource?.Properties.Policies).toBeUndefined();
+    expect(roleResource?.Properties.ManagedPolicyArns).toBeUndefined();
+    for (const template of Object.values(t)) {
+      for (const policy of Object.values(resources(template, 'AWS::IAM::Policy'))) {
+        expect(JSON.stringify(policy.Properties.Roles)).not.toContain(role);
+      }
+    }
+  });
+});
+
+describe('Identity', () => {
+  it('has no self sign-up, a strong password policy and an admin group', () => {
+    t.Identity.hasResourceProperties('AWS::Cognito::UserPool', {
+      AdminCreateUserConfig: { AllowAdminCreateUserOnly: true },
+      Policies: { PasswordPolicy: Match.objectLike({ MinimumLength: 12, RequireSymbols: true }) },
+    });
+    t.Identity.hasResourceProperties('AWS::Cognito::UserPoolGroup', { GroupName: 'admin' });
+    t.Identity.resourceCountIs('AWS::Cognito::UserPoolDomain', 1);
+  });
+
+  it('gives the ALBs a confidential code-grant client with a callback on every pool host', () => {
+    t.Identity.hasResourceProperties('AWS::Cognito::UserPoolClient', {
+      ClientName: 'hubless-alb',
+      GenerateSecret: true,
+      AllowedOAuthFlows: ['code'],
+      AllowedOAuthScopes: Match.arrayEquals(['openid', 'email', 'profile']),
+      CallbackURLs: [
+        `https://${TEST_STAGE_DEFAULTS.domain}/oauth2/idpresponse`,
+        `https://pool1.${TEST_STAGE_DEFAULTS.domain}/oauth2/idpresponse`,
+      ],
+    });
+  });
+
+  it('declares the hubless resource server with every API scope', () => {
+    t.Identity.hasResourceProperties('AWS::Cognito::UserPoolResourceServer', {
+      Identifier: 'hubless',
+      Scopes: API_SCOPES.map((scope) => ({ ScopeName: scope, ScopeDescription: Match.anyValue() })),
+    });
+  });
+
+  it('makes one client-credentials client per LMS with exactly its scopes', () => {
+    const lms = TEST_STAGE_DEFAULTS.lmsClients[0];
+    t.Identity.hasResourceProperties('AWS::Cognito::UserPoolClient', {
+      ClientName: `lms-${lms.name}`,
+      GenerateSecret: true,
+      AllowedOAuthFlows: ['client_credentials'],
+      AllowedOAuthScopes: lms.scopes.map((s) => ({ 'Fn::Join': ['', [{ Ref: Match.anyValue() }, `/${s}`]] })),
+    });
+    t.Identity.resourceCountIs('AWS::Cognito::UserPoolClient', 1 + TEST_STAGE_DEFAULTS.lmsClients.length);
+  });
+});
+
+describe('Compute', () => {
+  it('runs labs on Fargate and Fargate Spot with container insights', () => {
+    t.Compute.hasResourceProperties('AWS::ECS::ClusterCapacityProviderAssociations', {
+      CapacityProviders: Match.arrayEquals(['FARGATE', 'FARGATE_SPOT']),
+    });
+    t.Compute.hasResourceProperties('AWS::ECS::Cluster', {
+      ClusterSettings: [{ Name: 'containerInsights', Value: 'enabled' }],
+    });
+  });
+
+  it('builds the lab image from containers/lab as a Docker image asset', () => {
+    const assembly = synth.app.synth();
+    const manifest = assembly.artifacts.find(
+      (a) =>
+        a instanceof AssetManifestArtifact &&
+        a.id === `${assembly.getStackByName('test-hubless-Compute').id}.assets`,
+    );
+    const images = Object.values((manifest as AssetManifestArtifact).contents.dockerImages ?? {});
+    expect(images).toHaveLength(1);
+    expect(images[0]?.source).toMatchObject({ platform: 'linux/amd64' });
+    const staged = path.join(assembly.directory, images[0]?.source.directory ?? '');
+    // The staged copy of containers/lab (minus .dockerignore'd files); docker builds it at publish time, not here.
+    expect(readdirSync(staged)).toContain('Dockerfile');
+    expect(readdirSync(LAB_IMAGE_DIRECTORY)).toContain('Dockerfile');
+  });
+
+  it('lets the execution role pull images and write the lab log group, which has a retention', () => {
+    t.Compute.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+    const policy = JSON.stringify(only(resources(t.Compute, 'AWS::IAM::Policy')).Properties.PolicyDocument);
+    expect(policy).toContain('ecr:BatchGetImage');
+    expect(policy).toContain('logs:PutLogEvents');
+  });
+});
+
+describe('Routing', () => {
+  it('builds the configured pool of internet-facing ALBs that drop invalid headers and log access', () => {
+    t.Routing.resourceCountIs('AWS::ElasticLoadBalancingV2::LoadBalancer', TEST_STAGE_DEFAULTS.albPoolSize);
+    for (const alb of Object.values(resources(t.Routing, 'AWS::ElasticLoadBalancingV2::LoadBalancer'))) {
+      expect(alb.Properties.Scheme).toBe('internet-facing');
+      expect(alb.Properties.LoadBalancerAttributes).toEqual(
+        expect.arrayContaining([
+          { Key: 'routing.http.drop_invalid_header_fields.enabled', Value: 'true' },
+          { Key: 'access_logs.s3.enabled', Value: 'true' },
+        ]),
+      );
+    }
+  });
+
+  it('serves HTTPS with the certificate and redirects HTTP to HTTPS', () => {
+    t.Routing.resourcePropertiesCountIs(
+      'AWS::ElasticLoadBalancingV2::Listener',
+      {
+        Port: 443,
+        Protocol: 'HTTPS',
+        Certificates: [{ CertificateArn: TEST_STAGE_DEFAULTS.certificateArn }],
+      },
+      2,
+    );
+    t.Routing.resourcePropertiesCountIs(
+      'AWS::ElasticLoadBalancingV2::Listener',
+      {
+        Port: 80,
+        Protocol: 'HTTP',
+        DefaultActions: [
+          {
+            Type: 'redirect',
+            RedirectConfig: Match.objectLike({ Protocol: 'HTTPS', Port: '443', StatusCode: 'HTTP_301' }),
+          },
+        ],
+      },
+      2,
+    );
+  });
+
+  it('authenticates with Cognito before anything reaches the portal Lambda', () => {
+    const rules = Object.values(resources(t.Routing, 'AWS::ElasticLoadBalancingV2::ListenerRule'));
+    expect(rules).toHaveLength(2);
+    for (const rule of rules) {
+      expect(rule.Properties.Priority).toBe(50_000);
+      expect(rule.Properties.Conditions).toEqual([
+        { Field: 'path-pattern', PathPatternConfig: { Values: ['/*'] } },
+      ]);
+      const [auth, forward] = rule.Properties.Actions as Array<Record<string, any>>;
+      expect(auth).toMatchObject({ Type: 'authenticate-cognito', Order: 1 });
+      expect(auth?.AuthenticateCognitoConfig).toMatchObject({ Scope: 'openid email profile' });
+      expect(forward).toMatchObject({ Type: 'forward', Order: 2 });
+    }
+    t.Routing.resourcePropertiesCountIs(
+      'AWS::ElasticLoadBalancingV2::TargetGroup',
+      { TargetType: 'lambda' },
+      2,
+    );
+    for (const listener of Object.values(resources(t.Routing, 'AWS::ElasticLoadBalancingV2::Listener'))) {
+      for (const action of listener.Properties.DefaultActions) expect(action.Type).not.toBe('forward');
+    }
+  });
+
+  it('keeps access logs in an encrypted, SSL-only, private bucket', () => {
+    t.Routing.hasResourceProperties('AWS::S3::Bucket', {
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+      },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+    });
+    t.Routing.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+});
+
+describe('Api', () => {
+  it('guards both API prefixes with the Cognito JWT authorizer', () => {
+    const authorizer = idOf(t.Api, 'AWS::ApiGatewayV2::Authorizer', { AuthorizerType: 'JWT' });
+    for (const path of ['/api/v1/{proxy+}', '/hub/api/{proxy+}']) {
+      t.Api.hasResourceProperties('AWS::ApiGatewayV2::Route', {
+        RouteKey: `ANY ${path}`,
+        AuthorizationType: 'JWT',
+        AuthorizerId: { Ref: authorizer },
+      });
+    }
+    t.Api.resourceCountIs('AWS::ApiGatewayV2::Route', 2);
+  });
+
+  it('throttles and logs every request', () => {
+    t.Api.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: '$default',
+      DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 },
+      AccessLogSettings: { DestinationArn: Match.anyValue(), Format: Match.anyValue() },
+    });
+  });
+});
+
+describe('Schedules', () => {
+  it('sends only this cluster’s ECS task state changes to the task-events Lambda', () => {
+    const rule = only(
+      t.Schedules.findResources('AWS::Events::Rule', {
+        Properties: { EventPattern: Match.anyValue() },
+      }) as Resources,
+    );
+    expect(rule.Properties.EventPattern).toEqual({
+      source: ['aws.ecs'],
+      'detail-type': ['ECS Task State Change'],
+      detail: {
+        clusterArn: [{ 'Fn::ImportValue': expect.stringMatching(/^test-hubless-Compute:.*Labs.*Arn/) }],
+      },
+    });
+  });
+
+  it('runs the culler every 5 minutes by default', () => {
+    t.Schedules.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(5 minutes)' });
+  });
+
+  it('puts the culler in the private subnets with its own security group', () => {
+    const culler = hublessFunctions().find(([, id]) => id.startsWith('Culler'));
+    expect(culler).toBeDefined();
+    const vpc = culler?.[2].VpcConfig;
+    expect(JSON.stringify(vpc.SubnetIds)).toMatch(/privateSubnet1.*privateSubnet2/);
+    expect(JSON.stringify(vpc.SecurityGroupIds)).toMatch(/CullerSecurityGroup/);
+  });
+});
+
+describe('every hubless Lambda', () => {
+  it('exists for portal, api, task-events and culler', () => {
+    expect(
+      hublessFunctions()
+        .map(([, id]) => id.replace(/[A-F0-9]{8}$/, ''))
+        .sort(),
+    ).toEqual(['ApiHandler', 'Culler', 'Portal', 'TaskEvents']);
+  });
+
+  it('runs Node 24 on arm64 from a bundled asset', () => {
+    for (const [, , props] of hublessFunctions()) {
+      expect(props.Runtime).toBe('nodejs24.x');
+      expect(props.Architectures).toEqual(['arm64']);
+      expect(props.Code.S3Key).toMatch(/\.zip$/);
+    }
+  });
+
+  it('gets the ids the handlers need as environment variables', () => {
+    for (const [, , props] of hublessFunctions()) {
+      expect(Object.keys(props.Environment.Variables)).toEqual(
+        expect.arrayContaining([
+          'HUBLESS_TABLE_NAME',
+          'HUBLESS_CLUSTER_ARN',
+          'HUBLESS_SUBNETS',
+          'HUBLESS_LAB_SECURITY_GROUPS',
+          'HUBLESS_EXECUTION_ROLE_ARN',
+          'HUBLESS_TASK_ROLE_ARN',
+          'HUBLESS_FILE_SYSTEM_ID',
+          'HUBLESS_LOG_GROUP',
+          'HUBLESS_VPC_ID',
+          'HUBLESS_ALB_POOL',
+          'HUBLESS_USER_POOL_ID',
+          'HUBLESS_USER_POOL_ARN',
+          'HUBLESS_USER_POOL_CLIENT_ID',
+          'HUBLESS_USER_POOL_DOMAIN',
+          'HUBLESS_PUBLIC_URL',
+        ]),
+      );
+    }
+  });
+
+  it('is granted no "*" action and no iam:PassRole on "*"', () => {
+    const statements = (Object.values(t) as Template[]).flatMap((template) =>
+      Object.values(resources(template, 'AWS::IAM::Policy')).flatMap(
+        (p) => p.Properties.PolicyDocument.Statement as Array<Record<string, any>>,
+      ),
+    );
+    expect(statements.length).toBeGreaterThan(10);
+    for (const statement of statements.filter((s) => s.Effect === 'Allow')) {
+      const actions = [statement.Action].flat() as string[];
+      const resourcesOf = [statement.Resource].flat();
+      for (const action of actions)
+        expect(action, JSON.stringify(statement)).not.toMatch(/^\*$|^[a-z0-9-]+:\*$/);
+      if (actions.includes('iam:PassRole')) {
+        expect(resourcesOf).not.toContain('*');
+        expect(statement.Condition).toEqual({
+          StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' },
+        });
+      }
+    }
+  });
+});
+
+describe('cdk-nag AwsSolutions', () => {
+  it('finds no unsuppressed error in any stack', () => {
+    expect(Object.values(synth.errors).flat()).toEqual([]);
+  });
+
+  it('accepts only suppressions that name a rule and give a real reason', () => {
+    const suppressions = (Object.values(t) as Template[]).flatMap((template) =>
+      Object.values(template.toJSON().Resources as Resources).flatMap(
+        (r) => (r.Metadata?.cdk_nag?.rules_to_suppress ?? []) as Array<{ id: string; reason: string }>,
+      ),
+    );
+    expect(suppressions.length).toBeGreaterThan(0);
+    for (const s of suppressions) {
+      expect(s.id).toMatch(/^AwsSolutions-[A-Z]+\d+$/);
+      expect(s.reason.length, s.id).toBeGreaterThan(40);
+    }
+  });
+});
