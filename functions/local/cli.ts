@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LocalDirectory } from '../adapters/local/local-directory.ts';
+import { LocalMachineClients } from '../adapters/local/machine-clients.ts';
 import { parseSettings } from '../core/config.ts';
 import { HublessError } from '../core/errors.ts';
 import { startLocalRuntime } from './runtime.ts';
@@ -19,7 +20,10 @@ const USAGE = `Usage:
   hubless users list
   hubless users disable NAME
   hubless users enable NAME
-  hubless users passwd NAME [--password-stdin]`;
+  hubless users passwd NAME [--password-stdin]
+  hubless clients add NAME --scopes users:read,servers:write,…   (an LMS client; prints its secret once)
+  hubless clients list
+  hubless clients remove NAME`;
 
 class UsageError extends Error {}
 
@@ -97,6 +101,33 @@ async function users(args: string[]): Promise<void> {
   }
 }
 
+async function clients(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { scopes: { type: 'string' } } });
+  const [action, name] = positionals;
+  const settings = parseSettings(process.env);
+  const store = new LocalMachineClients({ dataDir: resolve(settings.local.dataDir) });
+  switch (action) {
+    case 'add': {
+      if (!name) throw new UsageError('hubless clients add needs a NAME.');
+      const scopes = (values.scopes ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+      const client = await store.add(name, scopes);
+      console.log(`Client id: ${client.clientId}\nClient secret (shown once): ${client.clientSecret}\nScopes: ${client.scopes.join(' ')}`);
+      console.log('Restart local mode so its OpenID provider knows the new client.');
+      return;
+    }
+    case 'list':
+      for (const client of await store.list()) console.log(`${client.clientId}  scopes: ${client.scopes.join(' ')}`);
+      return;
+    case 'remove':
+      if (!name) throw new UsageError('hubless clients remove needs a NAME.');
+      await store.remove(name);
+      console.log(`Removed ${name}. Restart local mode to revoke it.`);
+      return;
+    default:
+      throw new UsageError(action ? `Unknown clients command "${action}".` : 'hubless clients needs a command.');
+  }
+}
+
 async function start(): Promise<void> {
   const settings = parseSettings(process.env);
   const runtime = await startLocalRuntime(settings);
@@ -122,6 +153,7 @@ async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   if (command === 'start') return start();
   if (command === 'users') return users(rest);
+  if (command === 'clients') return clients(rest);
   if (!command || command === 'help' || command === '--help') {
     console.log(USAGE);
     return;

@@ -1,9 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createIdentityVerifier } from '../adapters/identity/alb-identity.ts';
 import { ensureTable } from '../adapters/dynamodb/table.ts';
-import { DynamoSessionStore } from '../adapters/dynamodb/session-store.ts';
 import { DirHomes } from '../adapters/local/dir-homes.ts';
 import { GatewayRouter } from '../adapters/local/gateway-router.ts';
 import { checkOwnerCheckDependencies, findJupyter, type JupyterCommand } from '../adapters/local/jupyter-command.ts';
@@ -11,19 +9,20 @@ import { LocalDirectory } from '../adapters/local/local-directory.ts';
 import { ProcessCompute, reapOrphans } from '../adapters/local/process-compute.ts';
 import type { Settings } from '../core/config.ts';
 import type { CoreDeps } from '../core/deps.ts';
-import { randomHex } from '../core/ids.ts';
 import type { Compute, EventSink, LifecycleEvent } from '../core/ports.ts';
-import { systemClock } from '../core/ports.ts';
 import { ACTIVE_STATES } from '../core/session.ts';
 import type { TaskStateChangeEvent } from '../core/task-event.ts';
 import { listServers } from '../core/use-cases/list-servers.ts';
 import { stopSession } from '../core/use-cases/stop-server.ts';
 import { logJson } from '../handlers/http.ts';
+import { makeApiHandler } from '../handlers/api.ts';
 import { makePortalHandler } from '../handlers/portal.ts';
 import { makeTaskEventsHandler } from '../handlers/task-events.ts';
 import { createLocalDynamoClients, type DynamoDbLocal, startDynamoDbLocal } from './dynamodb-local.ts';
 import { startGateway } from './gateway/server.ts';
-import { ALB_KEYS_PATH, loadOrCreateIdentitySigner } from './identity-signer.ts';
+import { loadOrCreateIdentitySigner } from './identity-signer.ts';
+import { LocalMachineClients } from '../adapters/local/machine-clients.ts';
+import { buildLocalDeps } from '../wiring/local.ts';
 import { ensureFirstAdmin } from './first-admin.ts';
 
 /**
@@ -103,25 +102,21 @@ export async function startLocalRuntime(settings: Settings, options: LocalRuntim
       },
     };
 
-    const deps: CoreDeps = {
-      store: new DynamoSessionStore({ client: doc, tableName: settings.tableName }),
-      compute,
-      router,
-      homes: new DirHomes({ root: resolve(dataDir, 'homes') }),
-      directory,
-      events,
-      clock: systemClock,
-      settings,
-      labEnvironment: () => ({
-        HUBLESS_IDENTITY_KEYS_URL: `${gatewayOrigin}${ALB_KEYS_PATH}`,
-        HUBLESS_IDENTITY_SIGNER: signer.signerArn,
-        HUBLESS_IDENTITY_ISSUER: signer.issuer,
-        HUBLESS_IDENTITY_CLIENT: signer.clientId,
-        HUBLESS_SHUTDOWN_NO_ACTIVITY_SECONDS: String(settings.idleTimeoutSeconds * 2),
-      }),
-      randomId: randomHex,
-      log,
-    };
+    const { core: deps, portal: portalDeps, api: apiDeps } = buildLocalDeps(
+      {
+        settings,
+        doc,
+        compute,
+        router,
+        homes: new DirHomes({ root: resolve(dataDir, 'homes') }),
+        directory,
+        signer,
+        gatewayOrigin,
+        events,
+        log,
+      },
+      jupyter.ui,
+    );
 
     const taskEvents = makeTaskEventsHandler(deps);
     onTaskEvent = async (event) => {
@@ -135,12 +130,7 @@ export async function startLocalRuntime(settings: Settings, options: LocalRuntim
     // Sessions the previous run left behind lost their processes with it.
     await markLeftoversLost(deps);
 
-    const portal = makePortalHandler({
-      core: deps,
-      identity: createIdentityVerifier({ signer: signer.signerArn, issuer: signer.issuer, clientId: signer.clientId, keysUrl: `${gatewayOrigin}${ALB_KEYS_PATH}` }),
-      labUi: jupyter.ui,
-      logoutUrl: '/logout',
-    });
+    const machineClients = await new LocalMachineClients({ dataDir }).list();
     const gateway = await startGateway({
       host: local.host,
       port: local.port,
@@ -149,7 +139,9 @@ export async function startLocalRuntime(settings: Settings, options: LocalRuntim
       directory,
       router,
       signer,
-      portal,
+      portal: makePortalHandler(portalDeps),
+      api: makeApiHandler(apiDeps),
+      extraClients: machineClients.map(({ clientId, clientSecret, scopes }) => ({ clientId, clientSecret, scopes })),
     });
     cleanups.push(() => gateway.close());
 

@@ -21,6 +21,7 @@ const awsEnvSchema = z.object({
   HUBLESS_SUBNETS: list,
   HUBLESS_LAB_SECURITY_GROUPS: list,
   HUBLESS_LOG_GROUP: z.string().min(1),
+  HUBLESS_LAB_CPU_ARCHITECTURE: z.enum(['X86_64', 'ARM64']).default('X86_64'),
   HUBLESS_VPC_ID: z.string().startsWith('vpc-'),
   HUBLESS_ALB_POOL: z.string().transform((text, ctx) => {
     try {

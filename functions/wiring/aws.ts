@@ -12,7 +12,13 @@ import { EcsCompute } from '../adapters/aws/ecs-compute.ts';
 import { EfsHomes } from '../adapters/aws/efs-homes.ts';
 import { EventBridgeSink } from '../adapters/aws/eventbridge-sink.ts';
 import { DynamoSessionStore } from '../adapters/dynamodb/session-store.ts';
+import { DynamoEventLog } from '../adapters/dynamodb/event-store.ts';
+import { DynamoLaunchLinkStore } from '../adapters/dynamodb/launch-link-store.ts';
+import { DynamoUsageStore } from '../adapters/dynamodb/usage-store.ts';
 import { createIdentityVerifier } from '../adapters/identity/alb-identity.ts';
+import { createMachineTokenVerifier } from '../adapters/identity/machine-token.ts';
+import type { ApiDeps } from '../handlers/api/context.ts';
+import { teeSink, usageSink } from '../core/use-cases/usage.ts';
 import type { CoreDeps } from '../core/deps.ts';
 import { randomHex } from '../core/ids.ts';
 import { systemClock } from '../core/ports.ts';
@@ -28,6 +34,29 @@ import { type AwsSettings, parseAwsSettings } from './aws-settings.ts';
 let settingsCache: AwsSettings | undefined;
 let coreCache: CoreDeps | undefined;
 let portalCache: PortalDeps | undefined;
+let apiCache: ApiDeps | undefined;
+let docCache: DynamoDBDocumentClient | undefined;
+
+function documentClient(region: string): DynamoDBDocumentClient {
+  docCache ??= DynamoDBDocumentClient.from(new DynamoDBClient({ region }), { marshallOptions: { removeUndefinedValues: true } });
+  return docCache;
+}
+
+function stores(settings: AwsSettings) {
+  const client = documentClient(settings.aws.AWS_REGION);
+  const tableName = settings.tableName;
+  return {
+    usage: new DynamoUsageStore({ client, tableName }),
+    eventLog: new DynamoEventLog({ client, tableName }),
+    launchLinks: new DynamoLaunchLinkStore({ client, tableName }),
+  };
+}
+
+/** Cognito's hosted domain: a bare prefix means <prefix>.auth.<region>.amazoncognito.com. */
+function cognitoOrigin(settings: AwsSettings): string {
+  const domain = settings.aws.HUBLESS_USER_POOL_DOMAIN;
+  return domain.includes('.') ? `https://${domain}` : `https://${domain}.auth.${settings.aws.AWS_REGION}.amazoncognito.com`;
+}
 
 export function awsSettings(): AwsSettings {
   settingsCache ??= parseAwsSettings(process.env);
@@ -37,7 +66,8 @@ export function awsSettings(): AwsSettings {
 export function buildAwsCoreDeps(settings: AwsSettings): CoreDeps {
   const { aws } = settings;
   const region = aws.AWS_REGION;
-  const doc = DynamoDBDocumentClient.from(new DynamoDBClient({ region }), { marshallOptions: { removeUndefinedValues: true } });
+  const doc = documentClient(region);
+  const { usage, eventLog } = stores(settings);
   const issuer = `https://cognito-idp.${region}.amazonaws.com/${aws.HUBLESS_USER_POOL_ID}`;
   return {
     store: new DynamoSessionStore({ client: doc, tableName: settings.tableName }),
@@ -53,6 +83,7 @@ export function buildAwsCoreDeps(settings: AwsSettings): CoreDeps {
       securityGroups: aws.HUBLESS_LAB_SECURITY_GROUPS,
       logGroup: aws.HUBLESS_LOG_GROUP,
       region,
+      cpuArchitecture: aws.HUBLESS_LAB_CPU_ARCHITECTURE,
     }),
     router: new AlbRouter({
       elb: new ElasticLoadBalancingV2Client({ region }),
@@ -68,7 +99,8 @@ export function buildAwsCoreDeps(settings: AwsSettings): CoreDeps {
     }),
     homes: new EfsHomes({ efs: new EFSClient({ region }), fileSystemId: aws.HUBLESS_FILE_SYSTEM_ID }),
     directory: new CognitoDirectory({ cognito: new CognitoIdentityProviderClient({ region }), userPoolId: aws.HUBLESS_USER_POOL_ID }),
-    events: new EventBridgeSink({ events: new EventBridgeClient({ region }), eventBusName: aws.HUBLESS_EVENT_BUS_NAME }),
+    // Every lifecycle event also feeds the usage report and the API's event list.
+    events: teeSink(new EventBridgeSink({ events: new EventBridgeClient({ region }), eventBusName: aws.HUBLESS_EVENT_BUS_NAME }), [usageSink(usage), eventLog], logJson),
     clock: systemClock,
     settings,
     labEnvironment: () => ({
@@ -102,7 +134,28 @@ export async function getPortalDeps(): Promise<PortalDeps> {
       }),
       labUi: 'lab',
       logoutUrl: aws.HUBLESS_LOGOUT_URL,
+      launchLinks: stores(settings).launchLinks,
     };
   }
   return portalCache;
+}
+
+export async function getApiDeps(): Promise<ApiDeps> {
+  if (!apiCache) {
+    const settings = awsSettings();
+    const core = await getCoreDeps();
+    const { usage, eventLog, launchLinks } = stores(settings);
+    apiCache = {
+      core,
+      // API Gateway's JWT authorizer already checked Cognito tokens on /api/v1; the
+      // handler checks again (and alone on /hub/api, whose "token" scheme it cannot see).
+      auth: createMachineTokenVerifier({ directory: core.directory, cognito: { userPoolId: settings.aws.HUBLESS_USER_POOL_ID } }),
+      launchLinks,
+      usage,
+      eventLog,
+      publicUrl: settings.aws.HUBLESS_PUBLIC_URL,
+      tokenUrl: `${cognitoOrigin(settings)}/oauth2/token`,
+    };
+  }
+  return apiCache;
 }

@@ -1,4 +1,5 @@
 import type { IdentityVerifier } from '../../adapters/identity/alb-identity.ts';
+import type { LaunchLinkStore } from '../../core/api/ports.ts';
 import type { CoreDeps } from '../../core/deps.ts';
 import { ForbiddenError, NotFoundError } from '../../core/errors.ts';
 import { baseUrlFor, type Session } from '../../core/session.ts';
@@ -9,6 +10,7 @@ import { stopServer } from '../../core/use-cases/stop-server.ts';
 import { normaliseServerName } from '../../core/username.ts';
 import { errorView, formFields, html, isSameOrigin, json, redirect } from '../http.ts';
 import type { AlbEvent, AlbResult } from '../http-types.ts';
+import { launchRoute } from './launch.ts';
 import { adminPage, errorPage, homePage, notRunningPage, type PageUser, spawnPendingPage } from './views.ts';
 
 export interface PortalDeps {
@@ -18,6 +20,8 @@ export interface PortalDeps {
   labUi: 'lab' | 'tree';
   /** Where "Sign out" ends the identity provider's session (Cognito's /logout); local: the gateway's own. */
   logoutUrl?: string;
+  /** Where LMS launch links (GET /launch?token=…) are redeemed. */
+  launchLinks?: LaunchLinkStore;
 }
 
 interface Request {
@@ -144,7 +148,9 @@ export async function routePortal(deps: PortalDeps, event: AlbEvent): Promise<Al
     if (method === 'POST' && !isSameOrigin(event)) {
       throw new ForbiddenError('This form was sent from another site. Go back to hubless and try again.');
     }
-    const route = ROUTES[`${method === 'HEAD' ? 'GET' : method} ${event.path}`];
+    const key = `${method === 'HEAD' ? 'GET' : method} ${event.path}`;
+    if (key === 'GET /launch' && deps.launchLinks) return await launchRoute(deps.launchLinks)(deps, { event, user });
+    const route = ROUTES[key];
     if (route) return await route(deps, { event, user });
     if (event.path.startsWith('/user/') && (method === 'GET' || method === 'HEAD')) return await userPath(deps, { event, user });
     throw new NotFoundError(`There is no page at ${event.path}.`);
