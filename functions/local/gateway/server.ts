@@ -211,7 +211,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   }
 
   async function startLogin(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
+    // Only a page navigation starts a sign-in. A browser also fetches /favicon.ico and
+    // scripts' XHRs; if those started logins too, each would replace the pending login's
+    // cookie and the real callback would fail its state check.
+    const mode = req.headers['sec-fetch-mode'];
+    const subresource = (mode !== undefined && mode !== 'navigate') || pathOf(req.url) === '/favicon.ico';
+    if ((req.method !== 'GET' && req.method !== 'HEAD') || subresource) {
       sendJson(res, 401, { error: 'unauthorized', message: 'Sign in first: open the portal in a browser.' });
       return;
     }
