@@ -16,6 +16,9 @@ import { listServers } from '../core/use-cases/list-servers.ts';
 import { stopSession } from '../core/use-cases/stop-server.ts';
 import { logJson } from '../handlers/http.ts';
 import { makeApiHandler } from '../handlers/api.ts';
+import { makeCullerHandler } from '../handlers/culler.ts';
+import { LogEventSink } from '../adapters/local/log-event-sink.ts';
+import { discardMetrics, EmfMetrics } from '../adapters/metrics/emf.ts';
 import { makePortalHandler } from '../handlers/portal.ts';
 import { makeTaskEventsHandler } from '../handlers/task-events.ts';
 import { createLocalDynamoClients, type DynamoDbLocal, startDynamoDbLocal } from './dynamodb-local.ts';
@@ -95,14 +98,16 @@ export async function startLocalRuntime(settings: Settings, options: LocalRuntim
       compute = new ProcessCompute({ jupyter, labPackageDir: LAB_PACKAGE_DIR, runDir, onEvent: deliver, startTimeoutMs: settings.startTimeoutSeconds * 1000 });
     }
 
+    const eventFile = new LogEventSink({ path: resolve(dataDir, 'events.jsonl') });
     const events: EventSink = {
       async publish(event: LifecycleEvent) {
         log('info', `session ${event.type}`, { ...event });
+        await eventFile.publish(event);
         await options.events?.publish(event);
       },
     };
 
-    const { core: deps, portal: portalDeps, api: apiDeps } = buildLocalDeps(
+    const { core: deps, portal: portalDeps, api: apiDeps, culler: cullerDeps } = buildLocalDeps(
       {
         settings,
         doc,
@@ -114,6 +119,7 @@ export async function startLocalRuntime(settings: Settings, options: LocalRuntim
         gatewayOrigin,
         events,
         log,
+        metrics: options.quiet ? discardMetrics : new EmfMetrics({ dimensions: { Stage: 'local' } }),
       },
       jupyter.ui,
     );
@@ -144,6 +150,14 @@ export async function startLocalRuntime(settings: Settings, options: LocalRuntim
       extraClients: machineClients.map(({ clientId, clientSecret, scopes }) => ({ clientId, clientSecret, scopes })),
     });
     cleanups.push(() => gateway.close());
+
+    // The culler on a timer, as EventBridge Scheduler runs it in AWS.
+    const cull = makeCullerHandler(cullerDeps);
+    const cullTimer = setInterval(() => {
+      cull().catch((error: unknown) => log('error', 'culler run failed', { error: String(error) }));
+    }, settings.cullEverySeconds * 1000);
+    cullTimer.unref();
+    cleanups.push(async () => clearInterval(cullTimer));
 
     let stopped = false;
     return {

@@ -18,6 +18,11 @@ import { DynamoUsageStore } from '../adapters/dynamodb/usage-store.ts';
 import { createIdentityVerifier } from '../adapters/identity/alb-identity.ts';
 import { createMachineTokenVerifier } from '../adapters/identity/machine-token.ts';
 import type { ApiDeps } from '../handlers/api/context.ts';
+import { DynamoLeaseStore } from '../adapters/dynamodb/lease-store.ts';
+import { HttpActivityProbe } from '../adapters/http/activity-probe.ts';
+import { EmfMetrics } from '../adapters/metrics/emf.ts';
+import { withEventMetrics } from '../core/culling/metrics.ts';
+import type { CullerDeps } from '../core/culling/ports.ts';
 import { teeSink, usageSink } from '../core/use-cases/usage.ts';
 import type { CoreDeps } from '../core/deps.ts';
 import { randomHex } from '../core/ids.ts';
@@ -35,6 +40,13 @@ let settingsCache: AwsSettings | undefined;
 let coreCache: CoreDeps | undefined;
 let portalCache: PortalDeps | undefined;
 let apiCache: ApiDeps | undefined;
+let cullerCache: CullerDeps | undefined;
+let metricsCache: EmfMetrics | undefined;
+
+function metrics(settings: AwsSettings): EmfMetrics {
+  metricsCache ??= new EmfMetrics({ dimensions: { Stage: settings.aws.HUBLESS_STAGE } });
+  return metricsCache;
+}
 let docCache: DynamoDBDocumentClient | undefined;
 
 function documentClient(region: string): DynamoDBDocumentClient {
@@ -100,7 +112,10 @@ export function buildAwsCoreDeps(settings: AwsSettings): CoreDeps {
     homes: new EfsHomes({ efs: new EFSClient({ region }), fileSystemId: aws.HUBLESS_FILE_SYSTEM_ID }),
     directory: new CognitoDirectory({ cognito: new CognitoIdentityProviderClient({ region }), userPoolId: aws.HUBLESS_USER_POOL_ID }),
     // Every lifecycle event also feeds the usage report and the API's event list.
-    events: teeSink(new EventBridgeSink({ events: new EventBridgeClient({ region }), eventBusName: aws.HUBLESS_EVENT_BUS_NAME }), [usageSink(usage), eventLog], logJson),
+    events: withEventMetrics(
+      teeSink(new EventBridgeSink({ events: new EventBridgeClient({ region }), eventBusName: aws.HUBLESS_EVENT_BUS_NAME }), [usageSink(usage), eventLog], logJson),
+      metrics(settings),
+    ),
     clock: systemClock,
     settings,
     labEnvironment: () => ({
@@ -158,4 +173,17 @@ export async function getApiDeps(): Promise<ApiDeps> {
     };
   }
   return apiCache;
+}
+
+export async function getCullerDeps(): Promise<CullerDeps> {
+  if (!cullerCache) {
+    const settings = awsSettings();
+    cullerCache = {
+      ...(await getCoreDeps()),
+      probe: new HttpActivityProbe(),
+      lease: new DynamoLeaseStore({ client: documentClient(settings.aws.AWS_REGION), tableName: settings.tableName }),
+      metrics: metrics(settings),
+    };
+  }
+  return cullerCache;
 }

@@ -12,6 +12,10 @@ import type { Compute, Directory, EventSink, Homes, Router } from '../core/ports
 import { systemClock } from '../core/ports.ts';
 import { teeSink, usageSink } from '../core/use-cases/usage.ts';
 import type { ApiDeps } from '../handlers/api/context.ts';
+import { DynamoLeaseStore } from '../adapters/dynamodb/lease-store.ts';
+import { HttpActivityProbe } from '../adapters/http/activity-probe.ts';
+import { withEventMetrics } from '../core/culling/metrics.ts';
+import type { CullerDeps, Metrics } from '../core/culling/ports.ts';
 import type { PortalDeps } from '../handlers/portal/routes.ts';
 import type { IdentitySigner } from '../local/identity-signer.ts';
 import { ALB_KEYS_PATH } from '../local/identity-signer.ts';
@@ -34,12 +38,15 @@ export interface LocalParts {
   /** Lifecycle events go here first (the log, tests' collectors). */
   events: EventSink;
   log: NonNullable<CoreDeps['log']>;
+  /** Embedded-metric-format lines, as in AWS (stdout, or discarded when quiet). */
+  metrics: Metrics;
 }
 
 export interface LocalDeps {
   core: CoreDeps;
   portal: PortalDeps;
   api: ApiDeps;
+  culler: CullerDeps;
 }
 
 export function buildLocalDeps(parts: LocalParts, labUi: 'lab' | 'tree'): LocalDeps {
@@ -55,7 +62,7 @@ export function buildLocalDeps(parts: LocalParts, labUi: 'lab' | 'tree'): LocalD
     homes: parts.homes,
     directory: parts.directory,
     // Every lifecycle event also feeds the usage report and the API's event list.
-    events: teeSink(parts.events, [usageSink(usage), eventLog], parts.log),
+    events: withEventMetrics(teeSink(parts.events, [usageSink(usage), eventLog], parts.log), parts.metrics),
     clock: systemClock,
     settings,
     labEnvironment: () => ({
@@ -96,5 +103,11 @@ export function buildLocalDeps(parts: LocalParts, labUi: 'lab' | 'tree'): LocalD
     publicUrl: settings.local.publicUrl,
     tokenUrl: `${settings.local.publicUrl}/oidc/token`,
   };
-  return { core, portal, api };
+  const culler: CullerDeps = {
+    ...core,
+    probe: new HttpActivityProbe(),
+    lease: new DynamoLeaseStore({ client: doc, tableName }),
+    metrics: parts.metrics,
+  };
+  return { core, portal, api, culler };
 }

@@ -36,9 +36,18 @@ export class DynamoLeaseStore implements LeaseStore {
       await this.#client.send(
         new PutCommand({
           TableName: this.#tableName,
-          Item: { ...leaseKey(name), holder, expiresAt: now + ttlSeconds, acquiredAt: new Date(now * 1000).toISOString() },
+          Item: {
+            ...leaseKey(name),
+            holder,
+            expiresAt: now + ttlSeconds,
+            acquiredAt: new Date(now * 1000).toISOString(),
+          },
           ConditionExpression: 'attribute_not_exists(#pk) OR #expiresAt < :now OR #holder = :holder',
-          ExpressionAttributeNames: { '#pk': TABLE_KEYS.partitionKey, '#expiresAt': TABLE_KEYS.ttlAttribute, '#holder': 'holder' },
+          ExpressionAttributeNames: {
+            '#pk': TABLE_KEYS.partitionKey,
+            '#expiresAt': TABLE_KEYS.ttlAttribute,
+            '#holder': 'holder',
+          },
           ExpressionAttributeValues: { ':now': now, ':holder': holder },
         }),
       );
@@ -78,10 +87,17 @@ function errorName(error: unknown): string | undefined {
 
 function translate(error: unknown, tableName: string): unknown {
   const name = errorName(error);
-  if (name === 'ProvisionedThroughputExceededException' || name === 'ThrottlingException' || name === 'RequestLimitExceeded') {
-    return new ThrottledError(`DynamoDB kept throttling the culler lease on table "${tableName}" (${name}); the next scheduled sweep will try again.`, {
-      cause: error,
-    });
+  if (
+    name === 'ProvisionedThroughputExceededException' ||
+    name === 'ThrottlingException' ||
+    name === 'RequestLimitExceeded'
+  ) {
+    return new ThrottledError(
+      `DynamoDB kept throttling the culler lease on table "${tableName}" (${name}); the next scheduled sweep will try again.`,
+      {
+        cause: error,
+      },
+    );
   }
   return error;
 }

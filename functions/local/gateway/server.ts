@@ -214,8 +214,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     // Only a page navigation starts a sign-in. A browser also fetches /favicon.ico and
     // scripts' XHRs; if those started logins too, each would replace the pending login's
     // cookie and the real callback would fail its state check.
-    const mode = req.headers['sec-fetch-mode'];
-    const subresource = (mode !== undefined && mode !== 'navigate') || pathOf(req.url) === '/favicon.ico';
+    // Browsers label those with Sec-Fetch-Dest (image, empty, script); pages are document.
+    const dest = req.headers['sec-fetch-dest'];
+    const subresource = (dest !== undefined && dest !== 'document' && dest !== 'iframe') || pathOf(req.url) === '/favicon.ico';
     if ((req.method !== 'GET' && req.method !== 'HEAD') || subresource) {
       sendJson(res, 401, { error: 'unauthorized', message: 'Sign in first: open the portal in a browser.' });
       return;

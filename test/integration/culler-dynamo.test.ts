@@ -1,0 +1,158 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { DynamoLeaseStore } from '../../functions/adapters/dynamodb/lease-store.ts';
+import { DynamoSessionStore } from '../../functions/adapters/dynamodb/session-store.ts';
+import { discardMetrics } from '../../functions/adapters/metrics/emf.ts';
+import type { CullerDeps, LabActivityDetail } from '../../functions/core/culling/ports.ts';
+import type { Session } from '../../functions/core/session.ts';
+import { cullServers } from '../../functions/core/use-cases/cull.ts';
+import { getServer } from '../../functions/core/use-cases/get-server.ts';
+import { startServer } from '../../functions/core/use-cases/start-server.ts';
+import { makeTestDeps } from '../fakes/core-deps.ts';
+import { FakeCompute } from '../fakes/fake-compute.ts';
+import { FakeClock } from '../fakes/fake-parts.ts';
+import { FakeRouter } from '../fakes/fake-router.ts';
+import { useTestDynamo } from '../support/dynamodb.ts';
+
+const dynamo = useTestDynamo();
+const computes: FakeCompute[] = [];
+afterEach(() => {
+  for (const compute of computes.splice(0)) compute.dispose();
+});
+
+describe('DynamoLeaseStore', () => {
+  async function leases(clock = new FakeClock()) {
+    return {
+      clock,
+      store: new DynamoLeaseStore({ client: dynamo.doc, tableName: await dynamo.freshTable(), clock }),
+    };
+  }
+
+  describe('acquire', () => {
+    it('gives a free lease to the first holder and refuses a second one', async () => {
+      const { store } = await leases();
+      expect(await store.acquire('culler', 'a', 60)).toBe(true);
+      expect(await store.acquire('culler', 'b', 60)).toBe(false);
+    });
+
+    it('lets the holder renew its own lease', async () => {
+      const { store } = await leases();
+      expect(await store.acquire('culler', 'a', 60)).toBe(true);
+      expect(await store.acquire('culler', 'a', 60)).toBe(true);
+    });
+
+    it('hands an expired lease to someone else', async () => {
+      const { store, clock } = await leases();
+      await store.acquire('culler', 'a', 60);
+      clock.advance(61);
+      expect(await store.acquire('culler', 'b', 60)).toBe(true);
+      expect(await store.acquire('culler', 'a', 60)).toBe(false);
+    });
+
+    it('gives a lease to exactly one of many racing holders', async () => {
+      const { store } = await leases();
+      const results = await Promise.all(
+        ['a', 'b', 'c', 'd', 'e', 'f'].map((holder) => store.acquire('race', holder, 60)),
+      );
+      expect(results.filter(Boolean)).toHaveLength(1);
+    });
+
+    it('keeps leases of different names apart', async () => {
+      const { store } = await leases();
+      expect(await store.acquire('one', 'a', 60)).toBe(true);
+      expect(await store.acquire('two', 'b', 60)).toBe(true);
+    });
+  });
+
+  describe('release', () => {
+    it('frees the lease for the next holder, and ignores a holder that does not hold it', async () => {
+      const { store } = await leases();
+      await store.acquire('culler', 'a', 60);
+      await store.release('culler', 'b');
+      expect(await store.acquire('culler', 'b', 60)).toBe(false);
+      await store.release('culler', 'a');
+      expect(await store.acquire('culler', 'b', 60)).toBe(true);
+      await store.release('culler', 'nobody'); // idempotent, no throw
+    });
+  });
+});
+
+describe('cullServers over DynamoDB Local', () => {
+  async function world() {
+    const clock = new FakeClock();
+    const tableName = await dynamo.freshTable();
+    const compute = new FakeCompute();
+    computes.push(compute);
+    const router = new FakeRouter();
+    const base = makeTestDeps({
+      clock,
+      compute,
+      router,
+      store: new DynamoSessionStore({ client: dynamo.doc, tableName, clock }),
+    });
+    let answer = (): Promise<LabActivityDetail> =>
+      Promise.resolve({
+        lastActivity: new Date(clock.now().getTime() - 2 * 3600 * 1000).toISOString(),
+        connections: 1,
+        kernels: [],
+        terminals: 0,
+      });
+    const deps: CullerDeps = {
+      ...base,
+      probe: { probe: () => answer() },
+      lease: new DynamoLeaseStore({ client: dynamo.doc, tableName, clock }),
+      metrics: discardMetrics,
+    };
+    return { deps, clock, compute, router, setAnswer: (fn: typeof answer) => (answer = fn) };
+  }
+
+  async function readyLab(deps: CullerDeps, user: string): Promise<Session> {
+    await startServer(deps, { user, server: '', groups: [] });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    return getServer(deps, user, '');
+  }
+
+  it('stops idle labs, deletes orphan routes and records the culls in the table', async () => {
+    const { deps, clock, router } = await world();
+    const idle = await readyLab(deps, 'alice');
+    expect(idle.state).toBe('ready');
+    const now = clock.now().toISOString();
+    await router.addRoute(
+      { ...idle, id: 'ghost__gone', user: 'ghost', createdAt: now },
+      { host: '10.9.9.9', port: 8888 },
+    );
+    clock.advance(2 * 3600);
+
+    const run = await cullServers(deps);
+
+    expect(run).toMatchObject({ checked: 1, culled: { idle: 1 }, reconciled: { orphanRoutesDeleted: 1 } });
+    expect(await deps.store.get('alice', '')).toMatchObject({ state: 'stopped', reason: { code: 'idle' } });
+    expect((await deps.store.listByState('ready')).items).toEqual([]);
+    expect(router.routes.size).toBe(0);
+  });
+
+  it('runs one sweep at a time: a concurrent one returns lease-held', async () => {
+    const { deps, setAnswer } = await world();
+    await readyLab(deps, 'bob');
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    setAnswer(async () => {
+      await gate;
+      return { lastActivity: new Date().toISOString(), connections: 0, kernels: [], terminals: 0 };
+    });
+    const first = cullServers(deps, { holder: 'first' });
+    await new Promise((resolve) => setTimeout(resolve, 200)); // first has the lease and waits on the probe
+    expect(await cullServers(deps, { holder: 'second' })).toEqual({ skipped: 'lease-held' });
+    release();
+    expect(await first).toMatchObject({ checked: 1, kept: 1 });
+    expect(await cullServers(deps, { holder: 'third' })).toMatchObject({ checked: 1 });
+  });
+
+  it('counts probe misses on the stored session with conditional writes', async () => {
+    const { deps, setAnswer } = await world();
+    await readyLab(deps, 'cy');
+    setAnswer(() => Promise.reject(new Error('connection refused')));
+    await cullServers(deps);
+    await cullServers(deps);
+    expect(await deps.store.get('cy', '')).toMatchObject({ state: 'ready', probeMisses: 2 });
+  });
+});
