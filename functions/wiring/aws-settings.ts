@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseSettings, type Settings } from '../core/config.ts';
 import { ConfigError } from '../core/errors.ts';
 

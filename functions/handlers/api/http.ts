@@ -118,7 +118,7 @@ export function describeError(error: unknown, log: ApiDeps['core']['log']): Erro
     const headers: Record<string, string> = {};
     if (error.status === 401) {
       headers['www-authenticate'] =
-        `Bearer realm="hubless", error="invalid_token", error_description="${error.message.replace(/["\\]/g, "'")}"`;
+        `Bearer realm="hubless", error="invalid_token", error_description="${headerText(error.message)}"`;
     } else if (error instanceof InsufficientScopeError) {
       headers['www-authenticate'] =
         `Bearer realm="hubless", error="insufficient_scope", scope="${error.scope}"`;
@@ -137,6 +137,16 @@ export function describeError(error: unknown, log: ApiDeps['core']['log']): Erro
       'hubless hit an internal error. Try again in a moment; if it keeps happening, tell the operator of this deployment.',
     headers: {},
   };
+}
+
+/**
+ * A message as a quoted-string header value. Node refuses any character outside
+ * Latin-1 in a header (the request then fails with a 500), and the messages use
+ * typographic apostrophes ("token’s"): those become ', quotes and backslashes too, and
+ * whatever else is not visible ASCII becomes "?".
+ */
+function headerText(message: string): string {
+  return message.replace(/[\u2018\u2019"\\]/g, "'").replace(/[^\x20-\x7e]/g, '?');
 }
 
 /**

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { MachinePrincipal } from '../../core/api/ports.ts';
 import { JUPYTERHUB_SCOPES } from '../../core/api/scopes.ts';
 import { NotFoundError, ValidationError } from '../../core/errors.ts';

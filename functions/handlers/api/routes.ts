@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { MethodNotAllowedError } from '../../core/api/errors.ts';
 import {
   OPERATIONS,
