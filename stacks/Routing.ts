@@ -175,7 +175,7 @@ function accessLogBucket(stack: StackContext['stack'], config: StageConfig): Buc
     blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
     objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
     lifecycleRules: [{ expiration: Duration.days(config.retentionDays) }],
-    // Kept on teardown: logs outlive the stack; docs/deploy.md says how to empty and delete it.
+    // Kept on teardown: logs outlive the stack; README.md ("Deploy to AWS", Teardown) says how to empty and delete it.
     removalPolicy: RemovalPolicy.RETAIN,
   });
   NagSuppressions.addResourceSuppressions(bucket, [

@@ -266,7 +266,7 @@ export function readStageConfig(root: string, stage: string): { raw: unknown; so
   }
   if (stage === 'test') return { raw: TEST_STAGE_DEFAULTS, source: 'test stage defaults' };
   throw new Error(
-    `No configuration for stage "${stage}": add a "${stage}" key to ${CONFIG_FILE} (see docs/deploy.md)`,
+    `No configuration for stage "${stage}": add a "${stage}" key to ${CONFIG_FILE} (see "Deploy to AWS" in README.md)`,
   );
 }
 
