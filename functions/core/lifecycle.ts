@@ -1,6 +1,6 @@
 import type { CoreDeps } from './deps.ts';
 import { HublessError, SessionConflictError } from './errors.ts';
-import type { ComputeStatus } from './ports.ts';
+import type { ComputeStatus, LifecycleEvent } from './ports.ts';
 import { isTerminal, type Session, type SessionState, type StopReason, transition } from './session.ts';
 
 /**
@@ -20,26 +20,35 @@ export async function save(deps: CoreDeps, previous: Session, next: Session): Pr
 /**
  * Runs `decide` on the current session and writes what it returns; on a lost race it
  * reads the winner and decides again. `decide` returns undefined for "nothing to do".
+ * `written` says whether this call's write landed, so only that caller announces it.
  */
+export async function mutateAndTell(
+  deps: CoreDeps,
+  start: Session,
+  decide: (current: Session) => Promise<Session | undefined> | Session | undefined,
+): Promise<{ session: Session; written: boolean }> {
+  let current = start;
+  for (let attempt = 1; ; attempt++) {
+    const next = await decide(current);
+    if (!next) return { session: current, written: false };
+    try {
+      return { session: await save(deps, current, next), written: true };
+    } catch (error) {
+      if (!(error instanceof SessionConflictError) || attempt >= MAX_ATTEMPTS) throw error;
+      const winner = error.current as Session | undefined;
+      // The item was replaced by a newer session (or deleted): ours is history.
+      if (!winner || winner.id !== start.id) return { session: winner ?? current, written: false };
+      current = winner;
+    }
+  }
+}
+
 export async function mutate(
   deps: CoreDeps,
   start: Session,
   decide: (current: Session) => Promise<Session | undefined> | Session | undefined,
 ): Promise<Session> {
-  let current = start;
-  for (let attempt = 1; ; attempt++) {
-    const next = await decide(current);
-    if (!next) return current;
-    try {
-      return await save(deps, current, next);
-    } catch (error) {
-      if (!(error instanceof SessionConflictError) || attempt >= MAX_ATTEMPTS) throw error;
-      const winner = error.current as Session | undefined;
-      // The item was replaced by a newer session (or deleted): ours is history.
-      if (!winner || winner.id !== start.id) return winner ?? current;
-      current = winner;
-    }
-  }
+  return (await mutateAndTell(deps, start, decide)).session;
 }
 
 function secondsBetween(from: string | undefined, to: Date): number | undefined {
@@ -55,7 +64,9 @@ export async function finish(deps: CoreDeps, session: Session, exit: { code: Sto
   if (isTerminal(session.state)) return session;
   if (session.route) await deps.router.deleteRoute(session);
   const now = deps.clock.now();
-  const ended = await mutate(deps, session, (current) => {
+  // Only the writer whose transition lands publishes: racing writers (the stop request
+  // and the task-stopped event) must not announce the same stop twice.
+  const { session: ended, written } = await mutateAndTell(deps, session, (current) => {
     if (isTerminal(current.state) || current.id !== session.id) return undefined;
     const failed = current.state !== 'ready' && current.state !== 'stopping' && exit.code !== 'user';
     const to: SessionState = failed ? 'failed' : 'stopped';
@@ -63,18 +74,22 @@ export async function finish(deps: CoreDeps, session: Session, exit: { code: Sto
     const reason: StopReason = current.state === 'stopping' && current.reason ? current.reason : { code: exit.code, message: exit.reason };
     return transition(current, to, now, { reason, stoppedAt: now.toISOString(), route: undefined, target: undefined }, reason.message);
   });
-  if (isTerminal(ended.state) && ended.id === session.id && !isTerminal(session.state)) {
-    await deps.events.publish({
-      type: ended.state === 'failed' ? 'fail' : ended.reason?.code === 'idle' || ended.reason?.code === 'max-age' || ended.reason?.code === 'quota' ? 'cull' : 'stop',
-      time: now.toISOString(),
-      user: ended.user,
-      server: ended.server,
-      sessionId: ended.id,
-      reason: ended.reason?.code,
-      durationSeconds: secondsBetween(ended.readyAt ?? ended.createdAt, now),
-    });
-  }
+  if (written) await deps.events.publish(endEvent(ended, now));
   return ended;
+}
+
+const CULL_CODES: ReadonlySet<string> = new Set(['idle', 'max-age', 'quota']);
+
+function endEvent(ended: Session, now: Date): LifecycleEvent {
+  return {
+    type: ended.state === 'failed' ? 'fail' : CULL_CODES.has(ended.reason?.code ?? '') ? 'cull' : 'stop',
+    time: now.toISOString(),
+    user: ended.user,
+    server: ended.server,
+    sessionId: ended.id,
+    reason: ended.reason?.code,
+    durationSeconds: secondsBetween(ended.readyAt ?? ended.createdAt, now),
+  };
 }
 
 /**
@@ -133,12 +148,13 @@ async function connect(deps: CoreDeps, session: Session): Promise<Session> {
       await finish(deps, claimed, { code: error instanceof HublessError && error.code === 'capacity' ? 'capacity' : 'start-failed', reason });
       throw error;
     }
-    let recorded = false;
-    routed = await mutate(deps, claimed, (latest) => {
-      recorded = latest.state === 'running' && latest.routeClaim === claim;
-      return recorded ? { ...latest, route, routeClaim: undefined, updatedAt: deps.clock.now().toISOString() } : undefined;
-    });
-    if (!recorded) {
+    const recorded = await mutateAndTell(deps, claimed, (latest) =>
+      latest.state === 'running' && latest.routeClaim === claim
+        ? { ...latest, route, routeClaim: undefined, updatedAt: deps.clock.now().toISOString() }
+        : undefined,
+    );
+    routed = recorded.session;
+    if (!recorded.written) {
       // The session moved on (stopped) while we routed: do not leave the route behind.
       await deps.router.deleteRoute({ ...claimed, route });
       return routed;
@@ -147,12 +163,12 @@ async function connect(deps: CoreDeps, session: Session): Promise<Session> {
   }
   if (!(await deps.router.isRouteReady(routed))) return routed;
   const now = deps.clock.now();
-  const ready = await mutate(deps, routed, (latest) =>
+  const { session: ready, written } = await mutateAndTell(deps, routed, (latest) =>
     latest.state === 'running'
       ? transition(latest, 'ready', now, { readyAt: now.toISOString(), lastActivity: now.toISOString() }, 'Server ready')
       : undefined,
   );
-  if (ready.state === 'ready' && routed.state === 'running') {
+  if (written) {
     await deps.events.publish({
       type: 'ready',
       time: now.toISOString(),

@@ -28,12 +28,22 @@ export interface TestLocalMode {
   stop(): Promise<void>;
 }
 
+export interface TestLocalModeOptions extends LocalRuntimeOptions {
+  /**
+   * Runs on the fresh data dir before local mode starts: for files the runtime reads
+   * only at start-up, such as the machine clients (clients.json).
+   */
+  beforeStart?: (dataDir: string) => Promise<void>;
+}
+
 /**
  * Local mode as `npm start` runs it (gateway, provider, DynamoDB, real Jupyter), on a
  * free loopback port with its own data dir and table, sharing the run's DynamoDB Local.
  */
-export async function startTestLocalMode(env: Record<string, string> = {}, options: LocalRuntimeOptions = {}): Promise<TestLocalMode> {
+export async function startTestLocalMode(env: Record<string, string> = {}, testOptions: TestLocalModeOptions = {}): Promise<TestLocalMode> {
+  const { beforeStart, ...options } = testOptions;
   const dataDir = await mkdtemp(join(tmpdir(), 'hubless-local-'));
+  await beforeStart?.(dataDir);
   const port = await freePort();
   const settings = parseSettings({
     HUBLESS_PORT: String(port),

@@ -4,53 +4,8 @@ import { checkSchema } from '../fakes/api-openapi-check.ts';
 import { makeTestDeps } from '../fakes/core-deps.ts';
 import { FakeCompute } from '../fakes/fake-compute.ts';
 import { FakeClock } from '../fakes/fake-parts.ts';
-
-/**
- * Shapes copied from JupyterHub's REST API document (jupyterhub/jupyterhub,
- * docs/source/_static/rest-api.yml: components.schemas.User and .Server). Where
- * JupyterHub itself answers null (server, pending, last_activity), null is allowed.
- */
-const SERVER = {
-  type: 'object',
-  required: ['name', 'ready', 'stopped', 'pending', 'url', 'progress_url', 'started', 'last_activity'],
-  properties: {
-    name: { type: 'string' },
-    ready: { type: 'boolean' },
-    stopped: { type: 'boolean' },
-    pending: { type: ['string', 'null'], enum: ['spawn', 'stop', null] },
-    url: { type: 'string' },
-    progress_url: { type: 'string' },
-    full_url: { type: ['string', 'null'] },
-    full_progress_url: { type: ['string', 'null'] },
-    started: { type: 'string', format: 'date-time' },
-    last_activity: { type: ['string', 'null'], format: 'date-time' },
-    state: { type: 'object' },
-    user_options: { type: 'object' },
-  },
-  additionalProperties: false,
-};
-const USER = {
-  type: 'object',
-  required: ['name', 'kind', 'admin', 'groups', 'server', 'pending', 'last_activity'],
-  properties: {
-    name: { type: 'string' },
-    kind: { type: 'string', enum: ['user'] },
-    admin: { type: 'boolean' },
-    roles: { type: 'array', items: { type: 'string' } },
-    groups: { type: 'array', items: { type: 'string' } },
-    server: { type: ['string', 'null'] },
-    pending: { type: ['string', 'null'], enum: ['spawn', 'stop', null] },
-    created: { type: 'string', format: 'date-time' },
-    last_activity: { type: ['string', 'null'], format: 'date-time' },
-    servers: { type: 'object', additionalProperties: SERVER },
-  },
-  additionalProperties: false,
-};
-const ERROR = {
-  type: 'object',
-  required: ['status', 'message'],
-  properties: { status: { type: 'number' }, message: { type: 'string' } },
-};
+// JupyterHub's User model and error body (from its rest-api.yml).
+import { JUPYTERHUB_ERROR as ERROR, JUPYTERHUB_USER as USER } from '../support/jupyterhub-shapes.ts';
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
 

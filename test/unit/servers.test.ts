@@ -277,3 +277,14 @@ describe('listServers', () => {
     expect((await listServers(deps, { user: 'bob', states: ['stopped'] })).map((s) => s.state)).toEqual(['stopped']);
   });
 });
+
+describe('lifecycle events', () => {
+  it('announces ready and stop once each when writers race', async () => {
+    const { deps, compute } = setup();
+    const { session } = await start(deps);
+    compute.run(session.computeHandle!);
+    await Promise.all(Array.from({ length: 5 }, () => getServer(deps, 'alice', '')));
+    await Promise.all([stop(deps), stop(deps), getServer(deps, 'alice', '')]);
+    expect(deps.events.events.map((e) => e.type)).toEqual(['start', 'ready', 'stop']);
+  });
+});

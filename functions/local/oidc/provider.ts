@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import Provider, { type InteractionDetails, errors as oidcErrors } from 'oidc-provider';
 import type { LocalDirectory } from '../../adapters/local/local-directory.ts';
+import { DEFAULT_RESOURCE_SERVER } from '../../core/api/scopes.ts';
 import { BodyTooLargeError, readBody } from '../gateway/body.ts';
 import { escapeHtml, newNonce, sendPage } from '../gateway/html.ts';
 import { memoryAdapterFactory } from './memory-adapter.ts';
@@ -71,6 +72,18 @@ export interface EmbeddedOidc {
   handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
 }
 
+/**
+ * A machine client's scopes in both spellings: bare ("users:read") and with Cognito's
+ * resource-server prefix ("hubless/users:read"), so the token request of the AWS
+ * deployment works here unchanged. oidc-provider silently drops a requested scope it
+ * does not know, which would hand out a token without scopes (403 on every route).
+ */
+export function withResourceServerPrefix(scopes: readonly string[]): string[] {
+  const prefix = `${DEFAULT_RESOURCE_SERVER}/`;
+  const bare = scopes.map((scope) => (scope.startsWith(prefix) ? scope.slice(prefix.length) : scope));
+  return [...new Set(bare.flatMap((scope) => [scope, `${prefix}${scope}`]))];
+}
+
 /** oidc-provider client metadata for a machine client: client_credentials only, no redirects. */
 export function machineClientMetadata(client: MachineClientConfig): Record<string, unknown> {
   if (!client.clientId || !client.clientSecret) {
@@ -83,7 +96,7 @@ export function machineClientMetadata(client: MachineClientConfig): Record<strin
     response_types: [],
     redirect_uris: [],
     token_endpoint_auth_method: 'client_secret_basic',
-    scope: [...new Set(client.scopes)].join(' '),
+    scope: withResourceServerPrefix(client.scopes).join(' '),
   };
 }
 
@@ -148,7 +161,10 @@ export async function createEmbeddedOidc(options: EmbeddedOidcOptions): Promise<
   const publicOrigin = issuerUrl.origin;
   const apiResource = options.apiResource ?? `${publicOrigin}/api/v1`;
   const extraClients = options.extraClients ?? [];
-  const apiScopes = [...new Set([...(options.apiScopes ?? []), ...extraClients.flatMap((c) => c.scopes)])];
+  const apiScopes = withResourceServerPrefix([
+    ...(options.apiScopes ?? []),
+    ...extraClients.flatMap((c) => c.scopes),
+  ]);
   const keys = await loadOrCreateKeys(options.dataDir);
 
   const provider = new Provider(options.issuer, {
