@@ -7,6 +7,7 @@ import {
   OAuthScope,
   ResourceServerScope,
   StandardThreatProtectionMode,
+  StringAttribute,
   UserPool,
   UserPoolClientIdentityProvider,
 } from 'aws-cdk-lib/aws-cognito';
@@ -32,6 +33,8 @@ export function Identity({ stack, app }: StackContext) {
     signInAliases: { username: true, email: true },
     signInCaseSensitive: false,
     standardAttributes: { email: { required: false, mutable: true } },
+    // The default server profile an admin or LMS sets (functions/adapters/aws/cognito-directory.ts).
+    customAttributes: { profile: new StringAttribute({ minLen: 1, maxLen: 32, mutable: true }) },
     passwordPolicy: {
       minLength: 12,
       requireLowercase: true,

@@ -127,6 +127,8 @@ export interface User {
   admin: boolean;
   disabled: boolean;
   createdAt: string;
+  /** The profile this user's servers start with when a start names none. */
+  profile?: string;
 }
 
 export interface NewUser {
@@ -134,6 +136,7 @@ export interface NewUser {
   email?: string;
   groups?: string[];
   admin?: boolean;
+  profile?: string;
   /** Local mode only: the initial password (hashed with scrypt before it is stored). */
   password?: string;
 }

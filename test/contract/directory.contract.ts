@@ -58,6 +58,14 @@ export function describeDirectoryContract(
         expect(await directory.list()).toHaveLength(1);
       });
 
+      it('keeps the default profile, and keeps it when an update leaves it out', async () => {
+        const directory = await makeDirectory();
+        await directory.upsert({ name: 'erin', profile: 'large' });
+        expect((await directory.get('erin'))?.profile).toBe('large');
+        await directory.upsert({ name: 'erin', email: 'erin@example.org' });
+        expect((await directory.get('erin'))?.profile).toBe('large');
+      });
+
       it('is idempotent', async () => {
         const directory = await makeDirectory();
         const a = await directory.upsert({ name: 'dave', groups: ['x'] });

@@ -122,7 +122,7 @@ export class CognitoDirectory implements Directory {
             new AdminCreateUserCommand({
               UserPoolId: this.#pool,
               Username: key,
-              UserAttributes: user.email ? emailAttributes(user.email) : undefined,
+              UserAttributes: [...(user.email ? emailAttributes(user.email) : []), ...profileAttributes(user.profile)],
               MessageAction: this.#suppress ? 'SUPPRESS' : undefined,
               DesiredDeliveryMediums: !this.#suppress && user.email ? ['EMAIL'] : undefined,
             }),
@@ -139,16 +139,18 @@ export class CognitoDirectory implements Directory {
         disabled: false,
         createdAt: new Date().toISOString(),
       };
-    } else if (user.email !== undefined && user.email !== current.email) {
-      await this.#call('Cognito AdminUpdateUserAttributes', () =>
-        this.#cognito.send(
-          new AdminUpdateUserAttributesCommand({
-            UserPoolId: this.#pool,
-            Username: key,
-            UserAttributes: emailAttributes(user.email ?? ''),
-          }),
-        ),
-      );
+    } else {
+      const changed = [
+        ...(user.email !== undefined && user.email !== current.email ? emailAttributes(user.email) : []),
+        ...(user.profile !== undefined && user.profile !== current.profile ? profileAttributes(user.profile) : []),
+      ];
+      if (changed.length > 0) {
+        await this.#call('Cognito AdminUpdateUserAttributes', () =>
+          this.#cognito.send(
+            new AdminUpdateUserAttributesCommand({ UserPoolId: this.#pool, Username: key, UserAttributes: changed }),
+          ),
+        );
+      }
     }
     const wantGroups = new Set(user.groups ?? current.groups);
     wantGroups.delete(this.#adminGroup);
@@ -167,6 +169,7 @@ export class CognitoDirectory implements Directory {
     return {
       ...current,
       email: user.email ?? current.email,
+      profile: user.profile ?? current.profile,
       groups,
       admin: wantGroups.has(this.#adminGroup),
     };
@@ -256,8 +259,17 @@ export class CognitoDirectory implements Directory {
       createdAt: (created ?? new Date(0)).toISOString(),
     };
     if (email !== undefined) user.email = email;
+    const profile = attributes?.find((attribute) => attribute.Name === PROFILE_ATTRIBUTE)?.Value;
+    if (profile) user.profile = profile;
     return user;
   }
+}
+
+/** The user pool's custom attribute for the default profile (stacks/Identity.ts declares it). */
+export const PROFILE_ATTRIBUTE = 'custom:profile';
+
+function profileAttributes(profile: string | undefined): AttributeType[] {
+  return profile === undefined ? [] : [{ Name: PROFILE_ATTRIBUTE, Value: profile }];
 }
 
 function emailAttributes(email: string): AttributeType[] {

@@ -101,7 +101,7 @@ export class LocalDirectory implements Directory {
   }
 
   /**
-   * Creates the user or updates the fields given (email, groups, admin; a password when
+   * Creates the user or updates the fields given (email, groups, admin, profile; a password when
    * given). Fields left out keep their stored value. Does not re-enable a disabled user:
    * that is `enable`.
    */
@@ -117,6 +117,7 @@ export class LocalDirectory implements Directory {
       if (input.email !== undefined) next.email = input.email;
       if (input.groups !== undefined) next.groups = [...new Set(input.groups)];
       if (input.admin !== undefined) next.admin = input.admin;
+      if (input.profile !== undefined) next.profile = input.profile;
       if (passwordHash) next.passwordHash = passwordHash;
       file.users[name] = next;
       return publicUser(next);

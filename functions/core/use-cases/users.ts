@@ -7,13 +7,9 @@ import type { NewUser, User } from '../ports.ts';
  * disable. The Directory is the source of truth; these add the rules around it.
  */
 
-/**
- * A Directory user with the default server profile a platform may set. The Directory
- * port stores `profile` once it has the field (see the API issue note); until then an
- * adapter drops it and starts use the first profile the user may use.
- */
-export type ManagedUser = User & { profile?: string };
-type ManagedNewUser = NewUser & { profile?: string };
+/** A Directory user; `profile` is the default server profile a platform may set. */
+export type ManagedUser = User;
+type ManagedNewUser = NewUser;
 
 export interface PutUserInput {
   name: string;
