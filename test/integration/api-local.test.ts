@@ -339,7 +339,9 @@ describe('the LMS API in local mode', () => {
         body: '{}',
       });
       expect(traversal.status).toBe(400);
-      expect(await traversal.text()).toContain('".."');
+      const refusal = (await traversal.json()) as { error: { code: string; message: string } };
+      expect(refusal.error.code).toBe('invalid_path');
+      expect(refusal.error.message).toContain('".."');
       expect((await api('GET', '/users')).json.items.map((u: { name: string }) => u.name)).not.toContain('x');
     });
 

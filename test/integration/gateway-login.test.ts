@@ -369,6 +369,16 @@ describe('local gateway', () => {
     expect(response.status).toBe(413);
   });
 
+  it('answers API clients in their own error shape when it refuses a body itself', async () => {
+    const big = 'x'.repeat(1024 * 1024 + 1);
+    const ours = await fetch(`${gateway.url}/api/v1/users/alice`, { method: 'PUT', body: big });
+    expect(ours.status).toBe(413);
+    expect(((await ours.json()) as { error: { code: string } }).error.code).toBe('payload_too_large');
+    const hub = await fetch(`${gateway.url}/hub/api/users`, { method: 'POST', body: big });
+    expect(hub.status).toBe(413);
+    expect(await hub.json()).toMatchObject({ status: 413 });
+  });
+
   it('signs out: clears the session and ends the provider session', async () => {
     const browser = new Browser(gateway.url);
     await signIn(browser, 'alice', 'alice-password');

@@ -348,7 +348,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     res.on('finish', () => log(`${req.method} ${path} ${res.statusCode}`));
     try {
       if (!isSafePath(path)) {
-        sendPage(res, 400, 'Bad request', '<h1>Bad request</h1><p>The address has "." or ".." parts.</p>');
+        const message = 'The address has "." or ".." parts; use the plain path.';
+        if (isApiPath(path)) sendApiError(res, path, 400, 'invalid_path', message);
+        else sendPage(res, 400, 'Bad request', `<h1>Bad request</h1><p>${escapeHtml(message)}</p>`);
         return;
       }
       if (path === HEALTH_PATH) {
@@ -398,7 +400,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       await toPortal(req, res, session);
     } catch (error) {
       if (error instanceof BodyTooLargeError) {
-        if (isApiPath(path)) sendJson(res, 413, { error: 'payload_too_large', message: error.message });
+        if (isApiPath(path)) sendApiError(res, path, 413, 'payload_too_large', error.message);
         else sendPage(res, 413, 'Too large', `<h1>Request too large</h1><p>${escapeHtml(error.message)}</p>`);
         return;
       }
@@ -511,6 +513,15 @@ function isSafePath(path: string): boolean {
     return false;
   }
   return !decoded.split(/[/\\]/).some((segment) => segment === '.' || segment === '..');
+}
+
+/**
+ * Refusals the gateway makes itself on API paths, in each API's own error shape: ours
+ * ({error: {code, message}}) on /api/v1, JupyterHub's ({status, message}) on /hub/api.
+ */
+function sendApiError(res: ServerResponse, path: string, status: number, code: string, message: string): void {
+  if (path.startsWith('/hub/')) sendJson(res, status, { status, message });
+  else sendJson(res, status, { error: { code, message } });
 }
 
 function isApiPath(path: string): boolean {
