@@ -1,5 +1,6 @@
 import { type ChildProcess, execFile } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
+import { Agent } from 'node:http';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { DynamoDBClient, type DynamoDBClientConfig, ListTablesCommand } from '@aws-sdk/client-dynamodb';
@@ -98,7 +99,14 @@ export function createLocalDynamoClients(endpoint: string): {
 }
 
 function localClientConfig(endpoint: string): DynamoDBClientConfig {
-  return { endpoint, region: 'local-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
+  return {
+    endpoint,
+    region: 'local-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    // One process serves every request in local mode; the SDK's default of 50 sockets
+    // queued a class-start burst behind itself (bench/burst.ts).
+    requestHandler: { httpAgent: new Agent({ keepAlive: true, maxSockets: 256 }) },
+  };
 }
 
 async function assertJavaWorks(): Promise<void> {

@@ -118,6 +118,22 @@ async function runCell(session: Session, code: string): Promise<{ close: () => v
     ws.addEventListener('open', () => resolve());
     ws.addEventListener('error', () => reject(new Error('kernel websocket did not open')));
   });
+  // jupyter-server learns a kernel's state from its own iopub listener, which can join
+  // after the kernel's first status messages (ZMQ's slow joiner) and then reports
+  // "starting" until the next status. Nudge with kernel_info_request (as Jupyter's own
+  // nudge does) until the server itself reports idle, then run the cell.
+  await serverReports(session, 'idle', () =>
+    ws.send(
+      JSON.stringify({
+        header: { msg_id: randomBytes(8).toString('hex'), username: 'culler-test', session: 'nudge', msg_type: 'kernel_info_request', version: '5.3', date: new Date().toISOString() },
+        parent_header: {},
+        metadata: {},
+        content: {},
+        channel: 'shell',
+        buffers: [],
+      }),
+    ),
+  );
   // Jupyter may drop a request sent while the kernel is still starting: send until our cell reports busy.
   const id = randomBytes(8).toString('hex');
   const busy = new Promise<void>((resolve) =>
@@ -166,7 +182,19 @@ async function runCell(session: Session, code: string): Promise<{ close: () => v
     if (started) break;
     if (attempt >= 10) throw new Error('the cell never started running');
   }
+  await serverReports(session, 'busy');
   return { close: () => ws.close() };
+}
+
+async function serverReports(session: Session, state: string, nudge?: () => void): Promise<void> {
+  const probe = new HttpActivityProbe();
+  for (let i = 0; i < 150; i++) {
+    if (i % 3 === 0) nudge?.();
+    const activity = await probe.probe(session).catch(() => undefined);
+    if (activity?.kernels.every((k) => k.executionState === state) && activity.kernels.length > 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`the lab never reported its kernel ${state}`);
 }
 
 describe('the culler in local mode (real Jupyter servers)', () => {

@@ -288,3 +288,19 @@ describe('lifecycle events', () => {
     expect(deps.events.events.map((e) => e.type)).toEqual(['start', 'ready', 'stop']);
   });
 });
+
+describe('a task that runs before its start is recorded', () => {
+  it('still becomes ready without anyone polling', async () => {
+    const { deps } = setup({ behaviour: { kind: 'normal', startMs: 0 } });
+    const compute = deps.compute as FakeCompute;
+    // The fake runs the task synchronously inside start(), before the handle is written.
+    const start = compute.start.bind(compute);
+    compute.start = async (spec) => {
+      const handle = await start(spec);
+      compute.run(handle);
+      return handle;
+    };
+    const { session } = await startServer(deps, { user: 'alice', server: '', groups: [] });
+    expect(session.state).toBe('ready');
+  });
+});

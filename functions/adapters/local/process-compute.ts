@@ -33,7 +33,12 @@ export interface ProcessComputeOptions {
 const HANDLE_PREFIX = 'local-task/';
 const STDERR_LINES_KEPT = 40;
 const REASON_MAX_CHARS = 800;
-const READY_POLL_MS = 250;
+/**
+ * Readiness polling backs off from 20 ms to 250 ms (like JupyterHub's wait_up): a lab
+ * usually answers within a second, and a fixed 250 ms step wasted up to that much per start.
+ */
+const READY_POLL_FIRST_MS = 20;
+const READY_POLL_MAX_MS = 250;
 
 interface Task {
   handle: string;
@@ -239,6 +244,7 @@ export class ProcessCompute implements Compute {
   private async watchUntilReady(task: Task): Promise<void> {
     const url = `http://${this.options.host}:${task.port}${task.baseUrl}api`;
     const deadline = Date.now() + this.options.startTimeoutMs;
+    let wait = READY_POLL_FIRST_MS;
     while (task.status.state === 'pending' && task.stopRequested === undefined) {
       if (Date.now() > deadline) {
         task.timedOut = true;
@@ -250,7 +256,8 @@ export class ProcessCompute implements Compute {
         this.emit(task, { lastStatus: 'RUNNING', desiredStatus: 'RUNNING' });
         return;
       }
-      await new Promise((resolve) => setTimeout(resolve, READY_POLL_MS));
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      wait = Math.min(wait * 1.5, READY_POLL_MAX_MS);
     }
   }
 

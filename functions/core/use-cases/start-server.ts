@@ -1,6 +1,6 @@
 import type { CoreDeps } from '../deps.ts';
 import { ForbiddenError, HublessError, SessionConflictError, ValidationError } from '../errors.ts';
-import { finish, mutate } from '../lifecycle.ts';
+import { advance, finish, mutate } from '../lifecycle.ts';
 import type { Profile } from '../ports.ts';
 import { baseUrlFor, isTerminal, newSessionId, PROGRESS, type Session, transition } from '../session.ts';
 
@@ -119,6 +119,9 @@ async function launch(deps: CoreDeps, session: Session, profile: Profile): Promi
   if (launched.computeHandle !== handle) {
     // Someone stopped the session while we were launching: do not leave the task running.
     await deps.compute.stop(handle, 'The session was stopped while its server was starting.');
+    return launched;
   }
-  return launched;
+  // A task event that arrived before the handle was recorded was ignored (the session was
+  // still pending): look once now, so nothing waits for a poll that may never come.
+  return advance(deps, launched);
 }

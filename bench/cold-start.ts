@@ -1,0 +1,184 @@
+/**
+ * Benchmark 5: a proxy for Lambda cold starts. Each handler is bundled the way it ships
+ * (esbuild: platform node, ESM, target node24, bundle, minify, mainFields module,main; the
+ * settings of test/infra/bundle-size.test.ts) and loaded in fresh Node processes: the
+ * time to `await import(bundle)` plus one construction of its dependencies (the wiring
+ * getter the handler calls on its first event), with plausible fake HUBLESS_* settings
+ * and no network call (SDK clients connect only when they send).
+ *
+ * The timed bundle is the shipped handler plus a re-export of its wiring getter, built
+ * as one module graph, so the getter is the very function the handler calls.
+ *
+ * Run alone: `node bench/cold-start.ts [--runs 10]`.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs, promisify } from 'node:util';
+import { build } from 'esbuild';
+import {
+  type BenchResult,
+  intOption,
+  median,
+  ms,
+  percentile,
+  progress,
+  REPO_ROOT,
+  round,
+  runMain,
+} from './lib/common.ts';
+
+const run = promisify(execFile);
+const { values } = parseArgs({ options: { runs: { type: 'string' } } });
+const RUNS = intOption(values.runs, 'BENCH_COLD_RUNS', 10);
+const BENCH = 'cold-start';
+
+const HANDLERS = [
+  { name: 'portal', getter: 'getPortalDeps' },
+  { name: 'api', getter: 'getApiDeps' },
+  { name: 'task-events', getter: 'getCoreDeps' },
+  { name: 'culler', getter: 'getCoreDeps' },
+] as const;
+
+/** What the stacks would set (functions/wiring/aws-settings.ts), with made-up values. */
+export const FAKE_LAMBDA_ENV: Record<string, string> = {
+  AWS_REGION: 'eu-west-1',
+  AWS_ACCESS_KEY_ID: 'AKIDBENCHFAKE',
+  AWS_SECRET_ACCESS_KEY: 'bench-fake-secret',
+  AWS_EC2_METADATA_DISABLED: 'true',
+  HUBLESS_MODE: 'aws',
+  HUBLESS_TABLE_NAME: 'hubless-bench',
+  HUBLESS_STAGE: 'bench',
+  HUBLESS_CLUSTER_ARN: 'arn:aws:ecs:eu-west-1:123456789012:cluster/hubless-bench',
+  HUBLESS_LAB_IMAGE: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/hubless-lab:bench',
+  HUBLESS_FILE_SYSTEM_ID: 'fs-0123456789abcdef0',
+  HUBLESS_EXECUTION_ROLE_ARN: 'arn:aws:iam::123456789012:role/hubless-bench-execution',
+  HUBLESS_TASK_ROLE_ARN: 'arn:aws:iam::123456789012:role/hubless-bench-task',
+  HUBLESS_SUBNETS: 'subnet-0123456789abcdef0,subnet-0123456789abcdef1',
+  HUBLESS_LAB_SECURITY_GROUPS: 'sg-0123456789abcdef0',
+  HUBLESS_LOG_GROUP: '/hubless/bench/labs',
+  HUBLESS_VPC_ID: 'vpc-0123456789abcdef0',
+  HUBLESS_ALB_POOL: JSON.stringify([
+    {
+      listenerArn:
+        'arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/hubless-bench-0/0123456789abcdef/0123456789abcdef',
+      host: 'labs0.bench.example.org',
+      loadBalancerArn:
+        'arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/hubless-bench-0/0123456789abcdef',
+    },
+  ]),
+  HUBLESS_USER_POOL_ID: 'eu-west-1_BENCHPOOL',
+  HUBLESS_USER_POOL_ARN: 'arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_BENCHPOOL',
+  HUBLESS_USER_POOL_CLIENT_ID: 'benchclientid0123456789',
+  HUBLESS_USER_POOL_DOMAIN: 'hubless-bench',
+  HUBLESS_PUBLIC_URL: 'https://hub.bench.example.org',
+};
+
+/** The child: imports the bundle, builds the deps once, prints the two times. */
+const PROBE = `
+const t0 = performance.now();
+const mod = await import(process.argv[2]);
+const t1 = performance.now();
+await mod.benchDeps();
+const t2 = performance.now();
+process.stdout.write(JSON.stringify({ importMs: t1 - t0, depsMs: t2 - t1 }));
+`;
+
+interface HandlerResult {
+  name: string;
+  bytes: number;
+  import: { median: number; p90: number };
+  deps: { median: number };
+  total: { median: number; p90: number };
+  process: { median: number };
+}
+
+async function measure(dir: string, handler: (typeof HANDLERS)[number]): Promise<HandlerResult> {
+  const shipped = join(dir, `${handler.name}.mjs`);
+  const options = {
+    bundle: true,
+    platform: 'node' as const,
+    format: 'esm' as const,
+    target: 'node24',
+    minify: true,
+    mainFields: ['module', 'main'],
+    logLevel: 'silent' as const,
+    // Some dependencies are CommonJS and call require(); Lambda's ESM bundles (SST) add this banner too.
+    banner: {
+      js: "import { createRequire as __benchRequire } from 'node:module'; const require = __benchRequire(import.meta.url);",
+    },
+  };
+  await build({
+    ...options,
+    entryPoints: [join(REPO_ROOT, 'functions/handlers', `${handler.name}.ts`)],
+    outfile: shipped,
+  });
+  const entry = join(dir, `${handler.name}-entry.ts`);
+  await writeFile(
+    entry,
+    `export { handler } from ${JSON.stringify(join(REPO_ROOT, 'functions/handlers', `${handler.name}.ts`))};\n` +
+      `export { ${handler.getter} as benchDeps } from ${JSON.stringify(join(REPO_ROOT, 'functions/wiring/aws.ts'))};\n`,
+  );
+  const timed = join(dir, `${handler.name}-timed.mjs`);
+  await build({ ...options, entryPoints: [entry], outfile: timed });
+  const probe = join(dir, 'probe.mjs');
+  await writeFile(probe, PROBE);
+
+  const samples: Array<{ importMs: number; depsMs: number; processMs: number }> = [];
+  for (let i = 0; i < RUNS; i++) {
+    const started = performance.now();
+    const { stdout } = await run(process.execPath, [probe, timed], {
+      env: { PATH: process.env.PATH ?? '', ...FAKE_LAMBDA_ENV },
+      cwd: dir,
+    });
+    const processMs = performance.now() - started;
+    samples.push({ ...(JSON.parse(stdout) as { importMs: number; depsMs: number }), processMs });
+  }
+  const imports = samples.map((s) => s.importMs);
+  const totals = samples.map((s) => s.importMs + s.depsMs);
+  return {
+    name: handler.name,
+    bytes: (await stat(shipped)).size,
+    import: { median: round(median(imports), 1), p90: round(percentile(imports, 90), 1) },
+    deps: { median: round(median(samples.map((s) => s.depsMs)), 1) },
+    total: { median: round(median(totals), 1), p90: round(percentile(totals, 90), 1) },
+    process: { median: round(median(samples.map((s) => s.processMs))) },
+  };
+}
+
+runMain(BENCH, async (): Promise<BenchResult> => {
+  const dir = await mkdtemp(join(tmpdir(), 'hubless-bench-bundles-'));
+  const results: HandlerResult[] = [];
+  try {
+    for (const handler of HANDLERS) {
+      progress(BENCH, `${handler.name}: bundle, then ${RUNS} fresh processes`);
+      results.push(await measure(dir, handler));
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  return {
+    bench: BENCH,
+    data: { runs: RUNS, node: process.version, handlers: results },
+    tables: [
+      {
+        title: `Lambda cold start proxy (median of ${RUNS} fresh Node ${process.version} processes)`,
+        columns: ['handler', 'bundle', 'import', 'build deps', 'import + deps', 'p90', 'whole process'],
+        rows: results.map((r) => [
+          r.name,
+          `${(r.bytes / 1024).toFixed(0)} KiB`,
+          `${r.import.median} ms`,
+          `${r.deps.median} ms`,
+          `${r.total.median} ms`,
+          `${r.total.p90} ms`,
+          ms(r.process.median),
+        ]),
+        notes: [
+          'Bundled like test/infra/bundle-size.test.ts (esbuild, ESM, node24, minified, module-first). "import + deps" is `await import(bundle)` plus the handler\'s wiring getter (getPortalDeps, getApiDeps, getCoreDeps) with fake HUBLESS_* settings and no network call; "whole process" adds Node\'s own start-up.',
+          "Not measured: Lambda's sandbox start and code download, the first AWS calls (credentials, TLS), which add to a real cold start.",
+        ],
+      },
+    ],
+  };
+});
