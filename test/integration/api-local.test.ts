@@ -11,7 +11,7 @@ import {
 } from '../support/machine-client.ts';
 
 /**
- * The LMS API (/api/v1) of a real local mode, driven the way docs/lms-guide.md tells a
+ * The LMS API (/api/v1) of a real local mode, driven the way the README's LMS guide tells a
  * course platform to: a client-credentials token from the embedded provider, then plain
  * HTTP through the gateway to the handler, DynamoDB Local and real Jupyter processes.
  * Every JSON answer is checked against the OpenAPI document the deployment serves.
