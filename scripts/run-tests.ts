@@ -19,14 +19,20 @@ function run(command: string, commandArgs: string[], env: NodeJS.ProcessEnv = pr
 let passed = 0;
 let failed = 0;
 
-if (!onlyVitest) {
-  console.log('\n== typecheck (tsc --noEmit)');
-  if (run('npx', ['tsc', '--noEmit', '-p', 'tsconfig.json']) !== 0) {
-    console.log('typecheck failed');
-    failed += 1;
-  } else {
+/** A whole-tree check counts as one test: passed or failed. */
+function check(title: string, command: string, commandArgs: string[]): void {
+  console.log(`\n== ${title}`);
+  if (run(command, commandArgs) === 0) {
     passed += 1;
+  } else {
+    console.log(`${title}: failed`);
+    failed += 1;
   }
+}
+
+if (!onlyVitest) {
+  check('typecheck (tsc --noEmit)', 'npx', ['tsc', '--noEmit', '-p', 'tsconfig.json']);
+  check('lint and format (biome check)', 'npx', ['biome', 'check', '.']);
 }
 
 console.log('\n== vitest');
@@ -34,7 +40,12 @@ const vitestReport = `${artifacts}/vitest-results.json`;
 rmSync(vitestReport, { force: true });
 const vitestStatus = run('npx', ['vitest', 'run', ...args]);
 if (existsSync(vitestReport)) {
-  const report = JSON.parse(readFileSync(vitestReport, 'utf8')) as { numPassedTests: number; numFailedTests: number; numTotalTestSuites: number; testResults: Array<{ status: string; message?: string }> };
+  const report = JSON.parse(readFileSync(vitestReport, 'utf8')) as {
+    numPassedTests: number;
+    numFailedTests: number;
+    numTotalTestSuites: number;
+    testResults: Array<{ status: string; message?: string }>;
+  };
   passed += report.numPassedTests;
   failed += report.numFailedTests;
   // A file that fails to load has no failed tests but must still fail the run.
@@ -48,7 +59,15 @@ if (!onlyVitest) {
   console.log('\n== pytest (containers/lab)');
   const junit = `${artifacts}/pytest-results.xml`;
   rmSync(junit, { force: true });
-  run('/usr/bin/python3', ['-m', 'pytest', '-q', 'containers/lab/tests', `--junitxml=${junit}`, '-p', 'no:cacheprovider']);
+  run('/usr/bin/python3', [
+    '-m',
+    'pytest',
+    '-q',
+    'containers/lab/tests',
+    `--junitxml=${junit}`,
+    '-p',
+    'no:cacheprovider',
+  ]);
   if (existsSync(junit)) {
     const xml = readFileSync(junit, 'utf8');
     const suite = /<testsuite\b[^>]*>/.exec(xml)?.[0] ?? '';

@@ -10,8 +10,6 @@ import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
 import { NagSuppressions } from 'cdk-nag';
 import type { Function as SstFunction } from 'sst/constructs';
 import type { StageConfig } from './config.ts';
-import { ADMIN_GROUP } from './Identity.ts';
-import { LAB_PORT } from './Network.ts';
 
 /** Name prefix of the target groups the AlbRouter creates, one per session. */
 export const TARGET_GROUP_PREFIX = 'hl-';

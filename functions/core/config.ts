@@ -38,7 +38,10 @@ const envSchema = z.object({
       try {
         return z.array(profileSchema).min(1).parse(JSON.parse(text)) as Profile[];
       } catch (error) {
-        ctx.addIssue({ code: 'custom', message: `must be a JSON array of profiles (${(error as Error).message})` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `must be a JSON array of profiles (${(error as Error).message})`,
+        });
         return z.NEVER;
       }
     }),

@@ -10,7 +10,12 @@ export class HublessError extends Error {
   readonly status: number;
   readonly expose: boolean;
 
-  constructor(code: string, status: number, reason: string, options: { expose?: boolean; cause?: unknown } = {}) {
+  constructor(
+    code: string,
+    status: number,
+    reason: string,
+    options: { expose?: boolean; cause?: unknown } = {},
+  ) {
     super(reason, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;

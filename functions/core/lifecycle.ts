@@ -60,7 +60,11 @@ function secondsBetween(from: string | undefined, to: Date): number | undefined 
  * records stopped or failed with the reason its owner will read. A server that exits
  * before it was ever ready failed to start; one that was ready simply stopped.
  */
-export async function finish(deps: CoreDeps, session: Session, exit: { code: StopReason['code']; reason: string }): Promise<Session> {
+export async function finish(
+  deps: CoreDeps,
+  session: Session,
+  exit: { code: StopReason['code']; reason: string },
+): Promise<Session> {
   if (isTerminal(session.state)) return session;
   if (session.route) await deps.router.deleteRoute(session);
   const now = deps.clock.now();
@@ -71,8 +75,17 @@ export async function finish(deps: CoreDeps, session: Session, exit: { code: Sto
     const failed = current.state !== 'ready' && current.state !== 'stopping' && exit.code !== 'user';
     const to: SessionState = failed ? 'failed' : 'stopped';
     // A stop someone asked for keeps its own reason (idle, max-age, user); otherwise the exit explains.
-    const reason: StopReason = current.state === 'stopping' && current.reason ? current.reason : { code: exit.code, message: exit.reason };
-    return transition(current, to, now, { reason, stoppedAt: now.toISOString(), route: undefined, target: undefined }, reason.message);
+    const reason: StopReason =
+      current.state === 'stopping' && current.reason
+        ? current.reason
+        : { code: exit.code, message: exit.reason };
+    return transition(
+      current,
+      to,
+      now,
+      { reason, stoppedAt: now.toISOString(), route: undefined, target: undefined },
+      reason.message,
+    );
   });
   if (written) await deps.events.publish(endEvent(ended, now));
   return ended;
@@ -109,7 +122,13 @@ export async function advance(deps: CoreDeps, session: Session, status?: Compute
     const now = deps.clock.now();
     running = await mutate(deps, session, (latest) =>
       latest.state === 'launching'
-        ? transition(latest, 'running', now, { target: current.target }, 'Server is running; connecting it to the web')
+        ? transition(
+            latest,
+            'running',
+            now,
+            { target: current.target },
+            'Server is running; connecting it to the web',
+          )
         : undefined,
     );
   }
@@ -143,9 +162,15 @@ async function connect(deps: CoreDeps, session: Session): Promise<Session> {
       route = await deps.router.addRoute(claimed, claimed.target!);
     } catch (error) {
       // No route means nobody can reach the server: stop it rather than pay for it.
-      const reason = error instanceof HublessError && error.expose ? error.message : 'The server could not be connected to the web.';
+      const reason =
+        error instanceof HublessError && error.expose
+          ? error.message
+          : 'The server could not be connected to the web.';
       await deps.compute.stop(claimed.computeHandle!, reason);
-      await finish(deps, claimed, { code: error instanceof HublessError && error.code === 'capacity' ? 'capacity' : 'start-failed', reason });
+      await finish(deps, claimed, {
+        code: error instanceof HublessError && error.code === 'capacity' ? 'capacity' : 'start-failed',
+        reason,
+      });
       throw error;
     }
     const recorded = await mutateAndTell(deps, claimed, (latest) =>
@@ -165,7 +190,13 @@ async function connect(deps: CoreDeps, session: Session): Promise<Session> {
   const now = deps.clock.now();
   const { session: ready, written } = await mutateAndTell(deps, routed, (latest) =>
     latest.state === 'running'
-      ? transition(latest, 'ready', now, { readyAt: now.toISOString(), lastActivity: now.toISOString() }, 'Server ready')
+      ? transition(
+          latest,
+          'ready',
+          now,
+          { readyAt: now.toISOString(), lastActivity: now.toISOString() },
+          'Server ready',
+        )
       : undefined,
   );
   if (written) {

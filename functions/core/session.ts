@@ -6,12 +6,26 @@ import { InvalidStateError, ValidationError } from './errors.ts';
  * One item per (user, server) holds the current session; a new start replaces a
  * terminal one. Every write is conditional on `version` (see SessionStore).
  */
-export const SESSION_STATES = ['pending', 'launching', 'running', 'ready', 'stopping', 'stopped', 'failed'] as const;
+export const SESSION_STATES = [
+  'pending',
+  'launching',
+  'running',
+  'ready',
+  'stopping',
+  'stopped',
+  'failed',
+] as const;
 export type SessionState = (typeof SESSION_STATES)[number];
 
 export const TERMINAL_STATES: readonly SessionState[] = ['stopped', 'failed'];
 /** States whose server is (or may be) consuming compute. */
-export const ACTIVE_STATES: readonly SessionState[] = ['pending', 'launching', 'running', 'ready', 'stopping'];
+export const ACTIVE_STATES: readonly SessionState[] = [
+  'pending',
+  'launching',
+  'running',
+  'ready',
+  'stopping',
+];
 
 const NEXT: Record<SessionState, readonly SessionState[]> = {
   pending: ['launching', 'stopping', 'stopped', 'failed'],
@@ -119,7 +133,10 @@ export function newSessionId(user: string, server: string, nonce: string): strin
 export function parseSessionId(id: string): { user: string; server: string } {
   const parts = id.split(SEPARATOR);
   if (parts.length !== 3 || !parts[0] || !parts[2]) {
-    throw new ValidationError(`"${id}" is not a hubless session id (expected <user>_<server>_<nonce>).`, 'invalid_session_id');
+    throw new ValidationError(
+      `"${id}" is not a hubless session id (expected <user>_<server>_<nonce>).`,
+      'invalid_session_id',
+    );
   }
   return { user: parts[0], server: parts[1] ?? '' };
 }

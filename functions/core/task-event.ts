@@ -59,11 +59,13 @@ export function taskStatusFromDetail(detail: TaskStateDetail): ComputeStatus {
     const host = detail.attachments
       ?.flatMap((attachment) => attachment.details ?? [])
       .find((entry) => entry.name === 'privateIPv4Address')?.value;
-    if (!host) return { state: 'pending', message: 'The server is running; waiting for its network address.' };
+    if (!host)
+      return { state: 'pending', message: 'The server is running; waiting for its network address.' };
     const port = detail.containers?.[0]?.networkBindings?.[0]?.hostPort ?? LAB_PORT;
     return { state: 'running', target: { host, port } };
   }
-  if (PENDING_STATUSES.has(status)) return { state: 'pending', message: `The server is ${status.toLowerCase()}.` };
+  if (PENDING_STATUSES.has(status))
+    return { state: 'pending', message: `The server is ${status.toLowerCase()}.` };
   if (STOPPING_STATUSES.has(status)) return { state: 'pending', message: 'The server is shutting down.' };
   return { state: 'pending', message: `Unknown task status ${status}.` };
 }
@@ -73,7 +75,11 @@ export function taskStatusFromDetail(detail: TaskStateDetail): ComputeStatus {
  * UserInitiated, EssentialContainerExited, SpotInterruption, TaskFailedToStart,
  * ServiceSchedulerInitiated, TerminationNotice.
  */
-export function stopReasonFromDetail(detail: TaskStateDetail): { code: StopCode; reason: string; exitCode?: number } {
+export function stopReasonFromDetail(detail: TaskStateDetail): {
+  code: StopCode;
+  reason: string;
+  exitCode?: number;
+} {
   const exitCode = detail.containers?.find((container) => container.exitCode !== undefined)?.exitCode;
   const platformReason = detail.stoppedReason ?? detail.containers?.[0]?.reason;
   switch (detail.stopCode) {
@@ -96,7 +102,11 @@ export function stopReasonFromDetail(detail: TaskStateDetail): { code: StopCode;
       if (exitCode === 0) {
         // Jupyter exits cleanly when its own no-activity safety net fires, or when the
         // user chose File > Shut Down: a normal stop, not a crash.
-        return { code: 'idle', reason: 'The server shut itself down (no activity, or shut down from the Jupyter menu).', exitCode };
+        return {
+          code: 'idle',
+          reason: 'The server shut itself down (no activity, or shut down from the Jupyter menu).',
+          exitCode,
+        };
       }
       return stopAsCrash(platformReason, exitCode);
     default:
@@ -104,7 +114,14 @@ export function stopReasonFromDetail(detail: TaskStateDetail): { code: StopCode;
   }
 }
 
-function stopAsCrash(platformReason: string | undefined, exitCode: number | undefined): { code: StopCode; reason: string; exitCode?: number } {
+function stopAsCrash(
+  platformReason: string | undefined,
+  exitCode: number | undefined,
+): { code: StopCode; reason: string; exitCode?: number } {
   const detailText = exitCode === undefined ? '' : ` with exit code ${exitCode}`;
-  return { code: 'crashed', reason: `The server exited${detailText}${platformReason ? `: ${platformReason}` : ''}.`, exitCode };
+  return {
+    code: 'crashed',
+    reason: `The server exited${detailText}${platformReason ? `: ${platformReason}` : ''}.`,
+    exitCode,
+  };
 }

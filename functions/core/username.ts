@@ -32,7 +32,10 @@ export function normaliseUsername(login: unknown): string {
     );
   }
   if (!USERNAME_PATTERN.test(key) || key.endsWith('-')) {
-    throw new ValidationError(`The username ${shown} has characters that are not allowed. ${USERNAME_RULE}`, 'invalid_username');
+    throw new ValidationError(
+      `The username ${shown} has characters that are not allowed. ${USERNAME_RULE}`,
+      'invalid_username',
+    );
   }
   return key;
 }
@@ -43,7 +46,8 @@ export function normaliseUsername(login: unknown): string {
  */
 export function normaliseServerName(name: unknown): string {
   if (name === undefined || name === null || name === '') return '';
-  if (typeof name !== 'string') throw new ValidationError('A server name must be a string.', 'invalid_server_name');
+  if (typeof name !== 'string')
+    throw new ValidationError('A server name must be a string.', 'invalid_server_name');
   try {
     return normaliseUsername(name);
   } catch {

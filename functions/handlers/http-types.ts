@@ -39,7 +39,9 @@ export interface HttpApiEvent {
     http: { method: string; path: string; protocol?: string; sourceIp?: string; userAgent?: string };
     requestId?: string;
     /** Set by API Gateway's JWT authorizer in AWS; absent locally (the handler verifies the token itself). */
-    authorizer?: { jwt?: { claims: Record<string, string | number | boolean | string[]>; scopes?: string[] } };
+    authorizer?: {
+      jwt?: { claims: Record<string, string | number | boolean | string[]>; scopes?: string[] };
+    };
   };
   pathParameters?: Record<string, string>;
   body?: string;

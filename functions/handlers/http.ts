@@ -12,7 +12,11 @@ export const SECURITY_HEADERS: Record<string, string> = {
 };
 
 export function html(statusCode: number, body: string, headers: Record<string, string> = {}): AlbResult {
-  return { statusCode, headers: { 'content-type': 'text/html; charset=utf-8', ...SECURITY_HEADERS, ...headers }, body };
+  return {
+    statusCode,
+    headers: { 'content-type': 'text/html; charset=utf-8', ...SECURITY_HEADERS, ...headers },
+    body,
+  };
 }
 
 export function json(statusCode: number, value: unknown, headers: Record<string, string> = {}): AlbResult {
@@ -75,7 +79,10 @@ export interface ErrorView {
  * What a client may see of an error: the reason of an exposed HublessError, else a
  * generic message (the details go to the log, never to the response).
  */
-export function errorView(error: unknown, log: (message: string, fields: Record<string, unknown>) => void): ErrorView {
+export function errorView(
+  error: unknown,
+  log: (message: string, fields: Record<string, unknown>) => void,
+): ErrorView {
   if (error instanceof HublessError && error.expose) {
     return { status: error.status, title: titleFor(error), message: error.message };
   }
@@ -83,7 +90,8 @@ export function errorView(error: unknown, log: (message: string, fields: Record<
   return {
     status: 500,
     title: 'Something went wrong',
-    message: 'hubless hit an internal error. Try again in a moment; if it keeps happening, tell your administrator.',
+    message:
+      'hubless hit an internal error. Try again in a moment; if it keeps happening, tell your administrator.',
   };
 }
 
@@ -103,10 +111,17 @@ function titleFor(error: HublessError): string {
 }
 
 export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+  return text.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
+  );
 }
 
-export function logJson(level: 'info' | 'warn' | 'error', message: string, fields: Record<string, unknown> = {}): void {
+export function logJson(
+  level: 'info' | 'warn' | 'error',
+  message: string,
+  fields: Record<string, unknown> = {},
+): void {
   const line = JSON.stringify({ level, message, time: new Date().toISOString(), ...fields });
   if (level === 'error') console.error(line);
   else console.log(line);

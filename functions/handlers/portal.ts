@@ -11,4 +11,6 @@ export function makePortalHandler(deps: PortalDeps): (event: AlbEvent) => Promis
   return (event) => routePortal(deps, event);
 }
 
-export const handler = middy<AlbEvent, AlbResult>().handler(async (event) => routePortal(await getPortalDeps(), event));
+export const handler = middy<AlbEvent, AlbResult>().handler(async (event) =>
+  routePortal(await getPortalDeps(), event),
+);

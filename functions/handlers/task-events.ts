@@ -21,4 +21,6 @@ export function makeTaskEventsHandler(deps: CoreDeps) {
   };
 }
 
-export const handler = middy<TaskStateChangeEvent>().handler(async (event) => makeTaskEventsHandler(await getCoreDeps())(event));
+export const handler = middy<TaskStateChangeEvent>().handler(async (event) =>
+  makeTaskEventsHandler(await getCoreDeps())(event),
+);

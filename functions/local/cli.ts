@@ -28,10 +28,15 @@ const USAGE = `Usage:
 class UsageError extends Error {}
 
 async function readStdin(): Promise<string> {
-  if (process.stdin.isTTY) throw new UsageError('--password-stdin reads the password from standard input; pipe it in, e.g. `echo "$PASSWORD" | hubless users add alice --password-stdin`.');
+  if (process.stdin.isTTY)
+    throw new UsageError(
+      '--password-stdin reads the password from standard input; pipe it in, e.g. `echo "$PASSWORD" | hubless users add alice --password-stdin`.',
+    );
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
 }
 
 async function passwordFrom(stdin: boolean | undefined): Promise<{ password: string; generated: boolean }> {
@@ -64,7 +69,12 @@ async function users(args: string[]): Promise<void> {
         name: needName(),
         admin: values.admin ?? false,
         email: values.email,
-        groups: values.groups ? values.groups.split(',').map((g) => g.trim()).filter(Boolean) : undefined,
+        groups: values.groups
+          ? values.groups
+              .split(',')
+              .map((g) => g.trim())
+              .filter(Boolean)
+          : undefined,
         password,
       });
       console.log(`Added ${user.name}${user.admin ? ' (admin)' : ''}.`);
@@ -76,7 +86,9 @@ async function users(args: string[]): Promise<void> {
       if (all.length === 0) console.log('No users yet. Add one with: hubless users add NAME');
       for (const user of all) {
         const flags = [user.admin ? 'admin' : '', user.disabled ? 'disabled' : ''].filter(Boolean).join(', ');
-        console.log(`${user.name}${flags ? ` (${flags})` : ''}${user.groups.length ? ` groups: ${user.groups.join(',')}` : ''}`);
+        console.log(
+          `${user.name}${flags ? ` (${flags})` : ''}${user.groups.length ? ` groups: ${user.groups.join(',')}` : ''}`,
+        );
       }
       return;
     }
@@ -102,21 +114,31 @@ async function users(args: string[]): Promise<void> {
 }
 
 async function clients(args: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { scopes: { type: 'string' } } });
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { scopes: { type: 'string' } },
+  });
   const [action, name] = positionals;
   const settings = parseSettings(process.env);
   const store = new LocalMachineClients({ dataDir: resolve(settings.local.dataDir) });
   switch (action) {
     case 'add': {
       if (!name) throw new UsageError('hubless clients add needs a NAME.');
-      const scopes = (values.scopes ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+      const scopes = (values.scopes ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
       const client = await store.add(name, scopes);
-      console.log(`Client id: ${client.clientId}\nClient secret (shown once): ${client.clientSecret}\nScopes: ${client.scopes.join(' ')}`);
+      console.log(
+        `Client id: ${client.clientId}\nClient secret (shown once): ${client.clientSecret}\nScopes: ${client.scopes.join(' ')}`,
+      );
       console.log('Restart local mode so its OpenID provider knows the new client.');
       return;
     }
     case 'list':
-      for (const client of await store.list()) console.log(`${client.clientId}  scopes: ${client.scopes.join(' ')}`);
+      for (const client of await store.list())
+        console.log(`${client.clientId}  scopes: ${client.scopes.join(' ')}`);
       return;
     case 'remove':
       if (!name) throw new UsageError('hubless clients remove needs a NAME.');
@@ -124,7 +146,9 @@ async function clients(args: string[]): Promise<void> {
       console.log(`Removed ${name}. Restart local mode to revoke it.`);
       return;
     default:
-      throw new UsageError(action ? `Unknown clients command "${action}".` : 'hubless clients needs a command.');
+      throw new UsageError(
+        action ? `Unknown clients command "${action}".` : 'hubless clients needs a command.',
+      );
   }
 }
 
@@ -133,7 +157,9 @@ async function start(): Promise<void> {
   const runtime = await startLocalRuntime(settings);
   console.log(`\nhubless is running at ${runtime.url}`);
   if (runtime.firstAdmin) {
-    console.log(`First start: created the admin user "${runtime.firstAdmin.name}" with the password ${runtime.firstAdmin.password}`);
+    console.log(
+      `First start: created the admin user "${runtime.firstAdmin.name}" with the password ${runtime.firstAdmin.password}`,
+    );
     console.log('It is shown only this once. Add more users with: npx hubless users add NAME');
   }
   console.log('Press Ctrl+C to stop.\n');
@@ -162,7 +188,13 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {
-  if (error instanceof UsageError || (error instanceof Error && error.name === 'TypeError' && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))) {
+  if (
+    error instanceof UsageError ||
+    (error instanceof Error &&
+      error.name === 'TypeError' &&
+      'code' in error &&
+      String(error.code).startsWith('ERR_PARSE_ARGS'))
+  ) {
     console.error(`hubless: ${(error as Error).message}\n\n${USAGE}`);
     process.exit(2);
   }

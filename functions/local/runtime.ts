@@ -4,9 +4,16 @@ import { fileURLToPath } from 'node:url';
 import { ensureTable } from '../adapters/dynamodb/table.ts';
 import { DirHomes } from '../adapters/local/dir-homes.ts';
 import { GatewayRouter } from '../adapters/local/gateway-router.ts';
-import { checkOwnerCheckDependencies, findJupyter, type JupyterCommand } from '../adapters/local/jupyter-command.ts';
+import {
+  checkOwnerCheckDependencies,
+  findJupyter,
+  type JupyterCommand,
+} from '../adapters/local/jupyter-command.ts';
 import { LocalDirectory } from '../adapters/local/local-directory.ts';
+import { LogEventSink } from '../adapters/local/log-event-sink.ts';
+import { LocalMachineClients } from '../adapters/local/machine-clients.ts';
 import { ProcessCompute, reapOrphans } from '../adapters/local/process-compute.ts';
+import { discardMetrics, EmfMetrics } from '../adapters/metrics/emf.ts';
 import type { Settings } from '../core/config.ts';
 import type { CoreDeps } from '../core/deps.ts';
 import type { Compute, EventSink, LifecycleEvent } from '../core/ports.ts';
@@ -14,19 +21,16 @@ import { ACTIVE_STATES } from '../core/session.ts';
 import type { TaskStateChangeEvent } from '../core/task-event.ts';
 import { listServers } from '../core/use-cases/list-servers.ts';
 import { stopSession } from '../core/use-cases/stop-server.ts';
-import { logJson } from '../handlers/http.ts';
 import { makeApiHandler } from '../handlers/api.ts';
 import { makeCullerHandler } from '../handlers/culler.ts';
-import { LogEventSink } from '../adapters/local/log-event-sink.ts';
-import { discardMetrics, EmfMetrics } from '../adapters/metrics/emf.ts';
+import { logJson } from '../handlers/http.ts';
 import { makePortalHandler } from '../handlers/portal.ts';
 import { makeTaskEventsHandler } from '../handlers/task-events.ts';
+import { buildLocalDeps } from '../wiring/local.ts';
 import { createLocalDynamoClients, type DynamoDbLocal, startDynamoDbLocal } from './dynamodb-local.ts';
+import { ensureFirstAdmin } from './first-admin.ts';
 import { startGateway } from './gateway/server.ts';
 import { loadOrCreateIdentitySigner } from './identity-signer.ts';
-import { LocalMachineClients } from '../adapters/local/machine-clients.ts';
-import { buildLocalDeps } from '../wiring/local.ts';
-import { ensureFirstAdmin } from './first-admin.ts';
 
 /**
  * Local mode: the AWS column of DESIGN.md section 1 swapped for real local stand-ins,
@@ -57,11 +61,17 @@ export interface LocalRuntime {
 export const LAB_PACKAGE_DIR = fileURLToPath(new URL('../../containers/lab', import.meta.url));
 export const GATEWAY_CLIENT_ID = 'hubless-gateway';
 
-export async function startLocalRuntime(settings: Settings, options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
+export async function startLocalRuntime(
+  settings: Settings,
+  options: LocalRuntimeOptions = {},
+): Promise<LocalRuntime> {
   const local = settings.local;
   const dataDir = resolve(local.dataDir);
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const log = options.quiet ? () => undefined : (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => logJson(level, message, fields);
+  const log = options.quiet
+    ? () => undefined
+    : (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) =>
+        logJson(level, message, fields);
   const cleanups: Array<() => Promise<void>> = [];
 
   try {
@@ -95,7 +105,13 @@ export async function startLocalRuntime(settings: Settings, options: LocalRuntim
       const runDir = resolve(dataDir, 'run');
       await mkdir(runDir, { recursive: true });
       await reapOrphans(runDir);
-      compute = new ProcessCompute({ jupyter, labPackageDir: LAB_PACKAGE_DIR, runDir, onEvent: deliver, startTimeoutMs: settings.startTimeoutSeconds * 1000 });
+      compute = new ProcessCompute({
+        jupyter,
+        labPackageDir: LAB_PACKAGE_DIR,
+        runDir,
+        onEvent: deliver,
+        startTimeoutMs: settings.startTimeoutSeconds * 1000,
+      });
     }
 
     const eventFile = new LogEventSink({ path: resolve(dataDir, 'events.jsonl') });
@@ -107,7 +123,12 @@ export async function startLocalRuntime(settings: Settings, options: LocalRuntim
       },
     };
 
-    const { core: deps, portal: portalDeps, api: apiDeps, culler: cullerDeps } = buildLocalDeps(
+    const {
+      core: deps,
+      portal: portalDeps,
+      api: apiDeps,
+      culler: cullerDeps,
+    } = buildLocalDeps(
       {
         settings,
         doc,
@@ -147,7 +168,11 @@ export async function startLocalRuntime(settings: Settings, options: LocalRuntim
       signer,
       portal: makePortalHandler(portalDeps),
       api: makeApiHandler(apiDeps),
-      extraClients: machineClients.map(({ clientId, clientSecret, scopes }) => ({ clientId, clientSecret, scopes })),
+      extraClients: machineClients.map(({ clientId, clientSecret, scopes }) => ({
+        clientId,
+        clientSecret,
+        scopes,
+      })),
     });
     cleanups.push(() => gateway.close());
 
@@ -181,11 +206,16 @@ export async function startLocalRuntime(settings: Settings, options: LocalRuntim
 
 async function markLeftoversLost(deps: CoreDeps): Promise<void> {
   for (const session of await listServers(deps, { states: ACTIVE_STATES })) {
-    await stopSession(deps, session, { code: 'lost', message: 'hubless restarted; the server stopped with it.' }).catch(() => undefined);
+    await stopSession(deps, session, {
+      code: 'lost',
+      message: 'hubless restarted; the server stopped with it.',
+    }).catch(() => undefined);
   }
 }
 
 async function stopAll(deps: CoreDeps, message: string): Promise<void> {
   const sessions = await listServers(deps, { states: ACTIVE_STATES }).catch(() => []);
-  await Promise.all(sessions.map((s) => stopSession(deps, s, { code: 'admin', message }).catch(() => undefined)));
+  await Promise.all(
+    sessions.map((s) => stopSession(deps, s, { code: 'admin', message }).catch(() => undefined)),
+  );
 }

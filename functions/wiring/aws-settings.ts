@@ -6,9 +6,18 @@ import { ConfigError } from '../core/errors.ts';
  * What the Lambda handlers need to know about the deployment, set by the stacks as
  * environment variables (stacks/ sets exactly these names). Parsed once per cold start.
  */
-const list = z.string().transform((text) => text.split(',').map((part) => part.trim()).filter(Boolean));
+const list = z.string().transform((text) =>
+  text
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean),
+);
 
-const poolEntry = z.object({ listenerArn: z.string().startsWith('arn:'), host: z.string().min(1), loadBalancerArn: z.string().startsWith('arn:') });
+const poolEntry = z.object({
+  listenerArn: z.string().startsWith('arn:'),
+  host: z.string().min(1),
+  loadBalancerArn: z.string().startsWith('arn:'),
+});
 
 const awsEnvSchema = z.object({
   AWS_REGION: z.string().min(1),
@@ -27,7 +36,10 @@ const awsEnvSchema = z.object({
     try {
       return z.array(poolEntry).min(1).parse(JSON.parse(text));
     } catch (error) {
-      ctx.addIssue({ code: 'custom', message: `must be a JSON array of {listenerArn, host, loadBalancerArn} (${(error as Error).message})` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be a JSON array of {listenerArn, host, loadBalancerArn} (${(error as Error).message})`,
+      });
       return z.NEVER;
     }
   }),
@@ -49,7 +61,10 @@ export function parseAwsSettings(env: Record<string, string | undefined>): AwsSe
   const base = parseSettings(env);
   const result = awsEnvSchema.safeParse(env);
   if (!result.success) {
-    const problems = result.error.issues.map((issue) => `${String(issue.path[0])} (got ${env[String(issue.path[0])] === undefined ? 'unset' : JSON.stringify(env[String(issue.path[0])])}): ${issue.message}`);
+    const problems = result.error.issues.map(
+      (issue) =>
+        `${String(issue.path[0])} (got ${env[String(issue.path[0])] === undefined ? 'unset' : JSON.stringify(env[String(issue.path[0])])}): ${issue.message}`,
+    );
     throw new ConfigError(`Invalid Lambda configuration (set by the stacks):\n  ${problems.join('\n  ')}`);
   }
   return { ...base, aws: result.data };

@@ -11,22 +11,22 @@ import { CognitoDirectory } from '../adapters/aws/cognito-directory.ts';
 import { EcsCompute } from '../adapters/aws/ecs-compute.ts';
 import { EfsHomes } from '../adapters/aws/efs-homes.ts';
 import { EventBridgeSink } from '../adapters/aws/eventbridge-sink.ts';
-import { DynamoSessionStore } from '../adapters/dynamodb/session-store.ts';
 import { DynamoEventLog } from '../adapters/dynamodb/event-store.ts';
 import { DynamoLaunchLinkStore } from '../adapters/dynamodb/launch-link-store.ts';
+import { DynamoLeaseStore } from '../adapters/dynamodb/lease-store.ts';
+import { DynamoSessionStore } from '../adapters/dynamodb/session-store.ts';
 import { DynamoUsageStore } from '../adapters/dynamodb/usage-store.ts';
+import { HttpActivityProbe } from '../adapters/http/activity-probe.ts';
 import { createIdentityVerifier } from '../adapters/identity/alb-identity.ts';
 import { createMachineTokenVerifier } from '../adapters/identity/machine-token.ts';
-import type { ApiDeps } from '../handlers/api/context.ts';
-import { DynamoLeaseStore } from '../adapters/dynamodb/lease-store.ts';
-import { HttpActivityProbe } from '../adapters/http/activity-probe.ts';
 import { EmfMetrics } from '../adapters/metrics/emf.ts';
 import { withEventMetrics } from '../core/culling/metrics.ts';
 import type { CullerDeps } from '../core/culling/ports.ts';
-import { teeSink, usageSink } from '../core/use-cases/usage.ts';
 import type { CoreDeps } from '../core/deps.ts';
 import { randomHex } from '../core/ids.ts';
 import { systemClock } from '../core/ports.ts';
+import { teeSink, usageSink } from '../core/use-cases/usage.ts';
+import type { ApiDeps } from '../handlers/api/context.ts';
 import { logJson } from '../handlers/http.ts';
 import type { PortalDeps } from '../handlers/portal/routes.ts';
 import { type AwsSettings, parseAwsSettings } from './aws-settings.ts';
@@ -50,7 +50,9 @@ function metrics(settings: AwsSettings): EmfMetrics {
 let docCache: DynamoDBDocumentClient | undefined;
 
 function documentClient(region: string): DynamoDBDocumentClient {
-  docCache ??= DynamoDBDocumentClient.from(new DynamoDBClient({ region }), { marshallOptions: { removeUndefinedValues: true } });
+  docCache ??= DynamoDBDocumentClient.from(new DynamoDBClient({ region }), {
+    marshallOptions: { removeUndefinedValues: true },
+  });
   return docCache;
 }
 
@@ -67,7 +69,9 @@ function stores(settings: AwsSettings) {
 /** Cognito's hosted domain: a bare prefix means <prefix>.auth.<region>.amazoncognito.com. */
 function cognitoOrigin(settings: AwsSettings): string {
   const domain = settings.aws.HUBLESS_USER_POOL_DOMAIN;
-  return domain.includes('.') ? `https://${domain}` : `https://${domain}.auth.${settings.aws.AWS_REGION}.amazoncognito.com`;
+  return domain.includes('.')
+    ? `https://${domain}`
+    : `https://${domain}.auth.${settings.aws.AWS_REGION}.amazoncognito.com`;
 }
 
 export function awsSettings(): AwsSettings {
@@ -110,10 +114,20 @@ export function buildAwsCoreDeps(settings: AwsSettings): CoreDeps {
       },
     }),
     homes: new EfsHomes({ efs: new EFSClient({ region }), fileSystemId: aws.HUBLESS_FILE_SYSTEM_ID }),
-    directory: new CognitoDirectory({ cognito: new CognitoIdentityProviderClient({ region }), userPoolId: aws.HUBLESS_USER_POOL_ID }),
+    directory: new CognitoDirectory({
+      cognito: new CognitoIdentityProviderClient({ region }),
+      userPoolId: aws.HUBLESS_USER_POOL_ID,
+    }),
     // Every lifecycle event also feeds the usage report and the API's event list.
     events: withEventMetrics(
-      teeSink(new EventBridgeSink({ events: new EventBridgeClient({ region }), eventBusName: aws.HUBLESS_EVENT_BUS_NAME }), [usageSink(usage), eventLog], logJson),
+      teeSink(
+        new EventBridgeSink({
+          events: new EventBridgeClient({ region }),
+          eventBusName: aws.HUBLESS_EVENT_BUS_NAME,
+        }),
+        [usageSink(usage), eventLog],
+        logJson,
+      ),
       metrics(settings),
     ),
     clock: systemClock,
@@ -164,7 +178,10 @@ export async function getApiDeps(): Promise<ApiDeps> {
       core,
       // API Gateway's JWT authorizer already checked Cognito tokens on /api/v1; the
       // handler checks again (and alone on /hub/api, whose "token" scheme it cannot see).
-      auth: createMachineTokenVerifier({ directory: core.directory, cognito: { userPoolId: settings.aws.HUBLESS_USER_POOL_ID } }),
+      auth: createMachineTokenVerifier({
+        directory: core.directory,
+        cognito: { userPoolId: settings.aws.HUBLESS_USER_POOL_ID },
+      }),
       launchLinks,
       usage,
       eventLog,
@@ -181,7 +198,10 @@ export async function getCullerDeps(): Promise<CullerDeps> {
     cullerCache = {
       ...(await getCoreDeps()),
       probe: new HttpActivityProbe(),
-      lease: new DynamoLeaseStore({ client: documentClient(settings.aws.AWS_REGION), tableName: settings.tableName }),
+      lease: new DynamoLeaseStore({
+        client: documentClient(settings.aws.AWS_REGION),
+        tableName: settings.tableName,
+      }),
       metrics: metrics(settings),
     };
   }

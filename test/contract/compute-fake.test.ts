@@ -6,7 +6,10 @@ describeComputeContract(
   'FakeCompute',
   () => {
     const compute = new FakeCompute({
-      behaviour: (spec) => (spec.env.FAKE_CRASH ? { kind: 'crashes-mid-start', startMs: 20, exitCode: 2 } : { kind: 'normal', startMs: 20 }),
+      behaviour: (spec) =>
+        spec.env.FAKE_CRASH
+          ? { kind: 'crashes-mid-start', startMs: 20, exitCode: 2 }
+          : { kind: 'normal', startMs: 20 },
     });
     return {
       compute,

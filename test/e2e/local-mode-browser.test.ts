@@ -66,18 +66,22 @@ describe('a student in the browser', () => {
 
     const ui = new URL(page.url()).pathname.includes('/lab') ? 'lab' : 'tree';
     await page.goto(`${local.url}/user/alice/${ui === 'lab' ? 'lab/tree' : 'notebooks'}/first-day.ipynb`);
-    const editor = ui === 'lab' ? page.locator('.jp-Cell .cm-content').first() : page.locator('.CodeMirror').first();
+    const editor =
+      ui === 'lab' ? page.locator('.jp-Cell .cm-content').first() : page.locator('.CodeMirror').first();
     await editor.click({ timeout: 60_000 });
     await page.keyboard.type('21 * 2');
     await page.keyboard.press('Shift+Enter');
-    const output = ui === 'lab' ? page.locator('.jp-OutputArea-output').first() : page.locator('.output_subarea').first();
+    const output =
+      ui === 'lab' ? page.locator('.jp-OutputArea-output').first() : page.locator('.output_subarea').first();
     await expect.poll(() => output.textContent(), { timeout: 60_000 }).toContain('42');
     await page.screenshot({ path: join(ARTIFACTS, 'cell.png') });
 
     await page.goto(local.url);
     await page.getByRole('button', { name: 'Stop my server' }).click();
     await page.waitForURL(`${local.url}/`);
-    await expect.poll(() => page.locator('#server-state').textContent(), { timeout: 30_000 }).toMatch(/stopped/);
+    await expect
+      .poll(() => page.locator('#server-state').textContent(), { timeout: 30_000 })
+      .toMatch(/stopped/);
     await page.screenshot({ path: join(ARTIFACTS, 'stopped.png') });
     const session = await local.runtime.deps.store.get('alice', '');
     expect(session?.state).toBe('stopped');

@@ -27,7 +27,12 @@ export function makeTestDeps(overrides: Partial<TestDeps> = {}): TestDeps {
     homes: new FakeHomes(),
     directory: new MemoryDirectory(),
     events: new MemoryEventSink(),
-    settings: { idleTimeoutSeconds: 3600, maxAgeSeconds: 0, startTimeoutSeconds: 180, profiles: DEFAULT_PROFILES },
+    settings: {
+      idleTimeoutSeconds: 3600,
+      maxAgeSeconds: 0,
+      startTimeoutSeconds: 180,
+      profiles: DEFAULT_PROFILES,
+    },
     labEnvironment: () => ({ HUBLESS_IDENTITY_KEYS_URL: 'http://keys.invalid' }),
     randomId: randomHex,
     ...overrides,

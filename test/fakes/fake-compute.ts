@@ -62,7 +62,13 @@ export class FakeCompute implements Compute {
   }
 
   async poll(handle: string): Promise<ComputeStatus> {
-    return this.tasks.get(handle)?.status ?? { state: 'exited', code: 'lost', reason: 'The platform does not know this server.' };
+    return (
+      this.tasks.get(handle)?.status ?? {
+        state: 'exited',
+        code: 'lost',
+        reason: 'The platform does not know this server.',
+      }
+    );
   }
 
   async stop(handle: string, reason: string): Promise<void> {
@@ -83,14 +89,22 @@ export class FakeCompute implements Compute {
   /** Makes a pending task run (target 10.0.0.<n>:8888). */
   run(handle: string): void {
     const task = this.tasks.get(handle);
-    if (!task || task.status.state !== 'pending') return;
+    if (task?.status.state !== 'pending') return;
     const n = Number(handle.split('/')[1]);
-    task.status = { state: 'running', target: { host: `10.0.${Math.floor(n / 250)}.${(n % 250) + 1}`, port: 8888 } };
+    task.status = {
+      state: 'running',
+      target: { host: `10.0.${Math.floor(n / 250)}.${(n % 250) + 1}`, port: 8888 },
+    };
     this.emit(handle, task);
   }
 
   crash(handle: string, exitCode = 1): void {
-    this.exit(handle, { state: 'exited', code: 'crashed', reason: `The server exited with exit code ${exitCode}.`, exitCode });
+    this.exit(handle, {
+      state: 'exited',
+      code: 'crashed',
+      reason: `The server exited with exit code ${exitCode}.`,
+      exitCode,
+    });
   }
 
   private exit(handle: string, status: ComputeStatus): void {
@@ -112,8 +126,14 @@ export class FakeCompute implements Compute {
         taskArn: handle,
         startedBy: task.spec.sessionId,
         version: task.version,
-        lastStatus: status.state === 'running' ? 'RUNNING' : status.state === 'exited' ? 'STOPPED' : 'PENDING',
-        stopCode: status.state === 'exited' ? (status.code === 'user' ? 'UserInitiated' : 'EssentialContainerExited') : undefined,
+        lastStatus:
+          status.state === 'running' ? 'RUNNING' : status.state === 'exited' ? 'STOPPED' : 'PENDING',
+        stopCode:
+          status.state === 'exited'
+            ? status.code === 'user'
+              ? 'UserInitiated'
+              : 'EssentialContainerExited'
+            : undefined,
         stoppedReason: status.state === 'exited' ? status.reason : undefined,
         containers: [
           {

@@ -1,5 +1,13 @@
 import { NotFoundError } from '../../functions/core/errors.ts';
-import type { Clock, Directory, EventSink, Homes, LifecycleEvent, NewUser, User } from '../../functions/core/ports.ts';
+import type {
+  Clock,
+  Directory,
+  EventSink,
+  Homes,
+  LifecycleEvent,
+  NewUser,
+  User,
+} from '../../functions/core/ports.ts';
 
 export class FakeHomes implements Homes {
   readonly ensured: string[] = [];

@@ -27,7 +27,9 @@ export class FakeRouter implements Router {
       throw error;
     }
     if (this.routes.size >= this.capacity) {
-      throw new CapacityError(`All ${this.capacity} routes are in use. Stop idle servers or raise the capacity.`);
+      throw new CapacityError(
+        `All ${this.capacity} routes are in use. Stop idle servers or raise the capacity.`,
+      );
     }
     const route = { prefix: baseUrlFor(session.user, session.server), slot: this.routes.size + 1 };
     this.routes.set(session.id, { target, route });

@@ -125,7 +125,14 @@ async function runCell(session: Session, code: string): Promise<{ close: () => v
   await serverReports(session, 'idle', () =>
     ws.send(
       JSON.stringify({
-        header: { msg_id: randomBytes(8).toString('hex'), username: 'culler-test', session: 'nudge', msg_type: 'kernel_info_request', version: '5.3', date: new Date().toISOString() },
+        header: {
+          msg_id: randomBytes(8).toString('hex'),
+          username: 'culler-test',
+          session: 'nudge',
+          msg_type: 'kernel_info_request',
+          version: '5.3',
+          date: new Date().toISOString(),
+        },
         parent_header: {},
         metadata: {},
         content: {},

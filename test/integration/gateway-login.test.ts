@@ -21,12 +21,12 @@ import {
   gatewayIssuer,
   startGateway,
 } from '../../functions/local/gateway/index.ts';
-import { Browser, signIn } from '../support/http-browser.ts';
 import {
   ALB_KEYS_PATH,
   LOCAL_SIGNER_ARN,
   loadOrCreateIdentitySigner,
 } from '../../functions/local/identity-signer.ts';
+import { Browser, signIn } from '../support/http-browser.ts';
 
 /**
  * The gateway end to end over real HTTP: the embedded provider's login page, the

@@ -32,15 +32,26 @@ const form = (browser: Browser, path: string, fields: Record<string, string> = {
 
 async function progress(browser: Browser) {
   const response = await browser.request('/progress', { headers: { accept: 'application/json' } });
-  return (await response.json()) as { state: string; ready: boolean; failed: boolean; progress: number; url?: string; message: string };
+  return (await response.json()) as {
+    state: string;
+    ready: boolean;
+    failed: boolean;
+    progress: number;
+    url?: string;
+    message: string;
+  };
 }
 
 const untilReady = (browser: Browser, timeoutMs = 90_000) =>
-  waitFor('the server to be ready', async () => {
-    const p = await progress(browser);
-    if (p.failed) throw new Error(`start failed: ${p.message}`);
-    return p.ready ? p : undefined;
-  }, timeoutMs);
+  waitFor(
+    'the server to be ready',
+    async () => {
+      const p = await progress(browser);
+      if (p.failed) throw new Error(`start failed: ${p.message}`);
+      return p.ready ? p : undefined;
+    },
+    timeoutMs,
+  );
 
 /** Jupyter wants its _xsrf cookie echoed in a header on writes. */
 function xsrfHeaders(browser: Browser): Record<string, string> {
@@ -80,7 +91,11 @@ describe('local mode', () => {
     expect(kernel.status).toBe(201);
     const { id } = (await kernel.json()) as { id: string };
     const cookie = [...alice.jar].map(([k, v]) => `${k}=${v}`).join('; ');
-    const run = await executeInKernel(`${local.url.replace('http', 'ws')}/user/alice/api/kernels/${id}/channels`, '1+1', { cookie });
+    const run = await executeInKernel(
+      `${local.url.replace('http', 'ws')}/user/alice/api/kernels/${id}/channels`,
+      '1+1',
+      { cookie },
+    );
     expect(run).toEqual({ result: '2', status: 'ok' });
 
     // Stop: the route disappears at once.
@@ -108,7 +123,9 @@ describe('local mode', () => {
     const responses = await Promise.all(Array.from({ length: 50 }, () => form(bob, '/start')));
     expect(responses.map((r) => r.status)).toEqual(Array(50).fill(303));
     await untilReady(bob);
-    const tasks = (await local.runtime.deps.compute.list()).filter((t) => t.alive && t.sessionId.startsWith('bob_'));
+    const tasks = (await local.runtime.deps.compute.list()).filter(
+      (t) => t.alive && t.sessionId.startsWith('bob_'),
+    );
     expect(tasks).toHaveLength(1);
     await form(bob, '/stop');
   });
@@ -131,7 +148,8 @@ describe('who may reach a lab', () => {
     await form(aliceBrowser, '/stop');
   });
 
-  const signer = () => loadOrCreateIdentitySigner(local.dataDir, { issuer: `${local.url}/oidc`, clientId: GATEWAY_CLIENT_ID });
+  const signer = () =>
+    loadOrCreateIdentitySigner(local.dataDir, { issuer: `${local.url}/oidc`, clientId: GATEWAY_CLIENT_ID });
   const direct = (headers: Record<string, string>) =>
     fetch(`http://${aliceLab.host}:${aliceLab.port}/user/alice/api/contents`, { headers });
 
@@ -164,7 +182,15 @@ describe('who may reach a lab', () => {
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const now = Math.floor(Date.now() / 1000);
     const forged = await new SignJWT({ sub: 'alice', username: 'alice', iss: real.issuer, exp: now + 60 })
-      .setProtectedHeader({ alg: 'ES256', typ: 'JWT', kid: real.kid, signer: real.signerArn, iss: real.issuer, client: real.clientId, exp: now + 60 })
+      .setProtectedHeader({
+        alg: 'ES256',
+        typ: 'JWT',
+        kid: real.kid,
+        signer: real.signerArn,
+        iss: real.issuer,
+        client: real.clientId,
+        exp: now + 60,
+      })
       .sign(privateKey);
     const encode = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
     const unsigned = `${encode({ alg: 'none', kid: real.kid, signer: real.signerArn })}.${encode({ username: 'alice', exp: now + 60 })}.`;

@@ -61,4 +61,3 @@ export async function signIn(browser: Browser, username: string, password: strin
     body: new URLSearchParams({ username, password }).toString(),
   });
 }
-

@@ -26,10 +26,24 @@ export async function executeInKernel(
     socket.addEventListener('open', () => {
       socket.send(
         JSON.stringify({
-          header: { msg_id: msgId, username: 'test', session: randomUUID(), msg_type: 'execute_request', version: '5.3', date: new Date().toISOString() },
+          header: {
+            msg_id: msgId,
+            username: 'test',
+            session: randomUUID(),
+            msg_type: 'execute_request',
+            version: '5.3',
+            date: new Date().toISOString(),
+          },
           parent_header: {},
           metadata: {},
-          content: { code, silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: true },
+          content: {
+            code,
+            silent: false,
+            store_history: true,
+            user_expressions: {},
+            allow_stdin: false,
+            stop_on_error: true,
+          },
           channel: 'shell',
           buffers: [],
         }),

@@ -5,7 +5,11 @@ import { join } from 'node:path';
 import { inject } from 'vitest';
 import { parseSettings } from '../../functions/core/config.ts';
 import type { EventSink, LifecycleEvent } from '../../functions/core/ports.ts';
-import { type LocalRuntime, type LocalRuntimeOptions, startLocalRuntime } from '../../functions/local/runtime.ts';
+import {
+  type LocalRuntime,
+  type LocalRuntimeOptions,
+  startLocalRuntime,
+} from '../../functions/local/runtime.ts';
 import { TEST_DYNAMODB_ENDPOINT_VARIABLE } from './dynamodb.ts';
 
 export async function freePort(): Promise<number> {
@@ -40,7 +44,10 @@ export interface TestLocalModeOptions extends LocalRuntimeOptions {
  * Local mode as `npm start` runs it (gateway, provider, DynamoDB, real Jupyter), on a
  * free loopback port with its own data dir and table, sharing the run's DynamoDB Local.
  */
-export async function startTestLocalMode(env: Record<string, string> = {}, testOptions: TestLocalModeOptions = {}): Promise<TestLocalMode> {
+export async function startTestLocalMode(
+  env: Record<string, string> = {},
+  testOptions: TestLocalModeOptions = {},
+): Promise<TestLocalMode> {
   const { beforeStart, ...options } = testOptions;
   const dataDir = await mkdtemp(join(tmpdir(), 'hubless-local-'));
   await beforeStart?.(dataDir);
@@ -55,7 +62,12 @@ export async function startTestLocalMode(env: Record<string, string> = {}, testO
   const events: LifecycleEvent[] = [];
   const sink: EventSink = { publish: async (event) => void events.push(event) };
   const dynamoEndpoint = inject('hublessTestDynamoEndpoint') ?? process.env[TEST_DYNAMODB_ENDPOINT_VARIABLE];
-  const runtime = await startLocalRuntime(settings, { dynamoEndpoint, quiet: true, events: sink, ...options });
+  const runtime = await startLocalRuntime(settings, {
+    dynamoEndpoint,
+    quiet: true,
+    events: sink,
+    ...options,
+  });
   return {
     runtime,
     url: settings.local.publicUrl,
@@ -72,7 +84,12 @@ export async function startTestLocalMode(env: Record<string, string> = {}, testO
 }
 
 /** Polls `check` until it returns a value, or fails after `timeoutMs` saying what it waited for. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000, intervalMs = 250): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined>,
+  timeoutMs = 60_000,
+  intervalMs = 250,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
@@ -84,5 +101,7 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
-  throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
+  throw new Error(
+    `Timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`,
+  );
 }

@@ -13,7 +13,11 @@ describe('parseSettings', () => {
   });
 
   it('reads HUBLESS_ variables', () => {
-    const settings = parseSettings({ HUBLESS_PORT: '9000', HUBLESS_IDLE_TIMEOUT_SECONDS: '120', HUBLESS_DATA_DIR: '/tmp/x' });
+    const settings = parseSettings({
+      HUBLESS_PORT: '9000',
+      HUBLESS_IDLE_TIMEOUT_SECONDS: '120',
+      HUBLESS_DATA_DIR: '/tmp/x',
+    });
     expect(settings.local.port).toBe(9000);
     expect(settings.idleTimeoutSeconds).toBe(120);
     expect(settings.local.dataDir).toBe('/tmp/x');
@@ -23,7 +27,9 @@ describe('parseSettings', () => {
   it('names the variable, the value and the rule when a value is bad', () => {
     expect(() => parseSettings({ HUBLESS_PORT: 'eighty' })).toThrow(ConfigError);
     expect(() => parseSettings({ HUBLESS_PORT: 'eighty' })).toThrow(/HUBLESS_PORT \(got "eighty"\)/);
-    expect(() => parseSettings({ HUBLESS_IDLE_TIMEOUT_SECONDS: '5' })).toThrow(/HUBLESS_IDLE_TIMEOUT_SECONDS/);
+    expect(() => parseSettings({ HUBLESS_IDLE_TIMEOUT_SECONDS: '5' })).toThrow(
+      /HUBLESS_IDLE_TIMEOUT_SECONDS/,
+    );
     expect(() => parseSettings({ HUBLESS_PROFILES: '[{"name":"Bad Name"}]' })).toThrow(/HUBLESS_PROFILES/);
   });
 });

@@ -8,7 +8,7 @@ import { listServers } from '../../functions/core/use-cases/list-servers.ts';
 import { startServer } from '../../functions/core/use-cases/start-server.ts';
 import { stopServer } from '../../functions/core/use-cases/stop-server.ts';
 import { makeTestDeps } from '../fakes/core-deps.ts';
-import { FakeCompute, type FakeBehaviour } from '../fakes/fake-compute.ts';
+import { type FakeBehaviour, FakeCompute } from '../fakes/fake-compute.ts';
 import { FakeRouter } from '../fakes/fake-router.ts';
 
 const computes: FakeCompute[] = [];
@@ -24,8 +24,11 @@ function setup(options: { behaviour?: FakeBehaviour; routerCapacity?: number } =
   return { deps, compute, router };
 }
 
-const start = (deps: ReturnType<typeof setup>['deps'], user = 'alice', extra: Partial<Parameters<typeof startServer>[1]> = {}) =>
-  startServer(deps, { user, server: '', groups: [], ...extra });
+const start = (
+  deps: ReturnType<typeof setup>['deps'],
+  user = 'alice',
+  extra: Partial<Parameters<typeof startServer>[1]> = {},
+) => startServer(deps, { user, server: '', groups: [], ...extra });
 
 const stop = (deps: ReturnType<typeof setup>['deps'], user = 'alice') =>
   stopServer(deps, { user, server: '', reason: { code: 'user', message: 'Stopped by its owner.' } });
@@ -88,7 +91,9 @@ describe('startServer', () => {
   });
 
   it('records the platform refusal on the session and lets the user try again', async () => {
-    const { deps } = setup({ behaviour: { kind: 'refuses', error: new SpawnError('No Fargate capacity in the zone.') } });
+    const { deps } = setup({
+      behaviour: { kind: 'refuses', error: new SpawnError('No Fargate capacity in the zone.') },
+    });
     await expect(start(deps)).rejects.toThrow('No Fargate capacity in the zone.');
     const failed = await getServer(deps, 'alice', '');
     expect(failed.state).toBe('failed');
@@ -97,7 +102,9 @@ describe('startServer', () => {
   });
 
   it('hides internal errors from the user but still fails the session', async () => {
-    const { deps } = setup({ behaviour: { kind: 'refuses', error: new Error('socket hang up at 10.0.0.1') } });
+    const { deps } = setup({
+      behaviour: { kind: 'refuses', error: new Error('socket hang up at 10.0.0.1') },
+    });
     await expect(start(deps)).rejects.toThrow('socket hang up');
     const failed = await getServer(deps, 'alice', '');
     expect(failed.reason?.message).toMatch(/internal error/);
@@ -169,7 +176,11 @@ describe('progress to ready', () => {
 });
 
 describe('handleTaskEvent', () => {
-  function eventFor(session: Session, lastStatus: string, extra: Partial<TaskStateChangeEvent['detail']> = {}): TaskStateChangeEvent {
+  function eventFor(
+    session: Session,
+    lastStatus: string,
+    extra: Partial<TaskStateChangeEvent['detail']> = {},
+  ): TaskStateChangeEvent {
     return {
       'detail-type': 'ECS Task State Change',
       source: 'aws.ecs',
@@ -214,7 +225,10 @@ describe('handleTaskEvent', () => {
     const { session } = await start(deps);
     await stop(deps);
     await start(deps); // a newer session replaces the old one
-    const late = await handleTaskEvent(deps, { ...eventFor(session, 'RUNNING'), detail: { ...eventFor(session, 'RUNNING').detail, taskArn: 'fake-task/99' } });
+    const late = await handleTaskEvent(deps, {
+      ...eventFor(session, 'RUNNING'),
+      detail: { ...eventFor(session, 'RUNNING').detail, taskArn: 'fake-task/99' },
+    });
     expect(late.outcome).toBe('orphan-stopped');
     expect(compute.calls.stop).toContain('fake-task/99');
   });
@@ -274,7 +288,9 @@ describe('listServers', () => {
     await start(deps, 'bob');
     await stop(deps, 'bob');
     expect((await listServers(deps)).map((s) => s.user)).toEqual(['alice']);
-    expect((await listServers(deps, { user: 'bob', states: ['stopped'] })).map((s) => s.state)).toEqual(['stopped']);
+    expect((await listServers(deps, { user: 'bob', states: ['stopped'] })).map((s) => s.state)).toEqual([
+      'stopped',
+    ]);
   });
 });
 

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidStateError } from '../../functions/core/errors.ts';
-import { baseUrlFor, canTransition, newSessionId, parseSessionId, type Session, transition } from '../../functions/core/session.ts';
+import {
+  baseUrlFor,
+  canTransition,
+  newSessionId,
+  parseSessionId,
+  type Session,
+  transition,
+} from '../../functions/core/session.ts';
 
 const base: Session = {
   id: 'alice__abc',
@@ -26,7 +33,9 @@ describe('session lifecycle', () => {
   it('records a progress event with each described move', () => {
     const next = transition(base, 'running', new Date('2026-01-01T00:01:00Z'), {}, 'Server is running');
     expect(next.state).toBe('running');
-    expect(next.events).toEqual([{ progress: 70, message: 'Server is running', time: '2026-01-01T00:01:00.000Z' }]);
+    expect(next.events).toEqual([
+      { progress: 70, message: 'Server is running', time: '2026-01-01T00:01:00.000Z' },
+    ]);
     expect(next.updatedAt).toBe('2026-01-01T00:01:00.000Z');
     expect(base.events).toEqual([]);
   });

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { taskStatusFromDetail } from '../../functions/core/task-event.ts';
 
-const eni = (ip: string) => [{ type: 'ElasticNetworkInterface', details: [{ name: 'privateIPv4Address', value: ip }] }];
+const eni = (ip: string) => [
+  { type: 'ElasticNetworkInterface', details: [{ name: 'privateIPv4Address', value: ip }] },
+];
 
 describe('taskStatusFromDetail', () => {
   it.each(['PROVISIONING', 'PENDING', 'ACTIVATING'])('maps %s to pending', (lastStatus) => {
@@ -9,7 +11,9 @@ describe('taskStatusFromDetail', () => {
   });
 
   it('maps RUNNING with a private IP to running on port 8888', () => {
-    expect(taskStatusFromDetail({ taskArn: 't', lastStatus: 'RUNNING', attachments: eni('10.0.1.5') })).toEqual({
+    expect(
+      taskStatusFromDetail({ taskArn: 't', lastStatus: 'RUNNING', attachments: eni('10.0.1.5') }),
+    ).toEqual({
       state: 'running',
       target: { host: '10.0.1.5', port: 8888 },
     });
@@ -30,7 +34,11 @@ describe('taskStatusFromDetail', () => {
   });
 
   it('explains a Spot interruption in words the user understands', () => {
-    const status = taskStatusFromDetail({ taskArn: 't', lastStatus: 'STOPPED', stopCode: 'SpotInterruption' });
+    const status = taskStatusFromDetail({
+      taskArn: 't',
+      lastStatus: 'STOPPED',
+      stopCode: 'SpotInterruption',
+    });
     expect(status).toMatchObject({ state: 'exited', code: 'spot-interruption' });
     expect(status.state === 'exited' && status.reason).toMatch(/Spot capacity/);
   });
@@ -61,7 +69,12 @@ describe('taskStatusFromDetail', () => {
 
 describe('a clean exit', () => {
   it('is a normal stop, not a crash (Jupyter shut itself down)', () => {
-    const status = taskStatusFromDetail({ taskArn: 't', lastStatus: 'STOPPED', stopCode: 'EssentialContainerExited', containers: [{ exitCode: 0 }] });
+    const status = taskStatusFromDetail({
+      taskArn: 't',
+      lastStatus: 'STOPPED',
+      stopCode: 'EssentialContainerExited',
+      containers: [{ exitCode: 0 }],
+    });
     expect(status).toMatchObject({ state: 'exited', code: 'idle', exitCode: 0 });
   });
 });

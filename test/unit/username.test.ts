@@ -33,6 +33,8 @@ describe('normaliseUsername', () => {
     expect(error.status).toBe(400);
     expect(error.expose).toBe(true);
     expect(error.message).toMatch(/letters a-z, digits 0-9 and single hyphens/);
+    // The message quotes the login: it must not carry control characters into logs or pages.
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
     expect(error.message).not.toMatch(/[\u0000-\u001f]/);
   });
 

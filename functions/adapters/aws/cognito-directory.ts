@@ -122,7 +122,10 @@ export class CognitoDirectory implements Directory {
             new AdminCreateUserCommand({
               UserPoolId: this.#pool,
               Username: key,
-              UserAttributes: [...(user.email ? emailAttributes(user.email) : []), ...profileAttributes(user.profile)],
+              UserAttributes: [
+                ...(user.email ? emailAttributes(user.email) : []),
+                ...profileAttributes(user.profile),
+              ],
               MessageAction: this.#suppress ? 'SUPPRESS' : undefined,
               DesiredDeliveryMediums: !this.#suppress && user.email ? ['EMAIL'] : undefined,
             }),
@@ -142,12 +145,18 @@ export class CognitoDirectory implements Directory {
     } else {
       const changed = [
         ...(user.email !== undefined && user.email !== current.email ? emailAttributes(user.email) : []),
-        ...(user.profile !== undefined && user.profile !== current.profile ? profileAttributes(user.profile) : []),
+        ...(user.profile !== undefined && user.profile !== current.profile
+          ? profileAttributes(user.profile)
+          : []),
       ];
       if (changed.length > 0) {
         await this.#call('Cognito AdminUpdateUserAttributes', () =>
           this.#cognito.send(
-            new AdminUpdateUserAttributesCommand({ UserPoolId: this.#pool, Username: key, UserAttributes: changed }),
+            new AdminUpdateUserAttributesCommand({
+              UserPoolId: this.#pool,
+              Username: key,
+              UserAttributes: changed,
+            }),
           ),
         );
       }

@@ -42,9 +42,16 @@ export class LocalMachineClients {
     const clientId = normaliseUsername(name);
     const unknown = scopes.filter((scope) => !(API_SCOPES as readonly string[]).includes(scope));
     if (unknown.length > 0 || scopes.length === 0) {
-      throw new ValidationError(`Scopes must be one or more of ${API_SCOPES.join(', ')}${unknown.length ? `; unknown: ${unknown.join(', ')}` : ''}.`);
+      throw new ValidationError(
+        `Scopes must be one or more of ${API_SCOPES.join(', ')}${unknown.length ? `; unknown: ${unknown.join(', ')}` : ''}.`,
+      );
     }
-    const client: MachineClient = { clientId, clientSecret: randomBytes(24).toString('base64url'), scopes, createdAt: new Date().toISOString() };
+    const client: MachineClient = {
+      clientId,
+      clientSecret: randomBytes(24).toString('base64url'),
+      scopes,
+      createdAt: new Date().toISOString(),
+    };
     await this.#write([...(await this.list()).filter((c) => c.clientId !== clientId), client]);
     return client;
   }

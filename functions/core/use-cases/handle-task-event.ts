@@ -11,7 +11,10 @@ export type TaskEventOutcome = 'advanced' | 'ignored' | 'orphan-stopped';
  * and reordering are harmless: the session only moves forward, and an event for a task
  * that is not the session's current one is ignored, or stopped if it still runs.
  */
-export async function handleTaskEvent(deps: CoreDeps, event: TaskStateChangeEvent): Promise<{ outcome: TaskEventOutcome; session?: Session }> {
+export async function handleTaskEvent(
+  deps: CoreDeps,
+  event: TaskStateChangeEvent,
+): Promise<{ outcome: TaskEventOutcome; session?: Session }> {
   const detail = event.detail;
   if (!detail?.taskArn) throw new ValidationError('The task event has no detail.taskArn.');
   if (!detail.startedBy) return { outcome: 'ignored' };
@@ -23,7 +26,10 @@ export async function handleTaskEvent(deps: CoreDeps, event: TaskStateChangeEven
   }
   const status = taskStatusFromDetail(detail);
   const session = await deps.store.get(owner.user, owner.server);
-  const claimed = session && session.id === detail.startedBy && (session.state === 'pending' || session.computeHandle === detail.taskArn);
+  const claimed =
+    session &&
+    session.id === detail.startedBy &&
+    (session.state === 'pending' || session.computeHandle === detail.taskArn);
   if (!claimed) {
     if (status.state !== 'exited') {
       await deps.compute.stop(detail.taskArn, 'No session owns this server any more.');

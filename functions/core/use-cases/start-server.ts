@@ -25,7 +25,10 @@ export function chooseProfile(profiles: Profile[], requested: string | undefined
   const allowed = profiles.filter((p) => p.groups.length === 0 || p.groups.some((g) => groups.includes(g)));
   if (requested === undefined) {
     const first = allowed[0];
-    if (!first) throw new ForbiddenError('No server profile is available to you. Ask an administrator to add you to a group.');
+    if (!first)
+      throw new ForbiddenError(
+        'No server profile is available to you. Ask an administrator to add you to a group.',
+      );
     return first;
   }
   const profile = profiles.find((p) => p.name === requested);
@@ -36,7 +39,9 @@ export function chooseProfile(profiles: Profile[], requested: string | undefined
     );
   }
   if (!allowed.includes(profile)) {
-    throw new ForbiddenError(`The profile "${requested}" is limited to the groups ${profile.groups.join(', ')}.`);
+    throw new ForbiddenError(
+      `The profile "${requested}" is limited to the groups ${profile.groups.join(', ')}.`,
+    );
   }
   return profile;
 }
@@ -73,12 +78,22 @@ export async function startServer(deps: CoreDeps, request: StartRequest): Promis
     // N concurrent starts produce exactly one session: every loser gets the winner back.
     session = await deps.store.create(draft);
   } catch (error) {
-    if (error instanceof SessionConflictError && error.current && !isTerminal((error.current as Session).state)) {
+    if (
+      error instanceof SessionConflictError &&
+      error.current &&
+      !isTerminal((error.current as Session).state)
+    ) {
       return { session: error.current as Session, created: false };
     }
     throw error;
   }
-  await deps.events.publish({ type: 'start', time: now, user: session.user, server: session.server, sessionId: session.id });
+  await deps.events.publish({
+    type: 'start',
+    time: now,
+    user: session.user,
+    server: session.server,
+    sessionId: session.id,
+  });
   return { session: await launch(deps, session, profile), created: true };
 }
 
@@ -104,16 +119,27 @@ async function launch(deps: CoreDeps, session: Session, profile: Profile): Promi
     });
   } catch (error) {
     const exposed = error instanceof HublessError && error.expose;
-    const reason = exposed ? error.message : 'The server could not be started because of an internal error. Try again; if it keeps failing, tell your administrator.';
+    const reason = exposed
+      ? error.message
+      : 'The server could not be started because of an internal error. Try again; if it keeps failing, tell your administrator.';
     deps.log?.('error', 'start failed', { sessionId: session.id, error: String(error) });
-    await finish(deps, session, { code: exposed && error.code === 'capacity' ? 'capacity' : 'start-failed', reason });
+    await finish(deps, session, {
+      code: exposed && error.code === 'capacity' ? 'capacity' : 'start-failed',
+      reason,
+    });
     throw error;
   }
 
   const now = deps.clock.now();
   const launched = await mutate(deps, session, (current) =>
     current.state === 'pending'
-      ? transition(current, 'launching', now, { computeHandle: handle, home, launchedAt: now.toISOString() }, 'Server is starting')
+      ? transition(
+          current,
+          'launching',
+          now,
+          { computeHandle: handle, home, launchedAt: now.toISOString() },
+          'Server is starting',
+        )
       : undefined,
   );
   if (launched.computeHandle !== handle) {

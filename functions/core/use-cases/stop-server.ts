@@ -17,7 +17,10 @@ export interface StopRequest {
  */
 export async function stopServer(deps: CoreDeps, request: StopRequest): Promise<Session> {
   const session = await deps.store.get(request.user, request.server);
-  if (!session) throw new NotFoundError(`${request.user} has no server${request.server ? ` named "${request.server}"` : ''}.`);
+  if (!session)
+    throw new NotFoundError(
+      `${request.user} has no server${request.server ? ` named "${request.server}"` : ''}.`,
+    );
   return stopSession(deps, session, request.reason);
 }
 

@@ -44,7 +44,8 @@ function progressOf(session: Session, ui: 'lab' | 'tree') {
   return {
     state: session.state,
     progress: last?.progress ?? 0,
-    message: session.state === 'failed' ? (session.reason?.message ?? 'The server failed.') : (last?.message ?? ''),
+    message:
+      session.state === 'failed' ? (session.reason?.message ?? 'The server failed.') : (last?.message ?? ''),
     events: session.events.map(({ progress, message, time }) => ({ progress, message, time })),
     ready: session.state === 'ready',
     failed: session.state === 'failed' || session.state === 'stopped',
@@ -56,7 +57,9 @@ type Route = (deps: PortalDeps, request: Request) => Promise<AlbResult>;
 
 const home: Route = async (deps, { user }) => {
   const session = await findServer(deps.core, user.name, '');
-  const profiles = deps.core.settings.profiles.filter((p) => p.groups.length === 0 || p.groups.some((g) => user.groups.includes(g)));
+  const profiles = deps.core.settings.profiles.filter(
+    (p) => p.groups.length === 0 || p.groups.some((g) => user.groups.includes(g)),
+  );
   return html(200, homePage(user, session, session ? labUrl(session, deps.labUi) : '', profiles));
 };
 
@@ -85,7 +88,11 @@ const progress: Route = async (deps, { user }) => {
 };
 
 const stop: Route = async (deps, { user }) => {
-  await stopServer(deps.core, { user: user.name, server: '', reason: { code: 'user', message: 'Stopped by its owner.' } });
+  await stopServer(deps.core, {
+    user: user.name,
+    server: '',
+    reason: { code: 'user', message: 'Stopped by its owner.' },
+  });
   return redirect('/');
 };
 
@@ -110,7 +117,9 @@ const logout: Route = async (deps) => ({
   headers: { location: deps.logoutUrl ?? '/', 'cache-control': 'no-store' },
   // The ALB keeps its session in AWSELBAuthSessionCookie-N (split when large): expire them all.
   multiValueHeaders: {
-    'set-cookie': [0, 1, 2, 3].map((n) => `AWSELBAuthSessionCookie-${n}=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax`),
+    'set-cookie': [0, 1, 2, 3].map(
+      (n) => `AWSELBAuthSessionCookie-${n}=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax`,
+    ),
   },
 });
 
@@ -119,7 +128,8 @@ const userPath: Route = async (deps, { event, user }) => {
   const owner = event.path.split('/')[2] ?? '';
   if (owner === user.name) {
     const session = await findServer(deps.core, user.name, '');
-    if (session && session.state !== 'stopped' && session.state !== 'failed' && session.state !== 'ready') return redirect('/spawn-pending', 302);
+    if (session && session.state !== 'stopped' && session.state !== 'failed' && session.state !== 'ready')
+      return redirect('/spawn-pending', 302);
   }
   return html(owner === user.name ? 404 : 403, notRunningPage(user, owner));
 };
@@ -141,7 +151,8 @@ export async function routePortal(deps: PortalDeps, event: AlbEvent): Promise<Al
   try {
     const identity = await deps.identity.verify(event.headers['x-amzn-oidc-data']);
     const record = await deps.core.directory.get(identity.username);
-    if (record?.disabled) throw new ForbiddenError('Your account is disabled. Ask an administrator to enable it.');
+    if (record?.disabled)
+      throw new ForbiddenError('Your account is disabled. Ask an administrator to enable it.');
     user = { name: identity.username, admin: record?.admin ?? false, groups: record?.groups ?? [] };
 
     const method = event.httpMethod.toUpperCase();
@@ -149,10 +160,12 @@ export async function routePortal(deps: PortalDeps, event: AlbEvent): Promise<Al
       throw new ForbiddenError('This form was sent from another site. Go back to hubless and try again.');
     }
     const key = `${method === 'HEAD' ? 'GET' : method} ${event.path}`;
-    if (key === 'GET /launch' && deps.launchLinks) return await launchRoute(deps.launchLinks)(deps, { event, user });
+    if (key === 'GET /launch' && deps.launchLinks)
+      return await launchRoute(deps.launchLinks)(deps, { event, user });
     const route = ROUTES[key];
     if (route) return await route(deps, { event, user });
-    if (event.path.startsWith('/user/') && (method === 'GET' || method === 'HEAD')) return await userPath(deps, { event, user });
+    if (event.path.startsWith('/user/') && (method === 'GET' || method === 'HEAD'))
+      return await userPath(deps, { event, user });
     throw new NotFoundError(`There is no page at ${event.path}.`);
   } catch (error) {
     const view = errorView(error, (message, fields) => deps.core.log?.('error', message, fields));

@@ -46,12 +46,20 @@ function profileChooser(profiles: Profile[]): string {
     return profiles[0] ? `<input type="hidden" name="profile" value="${e(profiles[0].name)}">` : '';
   }
   const options = profiles
-    .map((p, i) => `<option value="${e(p.name)}"${i === 0 ? ' selected' : ''}>${e(p.name)}${p.description ? ` (${e(p.description)})` : ''}</option>`)
+    .map(
+      (p, i) =>
+        `<option value="${e(p.name)}"${i === 0 ? ' selected' : ''}>${e(p.name)}${p.description ? ` (${e(p.description)})` : ''}</option>`,
+    )
     .join('');
   return `<p><label for="profile">Server size</label> <select id="profile" name="profile">${options}</select></p>`;
 }
 
-export function homePage(user: PageUser, session: Session | undefined, labUrl: string, profiles: Profile[]): string {
+export function homePage(
+  user: PageUser,
+  session: Session | undefined,
+  labUrl: string,
+  profiles: Profile[],
+): string {
   const state = session ? describeState(session) : 'not started';
   let actions: string;
   if (!session || session.state === 'stopped' || session.state === 'failed') {
@@ -150,7 +158,11 @@ export function adminPage(user: PageUser, sessions: Session[]): string {
 
 export function notRunningPage(user: PageUser, owner: string): string {
   if (owner !== user.name) {
-    return layout('Not allowed', user, `<h2>Not allowed</h2><p>This server belongs to another user. You can only open your own server.</p><p><a href="/">Go to your home page</a></p>`);
+    return layout(
+      'Not allowed',
+      user,
+      `<h2>Not allowed</h2><p>This server belongs to another user. You can only open your own server.</p><p><a href="/">Go to your home page</a></p>`,
+    );
   }
   return layout(
     'Server not running',
@@ -161,5 +173,9 @@ export function notRunningPage(user: PageUser, owner: string): string {
 }
 
 export function errorPage(user: PageUser | undefined, title: string, message: string): string {
-  return layout(title, user, `<h2>${e(title)}</h2><div class="error" role="alert"><p>${e(message)}</p></div><p><a href="/">Back to home</a></p>`);
+  return layout(
+    title,
+    user,
+    `<h2>${e(title)}</h2><div class="error" role="alert"><p>${e(message)}</p></div><p><a href="/">Back to home</a></p>`,
+  );
 }

@@ -216,7 +216,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     // cookie and the real callback would fail its state check.
     // Browsers label those with Sec-Fetch-Dest (image, empty, script); pages are document.
     const dest = req.headers['sec-fetch-dest'];
-    const subresource = (dest !== undefined && dest !== 'document' && dest !== 'iframe') || pathOf(req.url) === '/favicon.ico';
+    const subresource =
+      (dest !== undefined && dest !== 'document' && dest !== 'iframe') || pathOf(req.url) === '/favicon.ico';
     if ((req.method !== 'GET' && req.method !== 'HEAD') || subresource) {
       sendJson(res, 401, { error: 'unauthorized', message: 'Sign in first: open the portal in a browser.' });
       return;
@@ -519,7 +520,13 @@ function isSafePath(path: string): boolean {
  * Refusals the gateway makes itself on API paths, in each API's own error shape: ours
  * ({error: {code, message}}) on /api/v1, JupyterHub's ({status, message}) on /hub/api.
  */
-function sendApiError(res: ServerResponse, path: string, status: number, code: string, message: string): void {
+function sendApiError(
+  res: ServerResponse,
+  path: string,
+  status: number,
+  code: string,
+  message: string,
+): void {
   if (path.startsWith('/hub/')) sendJson(res, status, { status, message });
   else sendJson(res, status, { error: { code, message } });
 }
