@@ -2,6 +2,7 @@ import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-
 import { HttpUserPoolAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
+import { NagSuppressions } from 'cdk-nag';
 import { type StackContext, use } from 'sst/constructs';
 import { useStageConfig } from './config.ts';
 import { controlPlaneEnvironment, grantCapabilities } from './control-plane.ts';
@@ -11,6 +12,16 @@ import { Routing } from './Routing.ts';
 
 /** Paths the machine API serves; everything else answers 404 from API Gateway itself. */
 export const API_ROUTES = ['/api/v1/{proxy+}', '/hub/api/{proxy+}'] as const;
+
+/**
+ * Routes API Gateway passes without its JWT authorizer; the handler verifies tokens itself.
+ * JupyterHub clients send `Authorization: token <jwt>`, a scheme the authorizer refuses
+ * (it reads only Bearer), and the OpenAPI document is public by design.
+ */
+export const SELF_AUTHENTICATED_ROUTES = [
+  { path: '/hub/api/{proxy+}', methods: [HttpMethod.ANY] },
+  { path: '/api/v1/openapi.json', methods: [HttpMethod.GET] },
+] as const;
 
 /**
  * The machine API (LMS, scripts): an HTTP API whose Cognito JWT authorizer admits
@@ -37,8 +48,17 @@ export function Api({ stack, app }: StackContext) {
     description: `hubless ${app.stage} machine API`,
   });
   const integration = new HttpLambdaIntegration('Handler', api);
-  for (const path of API_ROUTES)
-    httpApi.addRoutes({ path, methods: [HttpMethod.ANY], integration, authorizer });
+  httpApi.addRoutes({ path: '/api/v1/{proxy+}', methods: [HttpMethod.ANY], integration, authorizer });
+  for (const route of SELF_AUTHENTICATED_ROUTES) {
+    const added = httpApi.addRoutes({ path: route.path, methods: [...route.methods], integration });
+    NagSuppressions.addResourceSuppressions(added, [
+      {
+        id: 'AwsSolutions-APIG4',
+        reason:
+          'The handler authenticates these itself: JupyterHub clients send "Authorization: token <jwt>", which the JWT authorizer cannot read, and the OpenAPI document is public.',
+      },
+    ]);
+  }
 
   const accessLogs = new LogGroup(stack, 'ApiAccessLogs', { retention: retentionDays(config.retentionDays) });
   const stage = new HttpStage(stack, 'DefaultStage', {

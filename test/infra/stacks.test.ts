@@ -364,16 +364,20 @@ describe('Routing', () => {
 });
 
 describe('Api', () => {
-  it('guards both API prefixes with the Cognito JWT authorizer', () => {
+  it('guards /api/v1 with the Cognito JWT authorizer', () => {
     const authorizer = idOf(t.Api, 'AWS::ApiGatewayV2::Authorizer', { AuthorizerType: 'JWT' });
-    for (const path of ['/api/v1/{proxy+}', '/hub/api/{proxy+}']) {
-      t.Api.hasResourceProperties('AWS::ApiGatewayV2::Route', {
-        RouteKey: `ANY ${path}`,
-        AuthorizationType: 'JWT',
-        AuthorizerId: { Ref: authorizer },
-      });
+    t.Api.hasResourceProperties('AWS::ApiGatewayV2::Route', {
+      RouteKey: 'ANY /api/v1/{proxy+}',
+      AuthorizationType: 'JWT',
+      AuthorizerId: { Ref: authorizer },
+    });
+  });
+
+  it('lets JupyterHub "token" clients and the OpenAPI document through to the handler, which checks them', () => {
+    for (const key of ['ANY /hub/api/{proxy+}', 'GET /api/v1/openapi.json']) {
+      t.Api.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: key, AuthorizationType: 'NONE' });
     }
-    t.Api.resourceCountIs('AWS::ApiGatewayV2::Route', 2);
+    t.Api.resourceCountIs('AWS::ApiGatewayV2::Route', 3);
   });
 
   it('throttles and logs every request', () => {
