@@ -10,9 +10,6 @@ import { Identity } from './Identity.ts';
 import { hublessFunction, retentionDays } from './lambda.ts';
 import { Routing } from './Routing.ts';
 
-/** Paths the machine API serves; everything else answers 404 from API Gateway itself. */
-export const API_ROUTES = ['/api/v1/{proxy+}', '/hub/api/{proxy+}'] as const;
-
 /**
  * Routes API Gateway passes without its JWT authorizer; the handler verifies tokens itself.
  * JupyterHub clients send `Authorization: token <jwt>`, a scheme the authorizer refuses
