@@ -1,6 +1,8 @@
 import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { waitFor } from '../../test/support/net.ts';
+
+export { freePort } from '../../test/support/net.ts';
 
 /**
  * Shared pieces of the benchmarks: statistics, free loopback ports, child processes that
@@ -54,40 +56,16 @@ export function ms(value: number | undefined): string {
   return value >= 10_000 ? `${(value / 1000).toFixed(1)} s` : `${Math.round(value)} ms`;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
-
 export const sleep = (milliseconds: number) => new Promise((resolve) => setTimeout(resolve, milliseconds));
 
 /** Calls `check` every `intervalMs` until it returns a value; throws naming `what` after `timeoutMs`. */
-export async function poll<T>(
+export function poll<T>(
   what: string,
   check: () => Promise<T | undefined>,
   timeoutMs: number,
   intervalMs: number,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    await sleep(intervalMs);
-  }
-  throw new Error(
-    `Timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`,
-  );
+  return waitFor(what, check, timeoutMs, intervalMs);
 }
 
 /** True once GET `url` answers with `status`. */

@@ -7,8 +7,10 @@
  *
  * `node bench/lib/ws-load.ts --url ws://... --connections 32 --duration 5 --headers '{"cookie":"..."}'`
  */
+
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { shellMessage } from '../../test/support/jupyter-kernel.ts';
 
 const { values } = parseArgs({
   options: {
@@ -24,21 +26,7 @@ const durationMs = Number(values.duration) * 1000;
 const headers = JSON.parse(values.headers) as Record<string, string>;
 
 function message(session: string, msgId: string): string {
-  return JSON.stringify({
-    header: {
-      msg_id: msgId,
-      username: 'bench',
-      session,
-      msg_type: 'kernel_info_request',
-      version: '5.3',
-      date: new Date().toISOString(),
-    },
-    parent_header: {},
-    metadata: {},
-    content: {},
-    channel: 'shell',
-    buffers: [],
-  });
+  return shellMessage('kernel_info_request', msgId, {}, session);
 }
 
 async function open(): Promise<WebSocket> {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { type BrowserContext, chromium, type Page, type Response } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MachineClient } from '../../functions/adapters/local/machine-clients.ts';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../support/chromium.ts';
 import type { TestLocalMode } from '../support/local-mode.ts';
 import { clientToken, startLocalModeWithClients } from '../support/machine-client.ts';
 
@@ -86,19 +87,10 @@ async function launchLink(user: string, body: Record<string, unknown>): Promise<
 async function newPage(): Promise<Page> {
   const profileDir = await mkdtemp(join(tmpdir(), 'hubless-chromium-'));
   const context = await chromium.launchPersistentContext(profileDir, {
-    executablePath: '/usr/bin/chromium',
+    executablePath: CHROMIUM_PATH,
     headless: true,
     viewport: { width: 1200, height: 800 },
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
+    args: CHROMIUM_ARGS,
   });
   browsers.push({ context, profileDir });
   return context.pages()[0] ?? context.newPage();

@@ -20,6 +20,7 @@ import { getServer } from '../../functions/core/use-cases/get-server.ts';
 import { startServer } from '../../functions/core/use-cases/start-server.ts';
 import { MemoryDirectory } from '../fakes/fake-parts.ts';
 import { MemorySessionStore } from '../fakes/memory-session-store.ts';
+import { executeContent, shellMessage } from '../support/jupyter-kernel.ts';
 
 /**
  * The culler in local mode against real Jupyter server processes: the lifecycle is
@@ -123,23 +124,7 @@ async function runCell(session: Session, code: string): Promise<{ close: () => v
   // "starting" until the next status. Nudge with kernel_info_request (as Jupyter's own
   // nudge does) until the server itself reports idle, then run the cell.
   await serverReports(session, 'idle', () =>
-    ws.send(
-      JSON.stringify({
-        header: {
-          msg_id: randomBytes(8).toString('hex'),
-          username: 'culler-test',
-          session: 'nudge',
-          msg_type: 'kernel_info_request',
-          version: '5.3',
-          date: new Date().toISOString(),
-        },
-        parent_header: {},
-        metadata: {},
-        content: {},
-        channel: 'shell',
-        buffers: [],
-      }),
-    ),
+    ws.send(shellMessage('kernel_info_request', randomBytes(8).toString('hex'))),
   );
   // Jupyter may drop a request sent while the kernel is still starting: send until our cell reports busy.
   const id = randomBytes(8).toString('hex');
@@ -158,28 +143,7 @@ async function runCell(session: Session, code: string): Promise<{ close: () => v
         resolve();
     }),
   );
-  const request = JSON.stringify({
-    header: {
-      msg_id: id,
-      username: 'culler-test',
-      session: id,
-      msg_type: 'execute_request',
-      version: '5.3',
-      date: new Date().toISOString(),
-    },
-    parent_header: {},
-    metadata: {},
-    content: {
-      code,
-      silent: false,
-      store_history: true,
-      user_expressions: {},
-      allow_stdin: false,
-      stop_on_error: true,
-    },
-    channel: 'shell',
-    buffers: [],
-  });
+  const request = shellMessage('execute_request', id, executeContent(code), id);
   for (let attempt = 0; ; attempt++) {
     ws.send(request);
     const started = await Promise.race([

@@ -5,21 +5,26 @@ import { type Browser, chromium } from 'playwright-core';
  * Debian's Chromium driven by playwright-core (no browser download: `npx playwright
  * install` cannot work offline). Flags keep it from reaching for the network.
  */
+/** Keep Chromium off the network (this machine has none) and out of first-run chores. */
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+export const CHROMIUM_PATH = process.env.HUBLESS_CHROMIUM ?? '/usr/bin/chromium';
+
 export async function launchChromium(): Promise<{ browser: Browser; close(): Promise<void> }> {
   // playwright gives every launch() a fresh, empty profile of its own (it refuses
   // --user-data-dir here), so no state leaks between runs.
   const browser = await chromium.launch({
-    executablePath: process.env.HUBLESS_CHROMIUM ?? '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
+    executablePath: CHROMIUM_PATH,
+    args: CHROMIUM_ARGS,
   });
   return {
     browser,

@@ -1,5 +1,40 @@
 import { randomUUID } from 'node:crypto';
 
+/** A message on a kernel's shell channel (Jupyter messaging protocol v5.3), as JSON text. */
+export function shellMessage(
+  type: 'execute_request' | 'kernel_info_request',
+  msgId: string,
+  content: object = {},
+  session: string = randomUUID(),
+): string {
+  return JSON.stringify({
+    header: {
+      msg_id: msgId,
+      username: 'hubless-test',
+      session,
+      msg_type: type,
+      version: '5.3',
+      date: new Date().toISOString(),
+    },
+    parent_header: {},
+    metadata: {},
+    content,
+    channel: 'shell',
+    buffers: [],
+  });
+}
+
+export function executeContent(code: string): object {
+  return {
+    code,
+    silent: false,
+    store_history: true,
+    user_expressions: {},
+    allow_stdin: false,
+    stop_on_error: true,
+  };
+}
+
 /**
  * Runs code in a Jupyter kernel over its WebSocket channel (the Jupyter messaging
  * protocol, v5), as JupyterLab does, and returns the text/plain result.
@@ -24,30 +59,7 @@ export async function executeInKernel(
       reject(new Error(`WebSocket error: ${(event as ErrorEvent).message ?? 'unknown'}`));
     });
     socket.addEventListener('open', () => {
-      socket.send(
-        JSON.stringify({
-          header: {
-            msg_id: msgId,
-            username: 'test',
-            session: randomUUID(),
-            msg_type: 'execute_request',
-            version: '5.3',
-            date: new Date().toISOString(),
-          },
-          parent_header: {},
-          metadata: {},
-          content: {
-            code,
-            silent: false,
-            store_history: true,
-            user_expressions: {},
-            allow_stdin: false,
-            stop_on_error: true,
-          },
-          channel: 'shell',
-          buffers: [],
-        }),
-      );
+      socket.send(shellMessage('execute_request', msgId, executeContent(code)));
     });
     socket.addEventListener('message', (event) => {
       const message = JSON.parse(String(event.data)) as {
