@@ -1,5 +1,5 @@
 import type { CoreDeps } from './deps.ts';
-import { HublessError, SessionConflictError } from './errors.ts';
+import { HublessError, SessionConflictError, ThrottledError } from './errors.ts';
 import type { ComputeStatus, LifecycleEvent } from './ports.ts';
 import { isTerminal, type Session, type SessionState, type StopReason, transition } from './session.ts';
 
@@ -68,6 +68,9 @@ export async function finish(
   if (isTerminal(session.state)) return session;
   if (session.route) await deps.router.deleteRoute(session);
   const now = deps.clock.now();
+  // The route on the version our write replaces: a racing connect() may have recorded one
+  // after we read `session`, and it must not outlive the session.
+  let replacedRoute: Session['route'];
   // Only the writer whose transition lands publishes: racing writers (the stop request
   // and the task-stopped event) must not announce the same stop twice.
   const { session: ended, written } = await mutateAndTell(deps, session, (current) => {
@@ -79,6 +82,7 @@ export async function finish(
       current.state === 'stopping' && current.reason
         ? current.reason
         : { code: exit.code, message: exit.reason };
+    replacedRoute = current.route;
     return transition(
       current,
       to,
@@ -87,6 +91,9 @@ export async function finish(
       reason.message,
     );
   });
+  if (written && replacedRoute && JSON.stringify(replacedRoute) !== JSON.stringify(session.route)) {
+    await deps.router.deleteRoute({ ...session, route: replacedRoute });
+  }
   if (written) await deps.events.publish(endEvent(ended, now));
   return ended;
 }
@@ -161,6 +168,15 @@ async function connect(deps: CoreDeps, session: Session): Promise<Session> {
     try {
       route = await deps.router.addRoute(claimed, claimed.target!);
     } catch (error) {
+      if (error instanceof ThrottledError) {
+        // AWS is busy, not refusing: give the claim back so the next event or poll retries.
+        // (The router undid its own partial steps.)
+        return mutate(deps, claimed, (latest) =>
+          latest.routeClaim === claim
+            ? { ...latest, routeClaim: undefined, updatedAt: deps.clock.now().toISOString() }
+            : undefined,
+        );
+      }
       // No route means nobody can reach the server: stop it rather than pay for it.
       const reason =
         error instanceof HublessError && error.expose

@@ -16,6 +16,7 @@ import { ProcessCompute, reapOrphans } from '../adapters/local/process-compute.t
 import { discardMetrics, EmfMetrics } from '../adapters/metrics/emf.ts';
 import type { Settings } from '../core/config.ts';
 import type { CoreDeps } from '../core/deps.ts';
+import { advance } from '../core/lifecycle.ts';
 import type { Compute, EventSink, LifecycleEvent } from '../core/ports.ts';
 import { ACTIVE_STATES } from '../core/session.ts';
 import type { TaskStateChangeEvent } from '../core/task-event.ts';
@@ -105,13 +106,16 @@ export async function startLocalRuntime(
       const runDir = resolve(dataDir, 'run');
       await mkdir(runDir, { recursive: true });
       await reapOrphans(runDir);
-      compute = new ProcessCompute({
+      const processes = new ProcessCompute({
         jupyter,
         labPackageDir: LAB_PACKAGE_DIR,
         runDir,
         onEvent: deliver,
         startTimeoutMs: settings.startTimeoutSeconds * 1000,
       });
+      // Last line of defence on shutdown: no lab outlives `npm start`, even one no session claims.
+      cleanups.push(() => processes.close('hubless was shut down.'));
+      compute = processes;
     }
 
     const eventFile = new LogEventSink({ path: resolve(dataDir, 'events.jsonl') });
@@ -206,10 +210,16 @@ export async function startLocalRuntime(
 
 async function markLeftoversLost(deps: CoreDeps): Promise<void> {
   for (const session of await listServers(deps, { states: ACTIVE_STATES })) {
-    await stopSession(deps, session, {
-      code: 'lost',
-      message: 'hubless restarted; the server stopped with it.',
-    }).catch(() => undefined);
+    // A stop already under way only needs to see that its process is gone (advance polls
+    // the new compute, which does not know it); anything else is stopped as lost.
+    const ended =
+      session.state === 'stopping'
+        ? advance(deps, session)
+        : stopSession(deps, session, {
+            code: 'lost',
+            message: 'hubless restarted; the server stopped with it.',
+          });
+    await ended.catch(() => undefined);
   }
 }
 

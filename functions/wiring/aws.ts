@@ -138,6 +138,7 @@ export function buildAwsCoreDeps(settings: AwsSettings): CoreDeps {
       HUBLESS_IDENTITY_SIGNER: aws.HUBLESS_ALB_POOL.map((entry) => entry.loadBalancerArn).join(','),
       HUBLESS_IDENTITY_ISSUER: issuer,
       HUBLESS_IDENTITY_CLIENT: aws.HUBLESS_USER_POOL_CLIENT_ID,
+      HUBLESS_IDLE_TIMEOUT_SECONDS: String(settings.idleTimeoutSeconds),
       HUBLESS_SHUTDOWN_NO_ACTIVITY_SECONDS: String(settings.idleTimeoutSeconds * 2),
     }),
     randomId: randomHex,

@@ -1,5 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { CapacityError, ForbiddenError, SpawnError, ValidationError } from '../../functions/core/errors.ts';
+import {
+  CapacityError,
+  ForbiddenError,
+  SpawnError,
+  ThrottledError,
+  ValidationError,
+} from '../../functions/core/errors.ts';
+import { finish } from '../../functions/core/lifecycle.ts';
 import type { Session } from '../../functions/core/session.ts';
 import type { TaskStateChangeEvent } from '../../functions/core/task-event.ts';
 import { getServer } from '../../functions/core/use-cases/get-server.ts';
@@ -318,5 +325,45 @@ describe('a task that runs before its start is recorded', () => {
     };
     const { session } = await startServer(deps, { user: 'alice', server: '', groups: [] });
     expect(session.state).toBe('ready');
+  });
+});
+
+describe('finish after a racing route', () => {
+  it('removes a route recorded after the finisher read the session', async () => {
+    const { deps, compute, router } = setup();
+    const { session } = await start(deps);
+    const stale = await deps.store.get('alice', ''); // read before the route exists
+    compute.run(session.computeHandle!);
+    await getServer(deps, 'alice', ''); // connect() records the route
+    expect(router.routes.size).toBe(1);
+    await finish(deps, stale!, { code: 'crashed', reason: 'The server exited.' });
+    expect((await deps.store.get('alice', ''))?.state).toBe('stopped');
+    expect(router.routes.size).toBe(0);
+  });
+});
+
+describe('cloud trouble while starting', () => {
+  it('keeps a server running and retries the route later when AWS throttles', async () => {
+    const { deps, compute, router } = setup();
+    const { session } = await start(deps);
+    compute.run(session.computeHandle!);
+    router.failNextAdd = new ThrottledError('AWS is throttling CreateRule.');
+    expect((await getServer(deps, 'alice', '')).state).toBe('running');
+    expect(await compute.poll(session.computeHandle!)).toMatchObject({ state: 'running' });
+    expect((await getServer(deps, 'alice', '')).state).toBe('ready');
+  });
+
+  it('answers Start after Stop with a clear message while the old server is still stopping', async () => {
+    const { deps, compute } = setup();
+    const { session } = await start(deps);
+    compute.run(session.computeHandle!);
+    await getServer(deps, 'alice', '');
+    // A compute that takes its time to stop (like Fargate's 30 s).
+    compute.stop = async () => undefined;
+    expect((await stop(deps)).state).toBe('stopping');
+    await expect(start(deps)).rejects.toThrow('still stopping');
+    compute.crash(session.computeHandle!, 0);
+    const again = await start(deps);
+    expect(again.created).toBe(true);
   });
 });

@@ -1,5 +1,5 @@
 import type { CoreDeps } from '../deps.ts';
-import { NotFoundError } from '../errors.ts';
+import { HublessError, NotFoundError } from '../errors.ts';
 import { advance } from '../lifecycle.ts';
 import { isTerminal, type Session } from '../session.ts';
 
@@ -12,7 +12,20 @@ export async function getServer(deps: CoreDeps, user: string, server: string): P
   const session = await deps.store.get(user, server);
   if (!session) throw new NotFoundError(`${user} has no server${server ? ` named "${server}"` : ''}.`);
   if (isTerminal(session.state) || session.state === 'ready') return session;
-  return advance(deps, session);
+  try {
+    return await advance(deps, session);
+  } catch (error) {
+    // A start that failed for good (full pool, refused) is news for the caller. Anything
+    // else (throttling, a timeout) must not turn a status read into an error page: show the
+    // session as stored; the next read or task event moves it on.
+    if (error instanceof HublessError && (error.code === 'capacity' || error.code === 'spawn_failed'))
+      throw error;
+    deps.log?.('warn', 'could not move the session forward; showing it as stored', {
+      sessionId: session.id,
+      error: String(error),
+    });
+    return session;
+  }
 }
 
 export async function findServer(deps: CoreDeps, user: string, server: string): Promise<Session | undefined> {

@@ -2,8 +2,8 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:
 import { IdempotencyKeyReuseError, LaunchLinkError } from '../api/errors.ts';
 import type { IdempotencyRecord, LaunchLink, LaunchLinkStore } from '../api/ports.ts';
 import type { CoreDeps } from '../deps.ts';
-import { ValidationError } from '../errors.ts';
-import { mutate } from '../lifecycle.ts';
+import { InvalidStateError, ValidationError } from '../errors.ts';
+import { advance, mutate } from '../lifecycle.ts';
 import { isTerminal, type Session } from '../session.ts';
 import { startServer } from './start-server.ts';
 import { getActiveUser } from './users.ts';
@@ -116,6 +116,13 @@ export async function redeemLaunchLink(
   if (link.user !== request.user) throw new LaunchLinkError('link_other_user');
   if (link.usedAt) throw new LaunchLinkError('link_used');
   if (link.expiresAt <= nowSeconds) throw new LaunchLinkError('link_expired');
+  const current = await deps.store.get(request.user, '');
+  if (current?.state === 'stopping' && (await advance(deps, current)).state === 'stopping') {
+    // Checked before the link is spent, so the student can simply open it again.
+    throw new InvalidStateError(
+      'Your previous server is still stopping. Open the link again in a few seconds.',
+    );
+  }
   if (!(await links.markUsed(tokenHash, request.user, now.toISOString(), nowSeconds))) {
     const again = await links.get(tokenHash);
     throw new LaunchLinkError(

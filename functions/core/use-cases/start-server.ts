@@ -1,5 +1,11 @@
 import type { CoreDeps } from '../deps.ts';
-import { ForbiddenError, HublessError, SessionConflictError, ValidationError } from '../errors.ts';
+import {
+  ForbiddenError,
+  HublessError,
+  InvalidStateError,
+  SessionConflictError,
+  ValidationError,
+} from '../errors.ts';
 import { advance, finish, mutate } from '../lifecycle.ts';
 import type { Profile } from '../ports.ts';
 import { baseUrlFor, isTerminal, newSessionId, PROGRESS, type Session, transition } from '../session.ts';
@@ -53,7 +59,15 @@ export function chooseProfile(profiles: Profile[], requested: string | undefined
  * 30-60 s. Progress continues through task events and polling (lifecycle.advance).
  */
 export async function startServer(deps: CoreDeps, request: StartRequest): Promise<StartResult> {
-  const existing = await deps.store.get(request.user, request.server);
+  let existing = await deps.store.get(request.user, request.server);
+  if (existing?.state === 'stopping') {
+    // Start after Stop: if the old server is gone by now, start a new one; otherwise say so
+    // rather than hand back a session that is about to end.
+    existing = await advance(deps, existing);
+    if (existing.state === 'stopping') {
+      throw new InvalidStateError('Your previous server is still stopping. Try again in a few seconds.');
+    }
+  }
   if (existing && !isTerminal(existing.state)) return { session: existing, created: false };
 
   const profile = chooseProfile(deps.settings.profiles, request.profile, request.groups);

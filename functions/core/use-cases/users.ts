@@ -1,6 +1,8 @@
 import type { CoreDeps } from '../deps.ts';
 import { ForbiddenError, NotFoundError, ValidationError } from '../errors.ts';
 import type { NewUser, User } from '../ports.ts';
+import { listServers } from './list-servers.ts';
+import { stopSession } from './stop-server.ts';
 
 /**
  * Users as a course platform manages them: create or update (idempotent), read, list,
@@ -67,9 +69,16 @@ export async function putUser(
   return { user, created: !before };
 }
 
-/** Disables sign-in (the home stays). Idempotent; NotFoundError for an unknown user. */
+/**
+ * Disables sign-in (the home stays) and stops the user's servers: in AWS the ALB's
+ * session cookie stays valid for hours, so a running lab would otherwise stay reachable.
+ * Idempotent; NotFoundError for an unknown user.
+ */
 export async function disableUser(deps: CoreDeps, name: string): Promise<ManagedUser> {
   await getUser(deps, name);
   await deps.directory.disable(name);
+  for (const session of await listServers(deps, { user: name })) {
+    await stopSession(deps, session, { code: 'admin', message: 'The account was disabled.' });
+  }
   return getUser(deps, name);
 }

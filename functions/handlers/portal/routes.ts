@@ -26,7 +26,7 @@ export interface PortalDeps {
 
 interface Request {
   event: AlbEvent;
-  user: PageUser & { groups: string[] };
+  user: PageUser & { groups: string[]; profile?: string };
 }
 
 /** Where a ready lab opens: its UI, or the path an LMS launch asked for. */
@@ -60,7 +60,10 @@ const home: Route = async (deps, { user }) => {
   const profiles = deps.core.settings.profiles.filter(
     (p) => p.groups.length === 0 || p.groups.some((g) => user.groups.includes(g)),
   );
-  return html(200, homePage(user, session, session ? labUrl(session, deps.labUi) : '', profiles));
+  return html(
+    200,
+    homePage(user, session, session ? labUrl(session, deps.labUi) : '', profiles, user.profile),
+  );
 };
 
 const start: Route = async (deps, { event, user }) => {
@@ -68,7 +71,7 @@ const start: Route = async (deps, { event, user }) => {
   const { session } = await startServer(deps.core, {
     user: user.name,
     server: normaliseServerName(form.server),
-    profile: form.profile || undefined,
+    profile: form.profile || user.profile,
     groups: user.groups,
   });
   return redirect(session.state === 'ready' ? labUrl(session, deps.labUi) : '/spawn-pending');
@@ -153,7 +156,12 @@ export async function routePortal(deps: PortalDeps, event: AlbEvent): Promise<Al
     const record = await deps.core.directory.get(identity.username);
     if (record?.disabled)
       throw new ForbiddenError('Your account is disabled. Ask an administrator to enable it.');
-    user = { name: identity.username, admin: record?.admin ?? false, groups: record?.groups ?? [] };
+    user = {
+      name: identity.username,
+      admin: record?.admin ?? false,
+      groups: record?.groups ?? [],
+      profile: record?.profile,
+    };
 
     const method = event.httpMethod.toUpperCase();
     if (method === 'POST' && !isSameOrigin(event)) {

@@ -41,14 +41,14 @@ export function layout(title: string, user: PageUser | undefined, main: string):
 <main id="main">${main}</main></body></html>`;
 }
 
-function profileChooser(profiles: Profile[]): string {
+function profileChooser(profiles: Profile[], preferred?: string): string {
   if (profiles.length <= 1) {
-    return profiles[0] ? `<input type="hidden" name="profile" value="${e(profiles[0].name)}">` : '';
+    return '';
   }
   const options = profiles
     .map(
-      (p, i) =>
-        `<option value="${e(p.name)}"${i === 0 ? ' selected' : ''}>${e(p.name)}${p.description ? ` (${e(p.description)})` : ''}</option>`,
+      (p) =>
+        `<option value="${e(p.name)}"${p.name === (preferred ?? profiles[0]?.name) ? ' selected' : ''}>${e(p.name)}${p.description ? ` (${e(p.description)})` : ''}</option>`,
     )
     .join('');
   return `<p><label for="profile">Server size</label> <select id="profile" name="profile">${options}</select></p>`;
@@ -59,11 +59,13 @@ export function homePage(
   session: Session | undefined,
   labUrl: string,
   profiles: Profile[],
+  /** The user's default profile (set by an admin or LMS), selected first. */
+  preferred?: string,
 ): string {
   const state = session ? describeState(session) : 'not started';
   let actions: string;
   if (!session || session.state === 'stopped' || session.state === 'failed') {
-    actions = `<form method="post" action="/start">${profileChooser(profiles)}<button class="primary" type="submit">Start my server</button></form>`;
+    actions = `<form method="post" action="/start">${profileChooser(profiles, preferred)}<button class="primary" type="submit">Start my server</button></form>`;
   } else if (session.state === 'ready') {
     actions = `<a class="button primary" href="${e(labUrl)}">Open my server</a>
       <form class="inline" method="post" action="/stop"><button type="submit">Stop my server</button></form>`;
@@ -112,7 +114,7 @@ export function spawnPendingPage(user: PageUser, session: Session): string {
        }
        function tick() {
          fetch('/progress', { credentials: 'same-origin', headers: { accept: 'application/json' } })
-           .then(function (r) { return r.json(); })
+           .then(function (r) { if (!r.ok) throw new Error('HTTP ' + r.status); return r.json(); })
            .then(function (p) {
              show(p);
              if (p.ready) { window.location.assign(p.url); return; }
