@@ -184,7 +184,7 @@ describe('AlbRouter', () => {
               UserPoolClientId: 'client-1',
               UserPoolDomain: 'hubless-dev',
               OnUnauthenticatedRequest: 'authenticate',
-              SessionCookieName: 'hubless-session',
+              SessionCookieName: 'AWSELBAuthSessionCookie',
               Scope: 'openid',
               SessionTimeout: 43_200,
             },

@@ -26,6 +26,9 @@ export interface AlbPoolEntry {
 }
 
 /** The ALB `authenticate-cognito` action's settings (the front door, DESIGN.md section 5). */
+/** The cookie the ALB keeps its Cognito session in (split into -0, -1, … when large). */
+export const ALB_SESSION_COOKIE = 'AWSELBAuthSessionCookie';
+
 export interface CognitoAuthConfig {
   userPoolArn: string;
   userPoolClientId: string;
@@ -202,7 +205,9 @@ export class AlbRouter implements Router {
                   UserPoolClientId: cognito.userPoolClientId,
                   UserPoolDomain: cognito.userPoolDomain,
                   OnUnauthenticatedRequest: 'authenticate',
-                  SessionCookieName: cognito.sessionCookieName ?? 'hubless-session',
+                  // The ALB's default name, as on the portal rule: one sign-in (and one sign-out)
+                  // covers the portal and every lab.
+                  SessionCookieName: cognito.sessionCookieName ?? ALB_SESSION_COOKIE,
                   Scope: cognito.scope ?? 'openid',
                   SessionTimeout: cognito.sessionTimeoutSeconds ?? 43_200,
                 },

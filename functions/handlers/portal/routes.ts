@@ -1,3 +1,4 @@
+import { ALB_SESSION_COOKIE } from '../../adapters/aws/alb-router.ts';
 import type { IdentityVerifier } from '../../adapters/identity/alb-identity.ts';
 import type { LaunchLinkStore } from '../../core/api/ports.ts';
 import type { CoreDeps } from '../../core/deps.ts';
@@ -8,7 +9,7 @@ import { listServers } from '../../core/use-cases/list-servers.ts';
 import { startServer } from '../../core/use-cases/start-server.ts';
 import { stopServer } from '../../core/use-cases/stop-server.ts';
 import { normaliseServerName } from '../../core/username.ts';
-import { errorView, formFields, html, isSameOrigin, json, redirect } from '../http.ts';
+import { errorView, formFields, html, isSameOrigin, json, queryParam, redirect } from '../http.ts';
 import type { AlbEvent, AlbResult } from '../http-types.ts';
 import { launchRoute } from './launch.ts';
 import { adminPage, errorPage, homePage, notRunningPage, type PageUser, spawnPendingPage } from './views.ts';
@@ -115,16 +116,27 @@ const adminStop: Route = async (deps, { event, user }) => {
   return redirect('/admin');
 };
 
-const logout: Route = async (deps) => ({
-  statusCode: 303,
-  headers: { location: deps.logoutUrl ?? '/', 'cache-control': 'no-store' },
-  // The ALB keeps its session in AWSELBAuthSessionCookie-N (split when large): expire them all.
-  multiValueHeaders: {
-    'set-cookie': [0, 1, 2, 3].map(
-      (n) => `AWSELBAuthSessionCookie-${n}=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax`,
-    ),
-  },
-});
+/** How many parts of a split ALB session cookie sign-out clears. */
+const ALB_COOKIE_PARTS = 4;
+
+/**
+ * Sign-out. The ALB keeps its session in AWSELBAuthSessionCookie-0..N (split when large)
+ * and honours one Set-Cookie per Lambda response unless multi-value headers are on, so
+ * each step expires one part and redirects to the next; the last goes to Cognito's logout.
+ */
+const logout: Route = async (deps, { event }) => {
+  const part = Number(queryParam(event, 'part') ?? '0');
+  const index = Number.isInteger(part) && part >= 0 && part < ALB_COOKIE_PARTS ? part : 0;
+  const next = index + 1 < ALB_COOKIE_PARTS ? `/logout?part=${index + 1}` : (deps.logoutUrl ?? '/');
+  return {
+    statusCode: 303,
+    headers: {
+      location: next,
+      'cache-control': 'no-store',
+      'set-cookie': `${ALB_SESSION_COOKIE}-${index}=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax`,
+    },
+  };
+};
 
 /** /user/<key>/... reaches the portal only when no route serves it: the server is not running. */
 const userPath: Route = async (deps, { event, user }) => {

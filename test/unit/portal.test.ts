@@ -1,0 +1,111 @@
+import { describe, expect, it } from 'vitest';
+import type { IdentityVerifier } from '../../functions/adapters/identity/alb-identity.ts';
+import { UnauthorizedError } from '../../functions/core/errors.ts';
+import type { AlbEvent } from '../../functions/handlers/http-types.ts';
+import { makePortalHandler } from '../../functions/handlers/portal.ts';
+import { makeTestDeps } from '../fakes/core-deps.ts';
+import { FakeCompute } from '../fakes/fake-compute.ts';
+
+/** Identity header value = the username, for these tests; a real verifier checks an ES256 JWT. */
+const identity: IdentityVerifier = {
+  async verify(header) {
+    if (!header) throw new UnauthorizedError();
+    return { username: header, sub: header };
+  },
+};
+
+function setup() {
+  const compute = new FakeCompute({ behaviour: { kind: 'never-starts' } });
+  const deps = makeTestDeps({ compute });
+  const portal = makePortalHandler({
+    core: deps,
+    identity,
+    labUi: 'lab',
+    logoutUrl: 'https://login.example/logout',
+  });
+  const request = (method: string, path: string, user: string | undefined, extra: Partial<AlbEvent> = {}) =>
+    portal({
+      requestContext: { elb: { targetGroupArn: 'tg' } },
+      httpMethod: method,
+      path,
+      headers: { host: 'labs.example.edu', ...(user ? { 'x-amzn-oidc-data': user } : {}), ...extra.headers },
+      body: extra.body ?? null,
+      isBase64Encoded: false,
+      queryStringParameters: extra.queryStringParameters ?? {},
+    });
+  return { deps, request };
+}
+
+describe('portal', () => {
+  it('starts a server from the home page form and sends the user to the progress page', async () => {
+    const { request, deps } = setup();
+    const page = await request('GET', '/', 'alice');
+    expect(page.body).toContain('Start my server');
+    const started = await request('POST', '/start', 'alice', {
+      headers: { origin: 'https://labs.example.edu' },
+      body: '',
+    });
+    expect(started).toMatchObject({ statusCode: 303, headers: { location: '/spawn-pending' } });
+    expect((await deps.store.get('alice', ''))?.state).toBe('launching');
+  });
+
+  it('refuses a form posted from another site (CSRF)', async () => {
+    const { request, deps } = setup();
+    const forged = await request('POST', '/start', 'alice', {
+      headers: { origin: 'https://evil.example' },
+      body: '',
+    });
+    expect(forged.statusCode).toBe(403);
+    expect(forged.body).toContain('sent from another site');
+    expect(await deps.store.get('alice', '')).toBeUndefined();
+  });
+
+  it('keeps the admin page to administrators', async () => {
+    const { request, deps } = setup();
+    expect((await request('GET', '/admin', 'bob')).statusCode).toBe(403);
+    await deps.directory.upsert({ name: 'root', admin: true });
+    expect((await request('GET', '/admin', 'root')).statusCode).toBe(200);
+  });
+
+  it('answers progress polls with JSON, errors included', async () => {
+    const { request } = setup();
+    const none = await request('GET', '/progress', 'alice');
+    expect(none.statusCode).toBe(404);
+    expect(JSON.parse(none.body ?? '')).toMatchObject({
+      error: { message: expect.stringContaining('no server') },
+    });
+  });
+
+  it('says another user’s server is not theirs', async () => {
+    const { request } = setup();
+    const other = await request('GET', '/user/alice/lab', 'bob');
+    expect(other.statusCode).toBe(403);
+    expect(other.body).toContain('belongs to another user');
+  });
+
+  it('signs out by expiring every part of the ALB session cookie, then ends the Cognito session', async () => {
+    const { request } = setup();
+    const locations: string[] = [];
+    const cookies: string[] = [];
+    let query: Record<string, string> = {};
+    for (let step = 0; step < 4; step++) {
+      const answer = await request('GET', '/logout', 'alice', { queryStringParameters: query });
+      expect(answer.statusCode).toBe(303);
+      cookies.push(answer.headers?.['set-cookie'] ?? '');
+      const location = answer.headers?.location ?? '';
+      locations.push(location);
+      query = Object.fromEntries(new URL(location, 'https://labs.example.edu').searchParams);
+    }
+    expect(cookies.map((c) => c.split('=')[0])).toEqual(
+      [0, 1, 2, 3].map((n) => `AWSELBAuthSessionCookie-${n}`),
+    );
+    expect(cookies.every((c) => c.includes('Max-Age=0'))).toBe(true);
+    expect(locations.at(-1)).toBe('https://login.example/logout');
+  });
+
+  it('shows a sign-in error without a valid identity', async () => {
+    const { request } = setup();
+    const answer = await request('GET', '/', undefined);
+    expect(answer.statusCode).toBe(401);
+  });
+});
