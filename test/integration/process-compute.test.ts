@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -150,6 +150,24 @@ describe('ProcessCompute with real Jupyter servers', () => {
     expect(read.status).toBe(200);
     expect(await read.json()).toMatchObject({ content: 'kept across restarts' });
     await compute.stop(second, 'test over');
+  });
+
+  it("keeps the operator's secrets and settings out of a lab's environment", async () => {
+    process.env.AWS_SECRET_ACCESS_KEY = 'operator-secret';
+    process.env.HUBLESS_DATA_DIR = '/srv/hubless';
+    try {
+      const handle = await compute.start(await specFor('envcheck'));
+      await running(handle);
+      const environ = readFileSync(`/proc/${compute.pidOf(handle)}/environ`, 'utf8').split('\0');
+      expect(environ).not.toContain('AWS_SECRET_ACCESS_KEY=operator-secret');
+      expect(environ.some((line) => line.startsWith('HUBLESS_DATA_DIR='))).toBe(false);
+      expect(environ).toContain('HUBLESS_OWNER=envcheck');
+      expect(environ.some((line) => line.startsWith('PATH='))).toBe(true);
+      await compute.stop(handle, 'test over');
+    } finally {
+      delete process.env.AWS_SECRET_ACCESS_KEY;
+      delete process.env.HUBLESS_DATA_DIR;
+    }
   });
 
   it('reports a server killed by hand as a STOPPED event with EssentialContainerExited', async () => {

@@ -37,6 +37,9 @@ const REASON_MAX_CHARS = 800;
  * Readiness polling backs off from 20 ms to 250 ms (like JupyterHub's wait_up): a lab
  * usually answers within a second, and a fixed 250 ms step wasted up to that much per start.
  */
+/** The only variables a lab inherits from the process that runs local mode. */
+const INHERITED_ENV = /^(PATH|LANG|LANGUAGE|LC_[A-Z_]+|TZ|TERM|TMPDIR|USER|LOGNAME|SHELL|PYENV_[A-Z_]+|VIRTUAL_ENV|CONDA_[A-Z_]+)$/;
+
 const READY_POLL_FIRST_MS = 20;
 const READY_POLL_MAX_MS = 250;
 
@@ -222,9 +225,11 @@ export class ProcessCompute implements Compute {
     const { labPackageDir } = this.options;
     const joined = (extra: string, existing: string | undefined) =>
       existing ? `${extra}${path.delimiter}${existing}` : extra;
-    // The control plane's own HUBLESS_* settings are not the lab's: only spec.env names its owner.
+    // A lab runs its user's code: it gets what a shell needs to find programs and speak the
+    // user's language, never the operator's secrets (cloud credentials, tokens) nor the
+    // control plane's HUBLESS_* settings; spec.env alone names its owner.
     const inherited = Object.fromEntries(
-      Object.entries(process.env).filter(([name]) => !name.startsWith('HUBLESS_')),
+      Object.entries(process.env).filter(([name]) => INHERITED_ENV.test(name)),
     );
     return {
       ...inherited,
