@@ -38,7 +38,8 @@ const REASON_MAX_CHARS = 800;
  * usually answers within a second, and a fixed 250 ms step wasted up to that much per start.
  */
 /** The only variables a lab inherits from the process that runs local mode. */
-const INHERITED_ENV = /^(PATH|LANG|LANGUAGE|LC_[A-Z_]+|TZ|TERM|TMPDIR|USER|LOGNAME|SHELL|PYENV_[A-Z_]+|VIRTUAL_ENV|CONDA_[A-Z_]+)$/;
+const INHERITED_ENV =
+  /^(PATH|LANG|LANGUAGE|LC_[A-Z_]+|TZ|TERM|TMPDIR|USER|LOGNAME|SHELL|PYENV_[A-Z_]+|VIRTUAL_ENV|CONDA_[A-Z_]+)$/;
 
 const READY_POLL_FIRST_MS = 20;
 const READY_POLL_MAX_MS = 250;
