@@ -131,6 +131,30 @@ describe('local mode', () => {
   });
 });
 
+describe('a class starting together', () => {
+  it('brings 20 users who press Start at the same moment all to ready, one server each', async () => {
+    const names = Array.from({ length: 20 }, (_, i) => `student-${i + 1}`);
+    const browsers: Browser[] = [];
+    for (const name of names) {
+      await local.addUser(name, `${name}-password`);
+      const browser = new Browser(local.url);
+      await signIn(browser, name, `${name}-password`);
+      browsers.push(browser);
+    }
+    const starts = await Promise.all(browsers.map((browser) => form(browser, '/start')));
+    expect(starts.map((r) => r.status)).toEqual(Array(20).fill(303));
+    const ready = await Promise.all(browsers.map((browser) => untilReady(browser, 180_000)));
+    expect(ready.map((p) => p.url)).toEqual(
+      names.map((name) => expect.stringMatching(new RegExp(`^/user/${name}/`))),
+    );
+    const alive = (await local.runtime.deps.compute.list()).filter(
+      (t) => t.alive && t.sessionId.startsWith('student-'),
+    );
+    expect(alive).toHaveLength(20);
+    await Promise.all(browsers.map((browser) => form(browser, '/stop')));
+  }, 300_000);
+});
+
 describe('who may reach a lab', () => {
   let aliceLab: { host: string; port: number };
   const alice = () => new Browser(local.url);
