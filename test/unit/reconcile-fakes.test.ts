@@ -44,6 +44,35 @@ function world(behaviour?: (user: string) => FakeBehaviour): World {
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 1));
 
+/**
+ * A session whose start request died between creating the session and recording the
+ * task's handle: the session is pending and the task runs. Returns the task's handle.
+ */
+async function startWithoutRecordingTheHandle(w: World, user: string): Promise<string> {
+  const now = w.deps.clock.now().toISOString();
+  const sessionId = `${user}__n1`;
+  await w.deps.store.create({
+    id: sessionId,
+    user,
+    server: '',
+    profile: 'standard',
+    state: 'pending',
+    version: 1,
+    createdAt: now,
+    updatedAt: now,
+    events: [],
+  });
+  return w.compute.start({
+    sessionId,
+    user,
+    server: '',
+    profile: w.deps.settings.profiles[0]!,
+    home: '/h',
+    baseUrl: `/user/${user}/`,
+    env: {},
+  });
+}
+
 async function readyLab(w: World, user: string): Promise<Session> {
   await startServer(w.deps, { user, server: '', groups: [] });
   await tick();
@@ -91,27 +120,7 @@ describe('reconcile', () => {
 
     it('leaves alone a task whose session is still being started (no handle recorded yet)', async () => {
       const w = world();
-      const now = w.deps.clock.now().toISOString();
-      await w.deps.store.create({
-        id: 'ben__n1',
-        user: 'ben',
-        server: '',
-        profile: 'standard',
-        state: 'pending',
-        version: 1,
-        createdAt: now,
-        updatedAt: now,
-        events: [],
-      });
-      await w.compute.start({
-        sessionId: 'ben__n1',
-        user: 'ben',
-        server: '',
-        profile: w.deps.settings.profiles[0]!,
-        home: '/h',
-        baseUrl: '/user/ben/',
-        env: {},
-      });
+      await startWithoutRecordingTheHandle(w, 'ben');
       const result = await reconcile(w.deps, { ready: [] });
       expect(result.orphanTasksStopped).toBe(0);
       expect(w.compute.calls.stop).toEqual([]);
@@ -190,27 +199,7 @@ describe('reconcile', () => {
   describe('stuck sessions', () => {
     it('fails a session left pending past the start timeout (its start request died), stopping any task it had', async () => {
       const w = world();
-      const now = w.deps.clock.now().toISOString();
-      await w.deps.store.create({
-        id: 'hana__n1',
-        user: 'hana',
-        server: '',
-        profile: 'standard',
-        state: 'pending',
-        version: 1,
-        createdAt: now,
-        updatedAt: now,
-        events: [],
-      });
-      const handle = await w.compute.start({
-        sessionId: 'hana__n1',
-        user: 'hana',
-        server: '',
-        profile: w.deps.settings.profiles[0]!,
-        home: '/h',
-        baseUrl: '/user/hana/',
-        env: {},
-      });
+      const handle = await startWithoutRecordingTheHandle(w, 'hana');
       w.deps.clock.advance(100);
       expect((await reconcile(w.deps, { ready: [] })).stuckFailed).toBe(0);
       w.deps.clock.advance(100);
