@@ -1,7 +1,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Compute, ComputeStatus, ComputeTask, LaunchSpec } from '../../functions/core/ports.ts';
+import type { LaunchSpec } from '../../functions/core/ports.ts';
 import type { TaskStateChangeEvent } from '../../functions/core/task-event.ts';
+import { FakeCompute } from '../../test/fakes/fake-compute.ts';
 import { sleep } from './common.ts';
 
 /**
@@ -21,24 +22,21 @@ export interface FargateLikeOptions {
   onEvent: (event: TaskStateChangeEvent) => Promise<void>;
 }
 
-interface Task {
-  spec: LaunchSpec;
-  status: ComputeStatus;
-  version: number;
-  timer?: NodeJS.Timeout;
-}
-
-export class FargateLikeCompute implements Compute {
-  readonly tasks = new Map<string, Task>();
+/** The fake compute core's tests use, behind a launch-rate limiter. */
+export class FargateLikeCompute extends FakeCompute {
   /** Milliseconds each start() waited for a launch token (the throttling retries). */
   readonly throttleWaits: number[] = [];
   readonly #options: FargateLikeOptions;
   #tokens: number;
   #refilledAt = performance.now();
   #queue: Promise<void> = Promise.resolve();
-  #next = 1;
 
   constructor(options: FargateLikeOptions) {
+    super({
+      behaviour: { kind: 'normal', startMs: options.startMs },
+      target: options.target,
+      onEvent: options.onEvent,
+    });
     this.#options = options;
     this.#tokens = options.burst;
   }
@@ -50,55 +48,9 @@ export class FargateLikeCompute implements Compute {
     return counts;
   }
 
-  async start(spec: LaunchSpec): Promise<string> {
-    const waited = await this.#takeToken();
-    this.throttleWaits.push(waited);
-    const handle = `arn:aws:ecs:local:000000000000:task/bench/${this.#next++}`;
-    const task: Task = {
-      spec,
-      status: { state: 'pending', message: 'The server is provisioning.' },
-      version: 1,
-    };
-    this.tasks.set(handle, task);
-    const [low, high] = this.#options.startMs;
-    task.timer = setTimeout(
-      () => {
-        task.status = { state: 'running', target: this.#options.target };
-        this.#emit(handle, task);
-      },
-      low + Math.random() * (high - low),
-    );
-    return handle;
-  }
-
-  async poll(handle: string): Promise<ComputeStatus> {
-    return (
-      this.tasks.get(handle)?.status ?? {
-        state: 'exited',
-        code: 'lost',
-        reason: 'The platform does not know this task.',
-      }
-    );
-  }
-
-  async stop(handle: string, reason: string): Promise<void> {
-    const task = this.tasks.get(handle);
-    if (!task || task.status.state === 'exited') return;
-    clearTimeout(task.timer);
-    task.status = { state: 'exited', code: 'user', reason };
-    this.#emit(handle, task);
-  }
-
-  async list(): Promise<ComputeTask[]> {
-    return [...this.tasks].map(([handle, task]) => ({
-      handle,
-      sessionId: task.spec.sessionId,
-      alive: task.status.state !== 'exited',
-    }));
-  }
-
-  dispose(): void {
-    for (const task of this.tasks.values()) clearTimeout(task.timer);
+  override async start(spec: LaunchSpec): Promise<string> {
+    this.throttleWaits.push(await this.#takeToken());
+    return super.start(spec);
   }
 
   /** Waits its turn for a launch token; returns how long it waited. Launches are served in order. */
@@ -121,35 +73,6 @@ export class FargateLikeCompute implements Compute {
     });
     this.#queue = turn;
     return turn.then(() => performance.now() - asked);
-  }
-
-  #emit(handle: string, task: Task): void {
-    task.version += 1;
-    const status = task.status;
-    const event: TaskStateChangeEvent = {
-      'detail-type': 'ECS Task State Change',
-      source: 'aws.ecs',
-      detail: {
-        taskArn: handle,
-        startedBy: task.spec.sessionId,
-        version: task.version,
-        lastStatus:
-          status.state === 'running' ? 'RUNNING' : status.state === 'exited' ? 'STOPPED' : 'PENDING',
-        stopCode: status.state === 'exited' ? 'UserInitiated' : undefined,
-        stoppedReason: status.state === 'exited' ? status.reason : undefined,
-        containers: [
-          {
-            name: 'lab',
-            networkBindings: status.state === 'running' ? [{ hostPort: status.target.port }] : undefined,
-          },
-        ],
-        attachments:
-          status.state === 'running'
-            ? [{ type: 'eni', details: [{ name: 'privateIPv4Address', value: status.target.host }] }]
-            : undefined,
-      },
-    };
-    void this.#options.onEvent(event).catch(() => undefined);
   }
 }
 

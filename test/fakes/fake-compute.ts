@@ -1,5 +1,6 @@
 import { SpawnError } from '../../functions/core/errors.ts';
 import type { Compute, ComputeStatus, ComputeTask, LaunchSpec } from '../../functions/core/ports.ts';
+import type { Target } from '../../functions/core/session.ts';
 import type { TaskStateChangeEvent } from '../../functions/core/task-event.ts';
 
 /**
@@ -13,7 +14,8 @@ import type { TaskStateChangeEvent } from '../../functions/core/task-event.ts';
  * real adapters; tests can also drive them by hand with run/crash.
  */
 export type FakeBehaviour =
-  | { kind: 'normal'; startMs?: number }
+  /** `startMs` as [low, high]: a uniform random delay, like real platforms. */
+  | { kind: 'normal'; startMs?: number | [number, number] }
   | { kind: 'slow'; startMs: number }
   | { kind: 'never-starts' }
   | { kind: 'crashes-mid-start'; startMs?: number; exitCode?: number }
@@ -32,16 +34,20 @@ export class FakeCompute implements Compute {
   private next = 1;
   private readonly behaviour: (spec: LaunchSpec) => FakeBehaviour;
   private readonly onEvent?: (event: TaskStateChangeEvent) => void | Promise<void>;
+  private readonly target?: Target;
 
   constructor(
     options: {
       behaviour?: FakeBehaviour | ((spec: LaunchSpec) => FakeBehaviour);
       onEvent?: (event: TaskStateChangeEvent) => void | Promise<void>;
+      /** Where every running task listens; by default a made-up 10.0.x.y:8888 per task. */
+      target?: Target;
     } = {},
   ) {
     const behaviour = options.behaviour ?? { kind: 'normal', startMs: 0 };
     this.behaviour = typeof behaviour === 'function' ? behaviour : () => behaviour;
     this.onEvent = options.onEvent;
+    this.target = options.target;
   }
 
   async start(spec: LaunchSpec): Promise<string> {
@@ -54,7 +60,10 @@ export class FakeCompute implements Compute {
     const task: FakeTask = { spec, status: { state: 'pending' }, version: 1 };
     this.tasks.set(handle, task);
     if (behaviour.kind === 'normal' || behaviour.kind === 'slow') {
-      task.timer = setTimeout(() => this.run(handle), behaviour.startMs ?? 0);
+      const delay = Array.isArray(behaviour.startMs)
+        ? behaviour.startMs[0] + Math.random() * (behaviour.startMs[1] - behaviour.startMs[0])
+        : (behaviour.startMs ?? 0);
+      task.timer = setTimeout(() => this.run(handle), delay);
     } else if (behaviour.kind === 'crashes-mid-start') {
       task.timer = setTimeout(() => this.crash(handle, behaviour.exitCode ?? 1), behaviour.startMs ?? 0);
     }
@@ -93,7 +102,7 @@ export class FakeCompute implements Compute {
     const n = Number(handle.split('/')[1]);
     task.status = {
       state: 'running',
-      target: { host: `10.0.${Math.floor(n / 250)}.${(n % 250) + 1}`, port: 8888 },
+      target: this.target ?? { host: `10.0.${Math.floor(n / 250)}.${(n % 250) + 1}`, port: 8888 },
     };
     this.emit(handle, task);
   }
