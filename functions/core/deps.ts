@@ -1,5 +1,5 @@
 import type { Settings } from './config.ts';
-import type { Clock, Compute, Directory, EventSink, Homes, Profile, Router, SessionStore } from './ports.ts';
+import type { Clock, Compute, Directory, EventSink, Homes, Router, SessionStore } from './ports.ts';
 import type { Session } from './session.ts';
 
 /**
@@ -21,5 +21,3 @@ export interface CoreDeps {
   randomId: (bytes?: number) => string;
   log?: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
 }
-
-export type ProfileChoice = Pick<Profile, 'name'>;

@@ -23,8 +23,6 @@ export const TABLE_KEYS = {
   ttlAttribute: 'expiresAt',
 } as const;
 
-export const DEFAULT_TABLE_NAME = 'hubless';
-
 export const keyPrefix = {
   user: 'USER#',
   server: 'SERVER#',

@@ -1,4 +1,10 @@
-import { type IncomingMessage, type OutgoingHttpHeaders, request, type ServerResponse } from 'node:http';
+import {
+  type ClientRequest,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+  request,
+  type ServerResponse,
+} from 'node:http';
 import type { Socket } from 'node:net';
 import type { Target } from '../../core/session.ts';
 import { escapeHtml, sendPage } from './html.ts';
@@ -50,19 +56,18 @@ export function upstreamHeaders(
   return headers;
 }
 
+/** The same method and path, sent to the lab with the headers the gateway chose. */
+function upstreamRequest(req: IncomingMessage, target: Target, headers: OutgoingHttpHeaders): ClientRequest {
+  return request({ host: target.host, port: target.port, method: req.method, path: req.url, headers });
+}
+
 export function proxyHttp(
   req: IncomingMessage,
   res: ServerResponse,
   target: Target,
   headers: OutgoingHttpHeaders,
 ): void {
-  const upstream = request({
-    host: target.host,
-    port: target.port,
-    method: req.method,
-    path: req.url,
-    headers,
-  });
+  const upstream = upstreamRequest(req, target, headers);
   const fail = (reason: string) => {
     if (!res.headersSent) {
       sendPage(
@@ -102,13 +107,7 @@ export function proxyUpgrade(
   target: Target,
   headers: OutgoingHttpHeaders,
 ): void {
-  const upstream = request({
-    host: target.host,
-    port: target.port,
-    method: req.method,
-    path: req.url,
-    headers,
-  });
+  const upstream = upstreamRequest(req, target, headers);
   socket.on('error', () => upstream.destroy());
   upstream.on('error', () => {
     if (socket.writable)
