@@ -1,13 +1,13 @@
 /**
- * Benchmark 5: a proxy for Lambda cold starts. Each handler is bundled the way it ships
- * (esbuild: platform node, ESM, target node24, bundle, minify, mainFields module,main; the
- * settings of test/infra/bundle-size.test.ts) and loaded in fresh Node processes: the
- * time to `await import(bundle)` plus one construction of its dependencies (the wiring
- * getter the handler calls on its first event), with plausible fake HUBLESS_* settings
- * and no network call (SDK clients connect only when they send).
+ * Benchmark 5: a proxy for Lambda cold starts. Each Lambda entry point (functions/lambda)
+ * is bundled the way it ships (esbuild: platform node, ESM, target node24, bundle, minify,
+ * mainFields module,main; the settings of test/infra/bundle-size.test.ts) and loaded in
+ * fresh Node processes: the time to `await import(bundle)` plus one construction of its
+ * dependencies (the wiring getter the entry point calls on its first event), with plausible
+ * fake HUBLESS_* settings and no network call (SDK clients connect only when they send).
  *
- * The timed bundle is the shipped handler plus a re-export of its wiring getter, built
- * as one module graph, so the getter is the very function the handler calls.
+ * The timed bundle is the shipped entry point plus a re-export of its wiring getter, built
+ * as one module graph, so the getter is the very function the entry point calls.
  *
  * Run alone: `node bench/cold-start.ts [--runs 10]`.
  */
@@ -34,12 +34,14 @@ const { values } = parseArgs({ options: { runs: { type: 'string' } } });
 const RUNS = intOption(values.runs, 'BENCH_COLD_RUNS', 10);
 const BENCH = 'cold-start';
 
+/** Each entry point and the wiring getter it calls on its first event. */
 const HANDLERS = [
-  { name: 'portal', getter: 'getPortalDeps' },
-  { name: 'api', getter: 'getApiDeps' },
-  { name: 'task-events', getter: 'getCoreDeps' },
-  { name: 'culler', getter: 'getCoreDeps' },
+  { name: 'portal', getter: 'awsPortalDeps' },
+  { name: 'api', getter: 'awsApiDeps' },
+  { name: 'task-events', getter: 'awsCoreDeps' },
+  { name: 'culler', getter: 'awsCullerDeps' },
 ] as const;
+const ENTRY_DIR = join(REPO_ROOT, 'functions/lambda');
 
 /** What the stacks would set (functions/wiring/aws-settings.ts), with made-up values. */
 export const FAKE_LAMBDA_ENV: Record<string, string> = {
@@ -94,8 +96,8 @@ interface HandlerResult {
   process: { median: number };
 }
 
-async function measure(dir: string, handler: (typeof HANDLERS)[number]): Promise<HandlerResult> {
-  const shipped = join(dir, `${handler.name}.mjs`);
+async function measure(dir: string, { name, getter }: (typeof HANDLERS)[number]): Promise<HandlerResult> {
+  const shipped = join(dir, `${name}.mjs`);
   const options = {
     bundle: true,
     platform: 'node' as const,
@@ -111,16 +113,16 @@ async function measure(dir: string, handler: (typeof HANDLERS)[number]): Promise
   };
   await build({
     ...options,
-    entryPoints: [join(REPO_ROOT, 'functions/handlers', `${handler.name}.ts`)],
+    entryPoints: [join(ENTRY_DIR, `${name}.ts`)],
     outfile: shipped,
   });
-  const entry = join(dir, `${handler.name}-entry.ts`);
+  const entry = join(dir, `${name}-entry.ts`);
   await writeFile(
     entry,
-    `export { handler } from ${JSON.stringify(join(REPO_ROOT, 'functions/handlers', `${handler.name}.ts`))};\n` +
-      `export { ${handler.getter} as benchDeps } from ${JSON.stringify(join(REPO_ROOT, 'functions/wiring/aws.ts'))};\n`,
+    `export { handler } from ${JSON.stringify(join(ENTRY_DIR, `${name}.ts`))};\n` +
+      `export { ${getter} as benchDeps } from ${JSON.stringify(join(REPO_ROOT, 'functions/wiring/aws.ts'))};\n`,
   );
-  const timed = join(dir, `${handler.name}-timed.mjs`);
+  const timed = join(dir, `${name}-timed.mjs`);
   await build({ ...options, entryPoints: [entry], outfile: timed });
   const probe = join(dir, 'probe.mjs');
   await writeFile(probe, PROBE);
@@ -138,7 +140,7 @@ async function measure(dir: string, handler: (typeof HANDLERS)[number]): Promise
   const imports = samples.map((s) => s.importMs);
   const totals = samples.map((s) => s.importMs + s.depsMs);
   return {
-    name: handler.name,
+    name,
     bytes: (await stat(shipped)).size,
     import: { median: round(median(imports), 1), p90: round(percentile(imports, 90), 1) },
     deps: { median: round(median(samples.map((s) => s.depsMs)), 1) },
@@ -175,7 +177,7 @@ runMain(BENCH, async (): Promise<BenchResult> => {
           ms(r.process.median),
         ]),
         notes: [
-          'Bundled like test/infra/bundle-size.test.ts (esbuild, ESM, node24, minified, module-first). "import + deps" is `await import(bundle)` plus the handler\'s wiring getter (getPortalDeps, getApiDeps, getCoreDeps) with fake HUBLESS_* settings and no network call; "whole process" adds Node\'s own start-up.',
+          'Bundled like test/infra/bundle-size.test.ts (esbuild, ESM, node24, minified, module-first). "import + deps" is `await import(bundle)` plus the entry point\'s wiring getter (awsPortalDeps, awsApiDeps, awsCoreDeps, awsCullerDeps) with fake HUBLESS_* settings and no network call; "whole process" adds Node\'s own start-up.',
           "Not measured: Lambda's sandbox start and code download, the first AWS calls (credentials, TLS), which add to a real cold start.",
         ],
       },

@@ -7,9 +7,10 @@ import { NagSuppressions } from 'cdk-nag';
 import { Function as SstFunction, type Stack } from 'sst/constructs';
 import type { StageConfig } from './config.ts';
 
-/** CDK context key that moves the handler directory (tests point it at stub handlers). */
+/** CDK context key that moves the entry point directory (tests point it at stub handlers). */
 export const HANDLERS_DIR_CONTEXT_KEY = 'hubless:handlersDir';
-const DEFAULT_HANDLERS_DIR = 'functions/handlers';
+/** The Lambda entry points: middy and middleware around a handler, the only importers of the AWS wiring. */
+export const LAMBDA_ENTRY_DIR = 'functions/lambda';
 
 export type HandlerName = 'portal' | 'api' | 'task-events' | 'culler';
 
@@ -30,7 +31,7 @@ export interface HublessFunctionProps {
  * resources are bound.
  */
 export function hublessFunction(stack: Stack, id: string, props: HublessFunctionProps): SstFunction {
-  const handlersDir: string = stack.node.tryGetContext(HANDLERS_DIR_CONTEXT_KEY) ?? DEFAULT_HANDLERS_DIR;
+  const handlersDir: string = stack.node.tryGetContext(HANDLERS_DIR_CONTEXT_KEY) ?? LAMBDA_ENTRY_DIR;
   // A log group we own (instead of logRetention) avoids CDK's LogRetention custom resource and its wildcard role.
   const logGroup = new LogGroup(stack, `${id}Logs`, {
     retention: retentionDays(props.config.retentionDays),

@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { ConfigError } from './errors.ts';
+import { LOG_LEVELS, type LogLevel } from './log.ts';
 import type { Profile } from './ports.ts';
 
 /**
@@ -25,6 +26,7 @@ export const DEFAULT_PROFILES: Profile[] = [
 
 const envSchema = z.object({
   HUBLESS_MODE: z.enum(['local', 'aws']).default('local'),
+  HUBLESS_LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   HUBLESS_TABLE_NAME: z.string().min(3).default('hubless'),
   HUBLESS_IDLE_TIMEOUT_SECONDS: seconds(3600, 60),
   HUBLESS_CULL_EVERY_SECONDS: seconds(60, 5),
@@ -55,6 +57,8 @@ const envSchema = z.object({
 
 export interface Settings {
   mode: 'local' | 'aws';
+  /** Lines below this level are not logged. */
+  logLevel: LogLevel;
   tableName: string;
   idleTimeoutSeconds: number;
   cullEverySeconds: number;
@@ -84,6 +88,7 @@ export function parseSettings(env: Record<string, string | undefined>): Settings
   const value = result.data;
   return {
     mode: value.HUBLESS_MODE,
+    logLevel: value.HUBLESS_LOG_LEVEL,
     tableName: value.HUBLESS_TABLE_NAME,
     idleTimeoutSeconds: value.HUBLESS_IDLE_TIMEOUT_SECONDS,
     cullEverySeconds: value.HUBLESS_CULL_EVERY_SECONDS,
@@ -98,4 +103,14 @@ export function parseSettings(env: Record<string, string | undefined>): Settings
       maxServers: value.HUBLESS_MAX_SERVERS,
     },
   };
+}
+
+/**
+ * The log level alone, for the logger that must exist before the rest of the settings
+ * parse (it reports their errors): a bad value falls back to info here and is refused,
+ * named, by parseSettings.
+ */
+export function logLevelOf(env: Record<string, string | undefined>): LogLevel {
+  const level = env.HUBLESS_LOG_LEVEL;
+  return (LOG_LEVELS as readonly string[]).includes(level ?? '') ? (level as LogLevel) : 'info';
 }

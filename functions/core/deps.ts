@@ -1,4 +1,5 @@
 import type { Settings } from './config.ts';
+import type { Log } from './log.ts';
 import type { Clock, Compute, Directory, EventSink, Homes, Router, SessionStore } from './ports.ts';
 import type { Session } from './session.ts';
 
@@ -19,5 +20,5 @@ export interface CoreDeps {
   labEnvironment: (session: Session) => Record<string, string>;
   /** Random, URL-safe identifiers (session nonces, lab tokens). Injected so tests are repeatable. */
   randomId: (bytes?: number) => string;
-  log?: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+  log?: Log;
 }

@@ -1,8 +1,6 @@
-import middy from '@middy/core';
-import { getApiDeps } from '../wiring/aws.ts';
 import type { ApiDeps } from './api/context.ts';
-import { jsonResult } from './api/http.ts';
-import { API_PREFIX, HUB_PREFIX, routeApi, routeHub } from './api/routes.ts';
+import { API_PREFIX, HUB_PREFIX, jsonResult, requestPath } from './api/http.ts';
+import { routeApi, routeHub } from './api/routes.ts';
 import type { HttpApiEvent, HttpApiResult } from './http-types.ts';
 
 export type { ApiDeps } from './api/context.ts';
@@ -14,7 +12,7 @@ export type { ApiDeps } from './api/context.ts';
  */
 export function makeApiHandler(deps: ApiDeps): (event: HttpApiEvent) => Promise<HttpApiResult> {
   return async (event) => {
-    const path = event.rawPath || event.requestContext.http.path;
+    const path = requestPath(event);
     if (path === API_PREFIX || path.startsWith(`${API_PREFIX}/`))
       return routeApi(deps, event, path.slice(API_PREFIX.length));
     if (path === HUB_PREFIX || path.startsWith(`${HUB_PREFIX}/`))
@@ -22,7 +20,3 @@ export function makeApiHandler(deps: ApiDeps): (event: HttpApiEvent) => Promise<
     return jsonResult(404, { error: { code: 'not_found', message: `There is no API route at ${path}.` } });
   };
 }
-
-export const handler = middy<HttpApiEvent, HttpApiResult>().handler(async (event) =>
-  makeApiHandler(await getApiDeps())(event),
-);

@@ -1,7 +1,5 @@
-import middy from '@middy/core';
 import type { CullerDeps } from '../core/culling/ports.ts';
 import { type CullRun, cullServers } from '../core/use-cases/cull.ts';
-import { getCullerDeps } from '../wiring/aws.ts';
 
 /**
  * The idle culler (EventBridge schedule in AWS, a timer in local mode): one sweep and
@@ -14,5 +12,3 @@ export function makeCullerHandler(deps: CullerDeps) {
     return run;
   };
 }
-
-export const handler = middy().handler(async () => makeCullerHandler(await getCullerDeps())());

@@ -1,7 +1,8 @@
-import middy from '@middy/core';
-import { getPortalDeps } from '../wiring/aws.ts';
 import type { AlbEvent, AlbResult } from './http-types.ts';
-import { type PortalDeps, routePortal } from './portal/routes.ts';
+import type { PortalDeps } from './portal/context.ts';
+import { routePortal } from './portal/routes.ts';
+
+export type { PortalDeps } from './portal/context.ts';
 
 /**
  * The portal behind the ALB's default action (AWS) or the local gateway: sign-in
@@ -10,7 +11,3 @@ import { type PortalDeps, routePortal } from './portal/routes.ts';
 export function makePortalHandler(deps: PortalDeps): (event: AlbEvent) => Promise<AlbResult> {
   return (event) => routePortal(deps, event);
 }
-
-export const handler = middy<AlbEvent, AlbResult>().handler(async (event) =>
-  routePortal(await getPortalDeps(), event),
-);

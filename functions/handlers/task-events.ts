@@ -1,8 +1,6 @@
-import middy from '@middy/core';
 import type { CoreDeps } from '../core/deps.ts';
 import type { TaskStateChangeEvent } from '../core/task-event.ts';
 import { handleTaskEvent } from '../core/use-cases/handle-task-event.ts';
-import { getCoreDeps } from '../wiring/aws.ts';
 
 /**
  * ECS Task State Change events (EventBridge in AWS, the process runner locally) move
@@ -20,7 +18,3 @@ export function makeTaskEventsHandler(deps: CoreDeps) {
     return { outcome: result.outcome };
   };
 }
-
-export const handler = middy<TaskStateChangeEvent>().handler(async (event) =>
-  makeTaskEventsHandler(await getCoreDeps())(event),
-);

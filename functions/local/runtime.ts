@@ -13,10 +13,12 @@ import { LocalDirectory } from '../adapters/local/local-directory.ts';
 import { LogEventSink } from '../adapters/local/log-event-sink.ts';
 import { LocalMachineClients } from '../adapters/local/machine-clients.ts';
 import { ProcessCompute, reapOrphans } from '../adapters/local/process-compute.ts';
+import { JsonLogger } from '../adapters/log/json-logger.ts';
 import { discardMetrics, EmfMetrics } from '../adapters/metrics/emf.ts';
 import type { Settings } from '../core/config.ts';
 import type { CoreDeps } from '../core/deps.ts';
 import { advance } from '../core/lifecycle.ts';
+import type { Log } from '../core/log.ts';
 import type { Compute, EventSink, LifecycleEvent } from '../core/ports.ts';
 import { ACTIVE_STATES } from '../core/session.ts';
 import type { TaskStateChangeEvent } from '../core/task-event.ts';
@@ -24,13 +26,12 @@ import { listServers } from '../core/use-cases/list-servers.ts';
 import { stopSession } from '../core/use-cases/stop-server.ts';
 import { makeApiHandler } from '../handlers/api.ts';
 import { makeCullerHandler } from '../handlers/culler.ts';
-import { logJson } from '../handlers/http.ts';
 import { makePortalHandler } from '../handlers/portal.ts';
 import { makeTaskEventsHandler } from '../handlers/task-events.ts';
 import { buildLocalDeps } from '../wiring/local.ts';
 import { createLocalDynamoClients, type DynamoDbLocal, startDynamoDbLocal } from './dynamodb-local.ts';
 import { ensureFirstAdmin } from './first-admin.ts';
-import { startGateway } from './gateway/server.ts';
+import { DEFAULT_GATEWAY_CLIENT_ID, gatewayIssuer, startGateway } from './gateway/index.ts';
 import { loadOrCreateIdentitySigner } from './identity-signer.ts';
 
 /**
@@ -60,7 +61,7 @@ export interface LocalRuntime {
 }
 
 export const LAB_PACKAGE_DIR = fileURLToPath(new URL('../../containers/lab', import.meta.url));
-export const GATEWAY_CLIENT_ID = 'hubless-gateway';
+export const GATEWAY_CLIENT_ID = DEFAULT_GATEWAY_CLIENT_ID;
 
 export async function startLocalRuntime(
   settings: Settings,
@@ -69,10 +70,7 @@ export async function startLocalRuntime(
   const local = settings.local;
   const dataDir = resolve(local.dataDir);
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const log = options.quiet
-    ? () => undefined
-    : (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) =>
-        logJson(level, message, fields);
+  const log: Log = options.quiet ? () => undefined : new JsonLogger({ level: settings.logLevel }).log;
   const cleanups: Array<() => Promise<void>> = [];
 
   try {
@@ -90,7 +88,7 @@ export async function startLocalRuntime(
     const firstAdmin = await ensureFirstAdmin(directory);
 
     const gatewayOrigin = `http://${local.host}:${local.port}`;
-    const issuer = `${local.publicUrl}/oidc`;
+    const issuer = gatewayIssuer(local.publicUrl);
     const signer = await loadOrCreateIdentitySigner(dataDir, { issuer, clientId: GATEWAY_CLIENT_ID });
     const router = new GatewayRouter({ maxRoutes: local.maxServers });
     const jupyter = options.jupyter ?? findJupyter();

@@ -11,82 +11,32 @@ import { CognitoDirectory } from '../adapters/aws/cognito-directory.ts';
 import { EcsCompute } from '../adapters/aws/ecs-compute.ts';
 import { EfsHomes } from '../adapters/aws/efs-homes.ts';
 import { EventBridgeSink } from '../adapters/aws/eventbridge-sink.ts';
-import { DynamoEventLog } from '../adapters/dynamodb/event-store.ts';
-import { DynamoLaunchLinkStore } from '../adapters/dynamodb/launch-link-store.ts';
-import { DynamoLeaseStore } from '../adapters/dynamodb/lease-store.ts';
-import { DynamoSessionStore } from '../adapters/dynamodb/session-store.ts';
-import { DynamoUsageStore } from '../adapters/dynamodb/usage-store.ts';
-import { HttpActivityProbe } from '../adapters/http/activity-probe.ts';
-import { createIdentityVerifier } from '../adapters/identity/alb-identity.ts';
-import { createMachineTokenVerifier } from '../adapters/identity/machine-token.ts';
+import { ALB_AUTH, albKeysUrl, cognitoIssuer } from '../adapters/aws/names.ts';
+import { JsonLogger } from '../adapters/log/json-logger.ts';
 import { EmfMetrics } from '../adapters/metrics/emf.ts';
-import { withEventMetrics } from '../core/culling/metrics.ts';
+import { logLevelOf } from '../core/config.ts';
 import type { CullerDeps } from '../core/culling/ports.ts';
 import type { CoreDeps } from '../core/deps.ts';
-import { randomHex } from '../core/ids.ts';
-import { systemClock } from '../core/ports.ts';
-import { teeSink, usageSink } from '../core/use-cases/usage.ts';
 import type { ApiDeps } from '../handlers/api/context.ts';
-import { logJson } from '../handlers/http.ts';
-import type { PortalDeps } from '../handlers/portal/routes.ts';
+import type { PortalDeps } from '../handlers/portal/context.ts';
 import { type AwsSettings, parseAwsSettings } from './aws-settings.ts';
+import { apiDeps, coreDeps, cullerDeps, type Parts, portalDeps } from './recipe.ts';
 
 /**
- * The AWS column of DESIGN.md section 1. Clients and adapters are built once per cold
- * start (on first use, so importing a handler module costs nothing) and reused by every
- * invocation of that Lambda instance.
+ * The AWS set of parts: SDK clients and AWS adapters, built from the settings the stacks
+ * set, once per Lambda instance (on its first event, by the getters below), so every
+ * later invocation reuses the clients.
  */
-let settingsCache: AwsSettings | undefined;
-let coreCache: CoreDeps | undefined;
-let portalCache: PortalDeps | undefined;
-let apiCache: ApiDeps | undefined;
-let cullerCache: CullerDeps | undefined;
-let metricsCache: EmfMetrics | undefined;
-
-function metrics(settings: AwsSettings): EmfMetrics {
-  metricsCache ??= new EmfMetrics({ dimensions: { Stage: settings.aws.HUBLESS_STAGE } });
-  return metricsCache;
-}
-let docCache: DynamoDBDocumentClient | undefined;
-
-function documentClient(region: string): DynamoDBDocumentClient {
-  docCache ??= DynamoDBDocumentClient.from(new DynamoDBClient({ region }), {
-    marshallOptions: { removeUndefinedValues: true },
-  });
-  return docCache;
-}
-
-function stores(settings: AwsSettings) {
-  const client = documentClient(settings.aws.AWS_REGION);
-  const tableName = settings.tableName;
-  return {
-    usage: new DynamoUsageStore({ client, tableName }),
-    eventLog: new DynamoEventLog({ client, tableName }),
-    launchLinks: new DynamoLaunchLinkStore({ client, tableName }),
-  };
-}
-
-/** Cognito's hosted domain: a bare prefix means <prefix>.auth.<region>.amazoncognito.com. */
-function cognitoOrigin(settings: AwsSettings): string {
-  const domain = settings.aws.HUBLESS_USER_POOL_DOMAIN;
-  return domain.includes('.')
-    ? `https://${domain}`
-    : `https://${domain}.auth.${settings.aws.AWS_REGION}.amazoncognito.com`;
-}
-
-export function awsSettings(): AwsSettings {
-  settingsCache ??= parseAwsSettings(process.env);
-  return settingsCache;
-}
-
-export function buildAwsCoreDeps(settings: AwsSettings): CoreDeps {
+export function awsParts(settings: AwsSettings, logger: JsonLogger): Parts {
   const { aws } = settings;
   const region = aws.AWS_REGION;
-  const doc = documentClient(region);
-  const { usage, eventLog } = stores(settings);
-  const issuer = `https://cognito-idp.${region}.amazonaws.com/${aws.HUBLESS_USER_POOL_ID}`;
+  const doc = DynamoDBDocumentClient.from(new DynamoDBClient({ region }), {
+    marshallOptions: { removeUndefinedValues: true },
+  });
+  const signers = aws.HUBLESS_ALB_POOL.map((entry) => entry.loadBalancerArn);
   return {
-    store: new DynamoSessionStore({ client: doc, tableName: settings.tableName }),
+    settings,
+    doc,
     compute: new EcsCompute({
       ecs: new ECSClient({ region }),
       cluster: aws.HUBLESS_CLUSTER_ARN,
@@ -118,93 +68,73 @@ export function buildAwsCoreDeps(settings: AwsSettings): CoreDeps {
       cognito: new CognitoIdentityProviderClient({ region }),
       userPoolId: aws.HUBLESS_USER_POOL_ID,
     }),
-    // Every lifecycle event also feeds the usage report and the API's event list.
-    events: withEventMetrics(
-      teeSink(
-        new EventBridgeSink({
-          events: new EventBridgeClient({ region }),
-          eventBusName: aws.HUBLESS_EVENT_BUS_NAME,
-        }),
-        [usageSink(usage), eventLog],
-        logJson,
-      ),
-      metrics(settings),
-    ),
-    clock: systemClock,
-    settings,
-    labEnvironment: () => ({
-      // Labs verify the ALB's own signature: keys from the regional ALB key server.
-      HUBLESS_IDENTITY_KEYS_URL: `https://public-keys.auth.elb.${region}.amazonaws.com`,
-      HUBLESS_IDENTITY_SIGNER: aws.HUBLESS_ALB_POOL.map((entry) => entry.loadBalancerArn).join(','),
-      HUBLESS_IDENTITY_ISSUER: issuer,
-      HUBLESS_IDENTITY_CLIENT: aws.HUBLESS_USER_POOL_CLIENT_ID,
-      HUBLESS_IDLE_TIMEOUT_SECONDS: String(settings.idleTimeoutSeconds),
-      HUBLESS_SHUTDOWN_NO_ACTIVITY_SECONDS: String(settings.idleTimeoutSeconds * 2),
+    events: new EventBridgeSink({
+      events: new EventBridgeClient({ region }),
+      eventBusName: aws.HUBLESS_EVENT_BUS_NAME,
     }),
-    randomId: randomHex,
-    log: logJson,
+    log: logger.log,
+    metrics: new EmfMetrics({ dimensions: { Stage: aws.HUBLESS_STAGE } }),
+    // Labs and the portal verify the ALB's own signature, with keys from the regional key server.
+    identity: {
+      signers,
+      issuer: cognitoIssuer(region, aws.HUBLESS_USER_POOL_ID),
+      clientId: aws.HUBLESS_USER_POOL_CLIENT_ID,
+      keysUrl: albKeysUrl(region),
+    },
+    // API Gateway's JWT authorizer already checked Cognito tokens on /api/v1; the
+    // handler checks again (and alone on /hub/api, whose "token" scheme it cannot see).
+    machineTokens: { cognito: { userPoolId: aws.HUBLESS_USER_POOL_ID } },
+    portal: { labUi: 'lab', logoutUrl: aws.HUBLESS_LOGOUT_URL, sessionCookie: ALB_AUTH.sessionCookie },
+    api: { publicUrl: aws.HUBLESS_PUBLIC_URL, tokenUrl: `${cognitoOrigin(settings)}/oauth2/token` },
   };
 }
 
-export async function getCoreDeps(): Promise<CoreDeps> {
-  coreCache ??= buildAwsCoreDeps(awsSettings());
-  return coreCache;
+/** Cognito's hosted domain: a bare prefix means <prefix>.auth.<region>.amazoncognito.com. */
+function cognitoOrigin(settings: AwsSettings): string {
+  const domain = settings.aws.HUBLESS_USER_POOL_DOMAIN;
+  return domain.includes('.')
+    ? `https://${domain}`
+    : `https://${domain}.auth.${settings.aws.AWS_REGION}.amazoncognito.com`;
 }
 
-export async function getPortalDeps(): Promise<PortalDeps> {
-  if (!portalCache) {
-    const settings = awsSettings();
-    const { aws } = settings;
-    portalCache = {
-      core: await getCoreDeps(),
-      identity: createIdentityVerifier({
-        signer: aws.HUBLESS_ALB_POOL.map((entry) => entry.loadBalancerArn),
-        issuer: `https://cognito-idp.${aws.AWS_REGION}.amazonaws.com/${aws.HUBLESS_USER_POOL_ID}`,
-        clientId: aws.HUBLESS_USER_POOL_CLIENT_ID,
-      }),
-      labUi: 'lab',
-      logoutUrl: aws.HUBLESS_LOGOUT_URL,
-      launchLinks: stores(settings).launchLinks,
-    };
-  }
-  return portalCache;
+let loggerCache: JsonLogger | undefined;
+let built: { parts: Parts; core: CoreDeps } | undefined;
+
+/** The Lambda's logger; it exists before the settings parse, so it can report their errors. */
+export function awsLogger(): JsonLogger {
+  loggerCache ??= new JsonLogger({ level: logLevelOf(process.env) });
+  return loggerCache;
 }
 
-export async function getApiDeps(): Promise<ApiDeps> {
-  if (!apiCache) {
-    const settings = awsSettings();
-    const core = await getCoreDeps();
-    const { usage, eventLog, launchLinks } = stores(settings);
-    apiCache = {
-      core,
-      // API Gateway's JWT authorizer already checked Cognito tokens on /api/v1; the
-      // handler checks again (and alone on /hub/api, whose "token" scheme it cannot see).
-      auth: createMachineTokenVerifier({
-        directory: core.directory,
-        cognito: { userPoolId: settings.aws.HUBLESS_USER_POOL_ID },
-      }),
-      launchLinks,
-      usage,
-      eventLog,
-      publicUrl: settings.aws.HUBLESS_PUBLIC_URL,
-      tokenUrl: `${cognitoOrigin(settings)}/oauth2/token`,
-    };
+/** The parts and core deps of this Lambda instance, built on its first event from its environment. */
+function awsBuilt(): { parts: Parts; core: CoreDeps } {
+  if (!built) {
+    const parts = awsParts(parseAwsSettings(process.env), awsLogger());
+    built = { parts, core: coreDeps(parts) };
   }
-  return apiCache;
+  return built;
 }
 
-export async function getCullerDeps(): Promise<CullerDeps> {
-  if (!cullerCache) {
-    const settings = awsSettings();
-    cullerCache = {
-      ...(await getCoreDeps()),
-      probe: new HttpActivityProbe(),
-      lease: new DynamoLeaseStore({
-        client: documentClient(settings.aws.AWS_REGION),
-        tableName: settings.tableName,
-      }),
-      metrics: metrics(settings),
-    };
-  }
-  return cullerCache;
+/*
+ * One getter per handler, so a Lambda bundle holds only its own handler's parts. The
+ * entry points call theirs once and keep the handler for the instance's life.
+ */
+
+export function awsCoreDeps(): CoreDeps {
+  return awsBuilt().core;
+}
+
+export function awsPortalDeps(): PortalDeps {
+  const { parts, core } = awsBuilt();
+  return portalDeps(parts, core);
+}
+
+export function awsApiDeps(): ApiDeps {
+  const { parts, core } = awsBuilt();
+  return apiDeps(parts, core);
+}
+
+export function awsCullerDeps(): CullerDeps {
+  const { parts, core } = awsBuilt();
+  return cullerDeps(parts, core);
 }

@@ -2,10 +2,10 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { build, type Metafile } from 'esbuild';
 import { describe, expect, it } from 'vitest';
-import type { HandlerName } from '../../stacks/lambda.ts';
+import { type HandlerName, LAMBDA_ENTRY_DIR } from '../../stacks/lambda.ts';
 
 /**
- * Each Lambda handler, bundled the way it ships (ESM for Node 24, minified, AWS SDK
+ * Each Lambda entry point, bundled the way it ships (ESM for Node 24, minified, AWS SDK
  * included so our lockfile pins it), stays under 1 MB: cold starts grow with bundle size.
  * `mainFields` module-first is what SST's ESM build uses: the SDK's ES modules tree-shake,
  * its CommonJS builds do not (about 1.45 MB instead of 1.0 MB for the portal).
@@ -15,10 +15,10 @@ const LIMIT = 1024 * 1024;
 
 describe('Lambda bundles', () => {
   for (const name of HANDLERS) {
-    it(`bundles functions/handlers/${name}.ts under 1 MB`, async () => {
-      const entry = path.resolve('functions/handlers', `${name}.ts`);
-      // A missing handler must fail here, not be skipped: sst deploy would fail the same way.
-      expect(existsSync(entry), `functions/handlers/${name}.ts does not exist`).toBe(true);
+    it(`bundles ${LAMBDA_ENTRY_DIR}/${name}.ts under 1 MB`, async () => {
+      const entry = path.resolve(LAMBDA_ENTRY_DIR, `${name}.ts`);
+      // A missing entry point must fail here, not be skipped: sst deploy would fail the same way.
+      expect(existsSync(entry), `${LAMBDA_ENTRY_DIR}/${name}.ts does not exist`).toBe(true);
       const result = await build({
         entryPoints: [entry],
         bundle: true,

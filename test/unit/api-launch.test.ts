@@ -2,8 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LaunchLinkError } from '../../functions/core/api/errors.ts';
 import { hashToken } from '../../functions/core/use-cases/launch-links.ts';
 import type { AlbEvent } from '../../functions/handlers/http-types.ts';
+import type { PortalDeps } from '../../functions/handlers/portal/context.ts';
 import { launchRoute } from '../../functions/handlers/portal/launch.ts';
-import type { PortalDeps } from '../../functions/handlers/portal/routes.ts';
 import { type ApiKit, makeApiKit, undocumented } from '../fakes/api-harness.ts';
 import { makeTestDeps } from '../fakes/core-deps.ts';
 import { FakeCompute } from '../fakes/fake-compute.ts';
@@ -26,6 +26,7 @@ describe('launch links', () => {
       core: kit.core,
       identity: { verify: async () => ({ username: 'ada', sub: 'ada' }) },
       labUi: 'lab',
+      sessionCookie: 'AWSELBAuthSessionCookie',
     };
   });
   afterEach(() => compute.dispose());

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseSettings } from '../../functions/core/config.ts';
+import { logLevelOf, parseSettings } from '../../functions/core/config.ts';
 import { ConfigError } from '../../functions/core/errors.ts';
 
 describe('parseSettings', () => {
@@ -31,5 +31,24 @@ describe('parseSettings', () => {
       /HUBLESS_IDLE_TIMEOUT_SECONDS/,
     );
     expect(() => parseSettings({ HUBLESS_PROFILES: '[{"name":"Bad Name"}]' })).toThrow(/HUBLESS_PROFILES/);
+  });
+});
+
+describe('HUBLESS_LOG_LEVEL', () => {
+  it('defaults to info and accepts debug, info, warn and error', () => {
+    expect(parseSettings({}).logLevel).toBe('info');
+    expect(parseSettings({ HUBLESS_LOG_LEVEL: 'debug' }).logLevel).toBe('debug');
+    expect(parseSettings({ HUBLESS_LOG_LEVEL: 'error' }).logLevel).toBe('error');
+  });
+
+  it('refuses another value, naming the variable and what it got', () => {
+    expect(() => parseSettings({ HUBLESS_LOG_LEVEL: 'verbose' })).toThrow(
+      /HUBLESS_LOG_LEVEL \(got "verbose"\)/,
+    );
+  });
+
+  it('still gives the logger a level when the value is bad, so the error can be logged', () => {
+    expect(logLevelOf({ HUBLESS_LOG_LEVEL: 'warn' })).toBe('warn');
+    expect(logLevelOf({ HUBLESS_LOG_LEVEL: 'verbose' })).toBe('info');
   });
 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { ALB_AUTH } from '../../functions/adapters/aws/names.ts';
 import type { IdentityVerifier } from '../../functions/adapters/identity/alb-identity.ts';
 import { UnauthorizedError } from '../../functions/core/errors.ts';
 import type { AlbEvent } from '../../functions/handlers/http-types.ts';
@@ -22,6 +23,7 @@ function setup() {
     identity,
     labUi: 'lab',
     logoutUrl: 'https://login.example/logout',
+    sessionCookie: ALB_AUTH.sessionCookie,
   });
   const request = (method: string, path: string, user: string | undefined, extra: Partial<AlbEvent> = {}) =>
     portal({

@@ -7,12 +7,50 @@ import {
 import type { MachinePrincipal } from '../../core/api/ports.ts';
 import type { ApiScope } from '../../core/api/scopes.ts';
 import { HublessError, UnauthorizedError, ValidationError } from '../../core/errors.ts';
+import type { Log } from '../../core/log.ts';
 import type { HttpApiEvent, HttpApiResult } from '../http-types.ts';
 import type { ApiDeps } from './context.ts';
 
 /** Request parsing, authentication and response shaping shared by /api/v1 and /hub/api. */
 
 export const MAX_BODY_BYTES = 64 * 1024;
+
+/** hubless's own API (course platforms) and the JupyterHub-compatible one. */
+export const API_PREFIX = '/api/v1';
+export const HUB_PREFIX = '/hub/api';
+
+function isUnder(path: string, prefix: string): boolean {
+  return path === prefix || path.startsWith(`${prefix}/`);
+}
+
+/** Whether `path` belongs to one of the bearer-token APIs (no browser sign-in). */
+export function isApiPath(path: string): boolean {
+  return isUnder(path, API_PREFIX) || isUnder(path, HUB_PREFIX);
+}
+
+/** The path as the client sent it. */
+export function requestPath(event: HttpApiEvent): string {
+  return event.rawPath || event.requestContext.http.path;
+}
+
+/**
+ * An error body in the shape of the API that `path` belongs to: JupyterHub's
+ * ({status, message}) under /hub/api, ours ({error: {code, message}}) elsewhere. The
+ * local gateway's own refusals on API paths use it too.
+ */
+export function apiErrorBody(path: string, status: number, code: string, message: string): unknown {
+  return isUnder(path, HUB_PREFIX) ? { status, message } : { error: { code, message } };
+}
+
+/** How the API at the event's path answers a failure; unexposed errors are logged as a generic 500. */
+export function errorResult(event: HttpApiEvent, error: unknown, log: Log | undefined): HttpApiResult {
+  const view = describeError(error, log);
+  return jsonResult(
+    view.status,
+    apiErrorBody(requestPath(event), view.status, view.code, view.message),
+    view.headers,
+  );
+}
 
 export function jsonResult(
   statusCode: number,
@@ -113,7 +151,7 @@ export interface ErrorBody {
 }
 
 /** What a client may see of an error; unexposed errors are logged and become a generic 500. */
-export function describeError(error: unknown, log: ApiDeps['core']['log']): ErrorBody {
+export function describeError(error: unknown, log: Log | undefined): ErrorBody {
   if (error instanceof HublessError && error.expose) {
     const headers: Record<string, string> = {};
     if (error.status === 401) {

@@ -11,8 +11,10 @@ import { normaliseUsername } from '../../core/username.ts';
 import type { HttpApiEvent, HttpApiResult } from '../http-types.ts';
 import type { ApiDeps, ApiHandlerFn, ApiRequest } from './context.ts';
 import {
+  API_PREFIX,
   authenticate,
-  describeError,
+  errorResult,
+  HUB_PREFIX,
   jsonBody,
   jsonResult,
   queryOf,
@@ -39,9 +41,6 @@ import { deleteUserRoute, getUserRoute, listUsersRoute, putUserRoute } from './u
  * operations.ts), which also gives each one its scope and schemas; /hub/api routes
  * follow JupyterHub. Both share authentication, path matching and error handling.
  */
-export const API_PREFIX = '/api/v1';
-export const HUB_PREFIX = '/hub/api';
-
 const openApiRoute: ApiHandlerFn = async (deps) =>
   jsonResult(200, openApiDocument(deps.publicUrl, deps.tokenUrl));
 
@@ -153,8 +152,7 @@ export async function routeApi(deps: ApiDeps, event: HttpApiEvent, path: string)
     }
     return notFound(path, allowed);
   } catch (error) {
-    const view = describeError(error, deps.core.log);
-    return jsonResult(view.status, { error: { code: view.code, message: view.message } }, view.headers);
+    return errorResult(event, error, deps.core.log);
   }
 }
 
@@ -180,9 +178,7 @@ export async function routeHub(deps: ApiDeps, event: HttpApiEvent, path: string)
     }
     return notFound(`${HUB_PREFIX}${path}`, allowed);
   } catch (error) {
-    const view = describeError(error, deps.core.log);
-    // JupyterHub's error shape.
-    return jsonResult(view.status, { status: view.status, message: view.message }, view.headers);
+    return errorResult(event, error, deps.core.log);
   }
 }
 

@@ -2,7 +2,7 @@ import type { LaunchLinkStore } from '../../core/api/ports.ts';
 import { redeemLaunchLink } from '../../core/use-cases/launch-links.ts';
 import { queryParam, redirect } from '../http.ts';
 import type { AlbEvent, AlbResult } from '../http-types.ts';
-import type { PortalDeps } from './routes.ts';
+import type { PortalDeps } from './context.ts';
 
 /**
  * GET /launch?token=… — where a course platform's launch link lands. The front door has

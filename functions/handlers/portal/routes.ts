@@ -1,8 +1,5 @@
-import { ALB_SESSION_COOKIE } from '../../adapters/aws/alb-router.ts';
-import type { IdentityVerifier } from '../../adapters/identity/alb-identity.ts';
-import type { LaunchLinkStore } from '../../core/api/ports.ts';
-import type { CoreDeps } from '../../core/deps.ts';
 import { ForbiddenError, NotFoundError } from '../../core/errors.ts';
+import type { Log } from '../../core/log.ts';
 import { baseUrlFor, type Session } from '../../core/session.ts';
 import { findServer } from '../../core/use-cases/get-server.ts';
 import { listServers } from '../../core/use-cases/list-servers.ts';
@@ -11,19 +8,9 @@ import { stopServer } from '../../core/use-cases/stop-server.ts';
 import { normaliseServerName } from '../../core/username.ts';
 import { errorView, formFields, html, isSameOrigin, json, queryParam, redirect } from '../http.ts';
 import type { AlbEvent, AlbResult } from '../http-types.ts';
+import type { PortalDeps } from './context.ts';
 import { launchRoute } from './launch.ts';
 import { adminPage, errorPage, homePage, notRunningPage, type PageUser, spawnPendingPage } from './views.ts';
-
-export interface PortalDeps {
-  core: CoreDeps;
-  identity: IdentityVerifier;
-  /** 'lab' where JupyterLab runs (the container), 'tree' for jupyter-server + nbclassic. */
-  labUi: 'lab' | 'tree';
-  /** Where "Sign out" ends the identity provider's session (Cognito's /logout); local: the gateway's own. */
-  logoutUrl?: string;
-  /** Where LMS launch links (GET /launch?token=…) are redeemed. */
-  launchLinks?: LaunchLinkStore;
-}
 
 interface Request {
   event: AlbEvent;
@@ -120,7 +107,7 @@ const adminStop: Route = async (deps, { event, user }) => {
 const ALB_COOKIE_PARTS = 4;
 
 /**
- * Sign-out. The ALB keeps its session in AWSELBAuthSessionCookie-0..N (split when large)
+ * Sign-out. The ALB keeps its session in <sessionCookie>-0..N (split when large)
  * and honours one Set-Cookie per Lambda response unless multi-value headers are on, so
  * each step expires one part and redirects to the next; the last goes to Cognito's logout.
  */
@@ -133,7 +120,7 @@ const logout: Route = async (deps, { event }) => {
     headers: {
       location: next,
       'cache-control': 'no-store',
-      'set-cookie': `${ALB_SESSION_COOKIE}-${index}=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax`,
+      'set-cookie': `${deps.sessionCookie}-${index}=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax`,
     },
   };
 };
@@ -161,7 +148,6 @@ const ROUTES: Record<string, Route> = {
 };
 
 export async function routePortal(deps: PortalDeps, event: AlbEvent): Promise<AlbResult> {
-  const wantsJson = event.path === '/progress';
   let user: Request['user'] | undefined;
   try {
     const identity = await deps.identity.verify(event.headers['x-amzn-oidc-data']);
@@ -188,8 +174,22 @@ export async function routePortal(deps: PortalDeps, event: AlbEvent): Promise<Al
       return await userPath(deps, { event, user });
     throw new NotFoundError(`There is no page at ${event.path}.`);
   } catch (error) {
-    const view = errorView(error, (message, fields) => deps.core.log?.('error', message, fields));
-    if (wantsJson) return json(view.status, { error: { code: view.status, message: view.message } });
-    return html(view.status, errorPage(user, view.title, view.message));
+    return portalErrorResult(event, error, deps.core.log, user);
   }
+}
+
+/**
+ * How the portal answers a failure: JSON to the progress poll, an error page otherwise.
+ * Unexposed errors are logged and shown as a generic message.
+ */
+export function portalErrorResult(
+  event: AlbEvent,
+  error: unknown,
+  log: Log | undefined,
+  user?: PageUser,
+): AlbResult {
+  const view = errorView(error, (message, fields) => log?.('error', message, fields));
+  if (event.path === '/progress')
+    return json(view.status, { error: { code: view.status, message: view.message } });
+  return html(view.status, errorPage(user, view.title, view.message));
 }

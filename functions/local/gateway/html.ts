@@ -88,7 +88,7 @@ export function sendJson(
   res: ServerResponse,
   status: number,
   value: unknown,
-  headers: Record<string, string> = {},
+  headers: Record<string, string | string[]> = {},
 ): void {
   if (res.headersSent) {
     res.destroy();

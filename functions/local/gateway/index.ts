@@ -1,11 +1,10 @@
+export { CALLBACK_PATH, LOGOUT_PATH } from './browser-sessions.ts';
+export { SESSION_COOKIE } from './identity-headers.ts';
 export {
-  CALLBACK_PATH,
   DEFAULT_GATEWAY_CLIENT_ID,
   type Gateway,
   type GatewayOptions,
   gatewayIssuer,
   HEALTH_PATH,
-  LOGOUT_PATH,
-  SESSION_COOKIE,
-  startGateway,
-} from './server.ts';
+} from './options.ts';
+export { startGateway } from './server.ts';

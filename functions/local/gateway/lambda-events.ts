@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { AlbEvent, AlbResult, HttpApiEvent, HttpApiResult } from '../../handlers/http-types.ts';
+import { readBody } from './body.ts';
 
 /**
  * Translates between Node's HTTP messages and the Lambda event shapes the handlers take
@@ -13,6 +14,31 @@ import type { AlbEvent, AlbResult, HttpApiEvent, HttpApiResult } from '../../han
  *   decode them; handlers must), and a repeated parameter keeps its last value;
  * - a textual body is passed as utf8, anything else base64 with isBase64Encoded.
  */
+/** The ALB's Lambda target limit on a request body; larger ones are refused with 413. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+/** Hands a browser request to the portal handler as an ALB event and writes its answer. */
+export async function invokeAlbTarget(
+  req: IncomingMessage,
+  res: ServerResponse,
+  handler: (event: AlbEvent) => Promise<AlbResult>,
+  headers: Record<string, string>,
+): Promise<void> {
+  const body = await readBody(req, MAX_BODY_BYTES);
+  writeAlbResult(res, await handler(toAlbEvent(req, body, headers)));
+}
+
+/** Hands an API request to the API handler as an HTTP API event and writes its answer. */
+export async function invokeHttpApi(
+  req: IncomingMessage,
+  res: ServerResponse,
+  handler: (event: HttpApiEvent) => Promise<HttpApiResult>,
+  headers: Record<string, string>,
+): Promise<void> {
+  const body = await readBody(req, MAX_BODY_BYTES);
+  writeHttpApiResult(res, await handler(toHttpApiEvent(req, body, headers)));
+}
+
 export const LOCAL_TARGET_GROUP_ARN =
   'arn:aws:elasticloadbalancing:zz-local-1:000000000000:targetgroup/hubless-local-portal/0000000000000000';
 

@@ -7,7 +7,8 @@ import {
 } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Target } from '../../core/session.ts';
-import { escapeHtml, sendPage } from './html.ts';
+import { escapeHtml } from './html.ts';
+import { refuse } from './refusals.ts';
 
 /**
  * Reverse proxy to a lab, HTTP and WebSocket, streaming both ways (no buffering, so
@@ -69,16 +70,17 @@ export function proxyHttp(
 ): void {
   const upstream = upstreamRequest(req, target, headers);
   const fail = (reason: string) => {
-    if (!res.headersSent) {
-      sendPage(
-        res,
-        502,
-        'Server unreachable',
-        `<h1>Your server is not answering</h1><p>${escapeHtml(reason)}</p><p>It may still be starting or may have stopped. <a href="/">Go to the portal</a></p>`,
-      );
-    } else {
+    if (res.headersSent) {
       res.destroy();
+      return;
     }
+    refuse(req, res, {
+      status: 502,
+      code: 'lab_unreachable',
+      title: 'Server unreachable',
+      message: `Your server is not answering. ${reason}`,
+      page: `<h1>Your server is not answering</h1><p>${escapeHtml(reason)}</p><p>It may still be starting or may have stopped. <a href="/">Go to the portal</a></p>`,
+    });
   };
   upstream.on('response', (upstreamRes) => {
     const out: OutgoingHttpHeaders = {};

@@ -8,6 +8,7 @@ import type { LocalDirectory } from '../../adapters/local/local-directory.ts';
 import { DEFAULT_RESOURCE_SERVER } from '../../core/api/scopes.ts';
 import { BodyTooLargeError, readBody } from '../gateway/body.ts';
 import { escapeHtml, newNonce, sendPage } from '../gateway/html.ts';
+import { OIDC_COOKIES } from '../gateway/identity-headers.ts';
 import { memoryAdapterFactory } from './memory-adapter.ts';
 
 /**
@@ -173,11 +174,8 @@ export async function createEmbeddedOidc(options: EmbeddedOidcOptions): Promise<
     jwks: keys.jwks,
     cookies: {
       keys: keys.cookieKeys,
-      names: {
-        session: 'hubless_oidc_session',
-        interaction: 'hubless_oidc_interaction',
-        resume: 'hubless_oidc_resume',
-      },
+      // The gateway keeps these from labs (gateway/identity-headers.ts).
+      names: OIDC_COOKIES,
     },
     scopes: [...SIGN_IN_SCOPES, ...apiScopes],
     claims: { openid: ['sub'], email: ['email'], profile: ['username', 'preferred_username'] },

@@ -1,0 +1,20 @@
+import middy from '@middy/core';
+import { makeCullerHandler } from '../handlers/culler.ts';
+import { awsCullerDeps, awsLogger } from '../wiring/aws.ts';
+import { invocationLog, lastResort } from './middleware.ts';
+
+/** The idle culler, run by an EventBridge schedule (stacks/Schedules.ts); the event carries only its id. */
+interface Scheduled {
+  id?: string;
+}
+
+const logger = awsLogger();
+let cull: ReturnType<typeof makeCullerHandler> | undefined;
+
+export const handler = middy<Scheduled>()
+  .use(invocationLog<Scheduled>(logger, (event) => event.id))
+  .use(lastResort<Scheduled, unknown>(logger))
+  .handler(async () => {
+    cull ??= makeCullerHandler(awsCullerDeps());
+    return cull();
+  });

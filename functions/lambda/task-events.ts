@@ -1,0 +1,19 @@
+import middy from '@middy/core';
+import type { TaskStateChangeEvent } from '../core/task-event.ts';
+import { makeTaskEventsHandler } from '../handlers/task-events.ts';
+import { awsCoreDeps, awsLogger } from '../wiring/aws.ts';
+import { invocationLog, lastResort } from './middleware.ts';
+
+/** ECS task state changes of the cluster, delivered by an EventBridge rule (stacks/Schedules.ts). */
+type Delivered = TaskStateChangeEvent & { id?: string };
+
+const logger = awsLogger();
+let taskEvents: ReturnType<typeof makeTaskEventsHandler> | undefined;
+
+export const handler = middy<Delivered>()
+  .use(invocationLog<Delivered>(logger, (event) => event.id))
+  .use(lastResort<Delivered, unknown>(logger))
+  .handler(async (event) => {
+    taskEvents ??= makeTaskEventsHandler(awsCoreDeps());
+    return taskEvents(event);
+  });

@@ -1,0 +1,218 @@
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ALB_AUTH } from '../../adapters/aws/names.ts';
+import type { LocalDirectory } from '../../adapters/local/local-directory.ts';
+import type { IdentitySigner } from '../identity-signer.ts';
+import { createEmbeddedOidc, type EmbeddedOidc, type MachineClientConfig } from '../oidc/provider.ts';
+import { securityHeaders } from './html.ts';
+import { LOGIN_COOKIE, SESSION_COOKIE } from './identity-headers.ts';
+import { gatewayIssuer } from './options.ts';
+import { isPageNavigation, safeReturnTo } from './paths.ts';
+import { refuse } from './refusals.ts';
+import { RelyingParty } from './relying-party.ts';
+import {
+  type BrowserSession,
+  ExpiringStore,
+  type PendingLogin,
+  randomId,
+  readCookie,
+  serializeCookie,
+} from './sessions.ts';
+
+/**
+ * Browser sign-in, as the ALB's `authenticate-cognito` does it: an unknown browser is
+ * sent to the embedded provider (code + PKCE), comes back at /oauth2/idpresponse and
+ * gets an opaque session cookie; /logout ends both the session and the provider's.
+ */
+export const CALLBACK_PATH = '/oauth2/idpresponse';
+export const LOGOUT_PATH = '/logout';
+/** How often a signed-in session re-checks the directory (a disabled user is let go within this). */
+const DIRECTORY_RECHECK_MS = 30_000;
+/** Logins in flight expire after this (the login cookie too). */
+const LOGIN_TTL_SECONDS = 600;
+
+export interface BrowserSignInOptions {
+  /** The gateway's public URL, without a trailing slash. */
+  publicUrl: string;
+  /** Its clientId is the gateway's own client id at the provider. */
+  signer: IdentitySigner;
+  dataDir: string;
+  directory: LocalDirectory;
+  /** Machine clients (an LMS) allowed to get API tokens with client credentials. */
+  extraClients: MachineClientConfig[];
+  /** How long a browser session lasts. Default: the ALB's session timeout (12 hours). */
+  sessionTtlSeconds?: number;
+}
+
+/** Starts the embedded provider with the gateway as its browser client, and the sessions that use it. */
+export async function startBrowserSignIn(
+  options: BrowserSignInOptions,
+): Promise<{ oidc: EmbeddedOidc; sessions: BrowserSessions }> {
+  const { publicUrl, signer } = options;
+  const issuer = gatewayIssuer(publicUrl);
+  const clientId = signer.clientId;
+  if (signer.issuer !== issuer) {
+    console.warn(
+      `[gateway] the identity signer's issuer (${signer.issuer}) is not this gateway's (${issuer}); labs will refuse it.`,
+    );
+  }
+  // Both ends of the browser client live in this process, so a fresh secret per start is enough.
+  const clientSecret = randomBytes(32).toString('base64url');
+  const redirectUri = `${publicUrl}${CALLBACK_PATH}`;
+  const oidc = await createEmbeddedOidc({
+    issuer,
+    dataDir: options.dataDir,
+    directory: options.directory,
+    browserClient: {
+      clientId,
+      clientSecret,
+      redirectUris: [redirectUri],
+      postLogoutRedirectUris: [`${publicUrl}/`],
+    },
+    extraClients: options.extraClients,
+  });
+  const rp = new RelyingParty({ issuer, clientId, clientSecret, redirectUri });
+  const ttlSeconds = options.sessionTtlSeconds ?? ALB_AUTH.sessionTimeoutSeconds;
+  return { oidc, sessions: new BrowserSessions(rp, options.directory, publicUrl, ttlSeconds) };
+}
+
+/**
+ * The signed-in browsers and the logins in flight, in memory (see sessions.ts). Cookies
+ * are Secure when the public URL is https.
+ */
+export class BrowserSessions {
+  readonly #sessions = new ExpiringStore<BrowserSession>(100_000);
+  readonly #pending = new ExpiringStore<PendingLogin>(10_000);
+  readonly #rp: RelyingParty;
+  readonly #directory: LocalDirectory;
+  readonly #publicUrl: string;
+  readonly #ttlSeconds: number;
+  readonly #secure: boolean;
+
+  constructor(rp: RelyingParty, directory: LocalDirectory, publicUrl: string, ttlSeconds: number) {
+    this.#rp = rp;
+    this.#directory = directory;
+    this.#publicUrl = publicUrl;
+    this.#ttlSeconds = ttlSeconds;
+    this.#secure = publicUrl.startsWith('https:');
+  }
+
+  /** The request's session, while it lasts and its user is still allowed in. */
+  async current(req: IncomingMessage): Promise<BrowserSession | undefined> {
+    const session = this.#sessions.get(readCookie(req.headers.cookie, SESSION_COOKIE));
+    if (!session) return undefined;
+    const now = Date.now();
+    if (now - session.checkedAt > DIRECTORY_RECHECK_MS) {
+      const user = await this.#directory.get(session.username).catch(() => undefined);
+      if (!user || user.disabled) {
+        this.#sessions.delete(session.id);
+        return undefined;
+      }
+      session.checkedAt = now;
+    }
+    return session;
+  }
+
+  /** Sends a browser without a session to the provider, remembering where it was going. */
+  async startLogin(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // Only a page navigation starts a sign-in. A browser also fetches /favicon.ico and
+    // scripts' XHRs; if those started logins too, each would replace the pending login's
+    // cookie and the real callback would fail its state check.
+    if ((req.method !== 'GET' && req.method !== 'HEAD') || !isPageNavigation(req)) {
+      refuse(req, res, {
+        status: 401,
+        code: 'unauthorized',
+        title: 'Please sign in',
+        message: 'Sign in first: open the portal in a browser.',
+      });
+      return;
+    }
+    const login = await this.#rp.startLogin();
+    const id = randomId();
+    const expiresAt = Date.now() + LOGIN_TTL_SECONDS * 1000;
+    this.#pending.set({ id, ...login, returnTo: safeReturnTo(req.url), expiresAt });
+    this.#redirect(res, login.url, this.#loginCookie(id, LOGIN_TTL_SECONDS));
+  }
+
+  /** The provider's callback: checks state, nonce and PKCE, then starts a fresh session. */
+  async finishLogin(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', this.#publicUrl);
+    const loginId = readCookie(req.headers.cookie, LOGIN_COOKIE);
+    const login = this.#pending.get(loginId);
+    const clearLogin = this.#loginCookie('', 0);
+    const failed = (title: string, heading: string, next: string) =>
+      refuse(req, res, {
+        status: 400,
+        code: 'sign_in_failed',
+        title,
+        message: heading,
+        page: `<h1>${heading}</h1>${next}`,
+        headers: { 'set-cookie': clearLogin },
+      });
+    if (url.searchParams.has('error')) {
+      this.#pending.delete(loginId);
+      failed(
+        'Sign-in cancelled',
+        'Sign-in did not finish',
+        '<p>The sign-in was cancelled or refused.</p><p><a href="/">Try again</a></p>',
+      );
+      return;
+    }
+    // Expired, or from another browser: start over (the provider may remember the user).
+    if (!login) return this.#redirect(res, '/', clearLogin);
+    this.#pending.delete(login.id);
+    let signedIn: Awaited<ReturnType<RelyingParty['finishLogin']>>;
+    try {
+      signedIn = await this.#rp.finishLogin(url, login);
+    } catch (error) {
+      console.error(
+        `[gateway] sign-in could not be completed: ${error instanceof Error ? error.name : 'error'}`,
+      );
+      failed('Sign-in failed', 'Sign-in could not be completed', '<p><a href="/">Start again</a></p>');
+      return;
+    }
+    // Never reuse a session id across sign-ins (session fixation).
+    this.#sessions.delete(readCookie(req.headers.cookie, SESSION_COOKIE));
+    const now = Date.now();
+    const session: BrowserSession = {
+      id: randomId(),
+      sub: signedIn.sub,
+      username: signedIn.username,
+      createdAt: now,
+      expiresAt: now + this.#ttlSeconds * 1000,
+      checkedAt: now,
+    };
+    if (signedIn.email) session.email = signedIn.email;
+    if (signedIn.idToken) session.idToken = signedIn.idToken;
+    this.#sessions.set(session);
+    this.#redirect(res, login.returnTo, [
+      this.#sessionCookie(session.id, Math.floor(this.#ttlSeconds)),
+      clearLogin,
+    ]);
+  }
+
+  /** Ends the session here, then at the provider (which comes back to the portal). */
+  async logout(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const id = readCookie(req.headers.cookie, SESSION_COOKIE);
+    const session = this.#sessions.get(id);
+    this.#sessions.delete(id);
+    const location = await this.#rp.logoutUrl({
+      postLogoutRedirectUri: `${this.#publicUrl}/`,
+      ...(session?.idToken ? { idToken: session.idToken } : {}),
+    });
+    this.#redirect(res, location, this.#sessionCookie('', 0));
+  }
+
+  #sessionCookie(value: string, maxAge: number): string {
+    return serializeCookie(SESSION_COOKIE, value, { maxAge, secure: this.#secure });
+  }
+
+  #loginCookie(value: string, maxAge: number): string {
+    return serializeCookie(LOGIN_COOKIE, value, { path: '/oauth2', maxAge, secure: this.#secure });
+  }
+
+  #redirect(res: ServerResponse, location: string, cookies: string | string[]): void {
+    res.writeHead(302, { location, 'set-cookie': cookies, ...securityHeaders() });
+    res.end();
+  }
+}

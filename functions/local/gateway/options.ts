@@ -1,0 +1,45 @@
+import type { GatewayRouter } from '../../adapters/local/gateway-router.ts';
+import type { LocalDirectory } from '../../adapters/local/local-directory.ts';
+import type { AlbEvent, AlbResult, HttpApiEvent, HttpApiResult } from '../../handlers/http-types.ts';
+import type { IdentitySigner } from '../identity-signer.ts';
+import { type EmbeddedOidc, type MachineClientConfig, OIDC_MOUNT_PATH } from '../oidc/provider.ts';
+
+/** What starts a gateway (server.ts) and what it gives back. */
+
+export const HEALTH_PATH = '/.hubless/health';
+export const DEFAULT_GATEWAY_CLIENT_ID = 'hubless-gateway';
+
+/** The issuer of the embedded provider for a gateway at `publicUrl`. */
+export function gatewayIssuer(publicUrl: string): string {
+  return `${publicUrl.replace(/\/+$/, '')}${OIDC_MOUNT_PATH}`;
+}
+
+export interface GatewayOptions {
+  host?: string;
+  port: number;
+  /** The URL browsers use. Default http://<host>:<port>. */
+  publicUrl?: string;
+  dataDir: string;
+  directory: LocalDirectory;
+  router: GatewayRouter;
+  /**
+   * Signs the identity header. Its `issuer` must be gatewayIssuer(publicUrl) and its
+   * `clientId` becomes the gateway's own client id at the provider.
+   */
+  signer: IdentitySigner;
+  portal: (event: AlbEvent) => Promise<AlbResult>;
+  api?: (event: HttpApiEvent) => Promise<HttpApiResult>;
+  /** Machine clients (an LMS) allowed to get API tokens with client credentials. */
+  extraClients?: MachineClientConfig[];
+  /** How long a browser session lasts. Default 12 hours, as the ALB's. */
+  sessionTtlSeconds?: number;
+  /** Access log; gets method, path without query, and status. Default: none. */
+  log?: (line: string) => void;
+}
+
+export interface Gateway {
+  url: string;
+  port: number;
+  oidc: EmbeddedOidc;
+  close(): Promise<void>;
+}

@@ -1,0 +1,147 @@
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoEventLog } from '../adapters/dynamodb/event-store.ts';
+import { DynamoLaunchLinkStore } from '../adapters/dynamodb/launch-link-store.ts';
+import { DynamoLeaseStore } from '../adapters/dynamodb/lease-store.ts';
+import { DynamoSessionStore } from '../adapters/dynamodb/session-store.ts';
+import { DynamoUsageStore } from '../adapters/dynamodb/usage-store.ts';
+import { HttpActivityProbe } from '../adapters/http/activity-probe.ts';
+import { createIdentityVerifier } from '../adapters/identity/alb-identity.ts';
+import { createMachineTokenVerifier, type MachineTokenOptions } from '../adapters/identity/machine-token.ts';
+import type { Settings } from '../core/config.ts';
+import { withEventMetrics } from '../core/culling/metrics.ts';
+import type { CullerDeps, Metrics } from '../core/culling/ports.ts';
+import type { CoreDeps } from '../core/deps.ts';
+import { randomHex } from '../core/ids.ts';
+import type { Log } from '../core/log.ts';
+import type { Compute, Directory, EventSink, Homes, Router } from '../core/ports.ts';
+import { systemClock } from '../core/ports.ts';
+import { teeSink, usageSink } from '../core/use-cases/usage.ts';
+import type { ApiDeps } from '../handlers/api/context.ts';
+import type { PortalDeps } from '../handlers/portal/context.ts';
+
+/**
+ * The one recipe that turns a set of parts into what the handlers receive. AWS
+ * (wiring/aws.ts) and local mode (wiring/local.ts) differ only in the parts they bring;
+ * everything assembled from them (the stores, the event tee with usage and metrics, the
+ * lab's identity settings, the verifiers) is built here, the same way for both.
+ */
+export interface Parts {
+  settings: Settings;
+  /** The session table: DynamoDB, or DynamoDB Local. */
+  doc: DynamoDBDocumentClient;
+  compute: Compute;
+  router: Router;
+  homes: Homes;
+  directory: Directory;
+  /** Where lifecycle events go first (EventBridge; locally the log and the events file). */
+  events: EventSink;
+  log: Log;
+  /** Embedded-metric-format lines (stdout; discarded when local mode is quiet). */
+  metrics: Metrics;
+  /** Who signs the identity header: the ALB pool, or the local gateway. Labs and the portal verify it. */
+  identity: {
+    /** Load balancer ARN(s) allowed as the header's signer. */
+    signers: string[];
+    issuer: string;
+    clientId: string;
+    /** Where `<keysUrl>/<kid>` serves the public keys. */
+    keysUrl: string;
+  };
+  /** How the machine API verifies bearer tokens (a Cognito pool, or the embedded provider). */
+  machineTokens: Omit<MachineTokenOptions, 'directory'>;
+  portal: Pick<PortalDeps, 'labUi' | 'logoutUrl' | 'sessionCookie'>;
+  api: Pick<ApiDeps, 'publicUrl' | 'tokenUrl'>;
+}
+
+export interface Deps {
+  core: CoreDeps;
+  portal: PortalDeps;
+  api: ApiDeps;
+  culler: CullerDeps;
+}
+
+/** Every handler's deps at once: local mode runs all four handlers in one process. */
+export function assembleDeps(parts: Parts): Deps {
+  const core = coreDeps(parts);
+  return {
+    core,
+    portal: portalDeps(parts, core),
+    api: apiDeps(parts, core),
+    culler: cullerDeps(parts, core),
+  };
+}
+
+/*
+ * One function per handler's set, so that a Lambda bundle holds only what its handler
+ * uses (esbuild drops the functions an entry point never calls, and their imports).
+ */
+
+export function coreDeps(parts: Parts): CoreDeps {
+  const { settings, identity } = parts;
+  const { usage, eventLog } = stores(parts);
+  return {
+    store: new DynamoSessionStore({ client: parts.doc, tableName: settings.tableName }),
+    compute: parts.compute,
+    router: parts.router,
+    homes: parts.homes,
+    directory: parts.directory,
+    // Every lifecycle event also feeds the usage report and the API's event list.
+    events: withEventMetrics(teeSink(parts.events, [usageSink(usage), eventLog], parts.log), parts.metrics),
+    clock: systemClock,
+    settings,
+    labEnvironment: () => ({
+      HUBLESS_IDENTITY_KEYS_URL: identity.keysUrl,
+      HUBLESS_IDENTITY_SIGNER: identity.signers.join(','),
+      HUBLESS_IDENTITY_ISSUER: identity.issuer,
+      HUBLESS_IDENTITY_CLIENT: identity.clientId,
+      HUBLESS_IDLE_TIMEOUT_SECONDS: String(settings.idleTimeoutSeconds),
+      // The lab's own shutdown is only a safety net for when the culler is down.
+      HUBLESS_SHUTDOWN_NO_ACTIVITY_SECONDS: String(settings.idleTimeoutSeconds * 2),
+    }),
+    randomId: randomHex,
+    log: parts.log,
+  };
+}
+
+export function portalDeps(parts: Parts, core: CoreDeps): PortalDeps {
+  const { identity } = parts;
+  return {
+    ...parts.portal,
+    core,
+    identity: createIdentityVerifier({
+      signer: identity.signers,
+      issuer: identity.issuer,
+      clientId: identity.clientId,
+      keysUrl: identity.keysUrl,
+    }),
+    launchLinks: stores(parts).launchLinks,
+  };
+}
+
+export function apiDeps(parts: Parts, core: CoreDeps): ApiDeps {
+  return {
+    ...parts.api,
+    ...stores(parts),
+    core,
+    auth: createMachineTokenVerifier({ ...parts.machineTokens, directory: parts.directory }),
+  };
+}
+
+export function cullerDeps(parts: Parts, core: CoreDeps): CullerDeps {
+  return {
+    ...core,
+    probe: new HttpActivityProbe(),
+    lease: new DynamoLeaseStore({ client: parts.doc, tableName: parts.settings.tableName }),
+    metrics: parts.metrics,
+  };
+}
+
+/** The API's stores in the session table (thin wrappers: one set per caller is fine). */
+function stores({ doc: client, settings }: Parts) {
+  const tableName = settings.tableName;
+  return {
+    usage: new DynamoUsageStore({ client, tableName }),
+    eventLog: new DynamoEventLog({ client, tableName }),
+    launchLinks: new DynamoLaunchLinkStore({ client, tableName }),
+  };
+}
