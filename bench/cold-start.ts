@@ -49,7 +49,6 @@ export const FAKE_LAMBDA_ENV: Record<string, string> = {
   AWS_ACCESS_KEY_ID: 'AKIDBENCHFAKE',
   AWS_SECRET_ACCESS_KEY: 'bench-fake-secret',
   AWS_EC2_METADATA_DISABLED: 'true',
-  HUBLESS_MODE: 'aws',
   HUBLESS_TABLE_NAME: 'hubless-bench',
   HUBLESS_STAGE: 'bench',
   HUBLESS_CLUSTER_ARN: 'arn:aws:ecs:eu-west-1:123456789012:cluster/hubless-bench',

@@ -5,6 +5,7 @@ import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { NagSuppressions } from 'cdk-nag';
 import { type StackContext, use } from 'sst/constructs';
+import { clusterName } from '../functions/adapters/aws/names.ts';
 import { useStageConfig } from './config.ts';
 import { retentionDays } from './lambda.ts';
 import { Network } from './Network.ts';
@@ -23,7 +24,7 @@ export function Compute({ stack, app }: StackContext) {
 
   const cluster = new Cluster(stack, 'Labs', {
     vpc,
-    clusterName: `hubless-${app.stage}`,
+    clusterName: clusterName(app.stage),
     enableFargateCapacityProviders: true,
     containerInsightsV2: ContainerInsights.ENABLED,
   });

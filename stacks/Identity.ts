@@ -13,12 +13,9 @@ import {
 } from 'aws-cdk-lib/aws-cognito';
 import { NagSuppressions } from 'cdk-nag';
 import type { StackContext } from 'sst/constructs';
-import { API_SCOPES, poolHost, useStageConfig } from './config.ts';
-
-/** Cognito group whose members are hubless admins. */
-export const ADMIN_GROUP = 'admin';
-/** Resource server identifier: scopes read `hubless/<scope>`. */
-export const RESOURCE_SERVER_ID = 'hubless';
+import { ADMIN_GROUP, ALB_AUTH, poolHost } from '../functions/adapters/aws/names.ts';
+import { API_SCOPES, DEFAULT_RESOURCE_SERVER } from '../functions/core/api/scopes.ts';
+import { useStageConfig } from './config.ts';
 
 /**
  * Who may sign in: a Cognito user pool with the hosted login page (no self sign-up: an
@@ -79,14 +76,15 @@ export function Identity({ stack, app }: StackContext) {
     cognitoDomain: { domainPrefix: config.authDomainPrefix },
   });
 
-  const hosts = Array.from({ length: config.albPoolSize }, (_, i) => poolHost(config, i));
+  const hosts = Array.from({ length: config.albPoolSize }, (_, i) => poolHost(config.domain, i));
   const albClient = userPool.addClient('AlbClient', {
     userPoolClientName: 'hubless-alb',
     generateSecret: true,
     supportedIdentityProviders: [UserPoolClientIdentityProvider.COGNITO],
     oAuth: {
       flows: { authorizationCodeGrant: true },
-      scopes: [OAuthScope.OPENID, OAuthScope.EMAIL, OAuthScope.PROFILE],
+      // Exactly what the ALBs ask for (portal rule and session rules alike).
+      scopes: ALB_AUTH.scopes.map((scope) => OAuthScope.custom(scope)),
       // Every ALB of the pool completes the login on its own host name.
       callbackUrls: hosts.map((host) => `https://${host}/oauth2/idpresponse`),
       logoutUrls: [`https://${config.domain}/`],
@@ -104,7 +102,8 @@ export function Identity({ stack, app }: StackContext) {
     ]),
   ) as Record<(typeof API_SCOPES)[number], ResourceServerScope>;
   const resourceServer = userPool.addResourceServer('Api', {
-    identifier: RESOURCE_SERVER_ID,
+    // Scopes read `hubless/<scope>`; the API handler strips the prefix.
+    identifier: DEFAULT_RESOURCE_SERVER,
     userPoolResourceServerName: 'hubless API',
     scopes: Object.values(scopes),
   });

@@ -16,6 +16,7 @@ import { LoadBalancerTarget } from 'aws-cdk-lib/aws-route53-targets';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import { NagSuppressions } from 'cdk-nag';
 import { type StackContext, use } from 'sst/constructs';
+import { ALB_AUTH, loadBalancerNamePrefix as namePrefix } from '../functions/adapters/aws/names.ts';
 import { Compute } from './Compute.ts';
 import { type StageConfig, useStageConfig } from './config.ts';
 import {
@@ -47,7 +48,7 @@ export function Routing({ stack, app }: StackContext) {
 
   const certificate = importOrIssueCertificate(stack, config);
   const logBucket = accessLogBucket(stack, config);
-  const loadBalancerNamePrefix = `hl-${app.stage.replace(/[^a-zA-Z0-9]/g, '').slice(0, 20)}-`;
+  const loadBalancerNamePrefix = namePrefix(app.stage);
 
   const balancers = hosts.map((host, index) => {
     const alb = new ApplicationLoadBalancer(stack, `Alb${index}`, {
@@ -122,8 +123,10 @@ export function Routing({ stack, app }: StackContext) {
         userPool,
         userPoolClient: albClient,
         userPoolDomain: loginDomain,
-        scope: 'openid email profile',
-        sessionTimeout: Duration.hours(12),
+        // The same cookie, scopes and timeout as every session rule (AlbRouter): one sign-in covers all.
+        sessionCookieName: ALB_AUTH.sessionCookie,
+        scope: ALB_AUTH.scopes.join(' '),
+        sessionTimeout: Duration.seconds(ALB_AUTH.sessionTimeoutSeconds),
         allowHttpsOutbound: false, // the ALB security group already allows it (Network)
         next: ListenerAction.forward([portalTarget]),
       }),

@@ -2,6 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { App } from 'sst/constructs';
 import { z } from 'zod';
+import { API_SCOPES } from '../functions/core/api/scopes.ts';
+import { profileSchema } from '../functions/core/config.ts';
 
 /**
  * The stage configuration: everything an operator chooses per stage, validated in one
@@ -14,9 +16,6 @@ import { z } from 'zod';
 export const CONFIG_FILE = 'hubless.config.json';
 /** CDK context key that replaces the file (tests inject a raw stage config here). */
 export const CONFIG_CONTEXT_KEY = 'hubless:config';
-
-/** Scopes of the `hubless` resource server; the API handler checks them per route. */
-export const API_SCOPES = ['users:read', 'users:write', 'servers:read', 'servers:write', 'launch'] as const;
 
 /** CloudWatch Logs accepts only these retention periods (days). */
 const RETENTION_DAYS = [
@@ -53,16 +52,16 @@ const hostname = z
     'must be a lower-case DNS name such as "labs.example.edu"',
   );
 
-const profileSchema = z.object({
-  name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,30}$/, 'must be 1-31 characters of a-z, 0-9 and "-"'),
+/**
+ * A profile in a stage: core's profile (functions/core/config.ts, the one the Lambdas
+ * parse from HUBLESS_PROFILES, so a name the stacks accept is one every cold start
+ * accepts), chosen on purpose here: a description and a Fargate size (checked below),
+ * no defaults.
+ */
+const stageProfileSchema = profileSchema.extend({
   description: z.string().min(1).max(200),
   cpu: z.number().int(),
   memory: z.number().int(),
-  /** An image reference; absent means the lab image built from containers/lab. */
-  image: z.string().min(1).optional(),
-  spot: z.boolean().default(false),
-  /** Empty: everyone. Otherwise the user must be in one of these Cognito groups. */
-  groups: z.array(z.string().min(1)).default([]),
 });
 
 const lmsClientSchema = z.object({
@@ -72,7 +71,7 @@ const lmsClientSchema = z.object({
 
 export const stageConfigSchema = z
   .object({
-    /** Browser entry point: https://<domain>/. ALB i > 0 of the pool answers at pool<i>.<domain>. */
+    /** Browser entry point: https://<domain>/. ALB i > 0 of the pool answers at poolHost(domain, i). */
     domain: hostname,
     /** An ACM certificate in the deployment region covering <domain> and *.<domain>. */
     certificateArn: z
@@ -109,7 +108,7 @@ export const stageConfigSchema = z
     /** CPU architecture of the lab image and tasks. */
     labArchitecture: z.enum(['x86_64', 'arm64']).default('x86_64'),
     profiles: z
-      .array(profileSchema)
+      .array(stageProfileSchema)
       .min(1)
       .default([
         { name: 'small', description: '0.5 vCPU, 2 GiB', cpu: 512, memory: 2048, spot: false, groups: [] },
@@ -287,9 +286,4 @@ export function useStageConfig(app: App): StageConfig {
   const config = parseStageConfig(raw, app.stage, source);
   cache.set(app, config);
   return config;
-}
-
-/** The host name ALB `index` of the pool answers at. The AlbRouter uses the same rule. */
-export function poolHost(config: Pick<StageConfig, 'domain'>, index: number): string {
-  return index === 0 ? config.domain : `pool${index}.${config.domain}`;
 }

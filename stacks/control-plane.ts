@@ -9,14 +9,13 @@ import { Effect, type IRole, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
 import { NagSuppressions } from 'cdk-nag';
 import type { Function as SstFunction } from 'sst/constructs';
+import {
+  type LambdaEnvName,
+  TARGET_GROUP_PREFIX,
+  taskFamilyPrefix,
+} from '../functions/adapters/aws/names.ts';
+import type { SettingsEnvName } from '../functions/core/config.ts';
 import type { StageConfig } from './config.ts';
-
-/** Name prefix of the target groups the AlbRouter creates, one per session. */
-export const TARGET_GROUP_PREFIX = 'hl-';
-/** Task definition families are hubless-<stage>-<user> (EcsCompute.familyFor). */
-export function taskFamilyPrefix(stage: string): string {
-  return `hubless-${stage}-`;
-}
 /** Priority of the catch-all portal rule on every HTTPS listener; session rules use lower numbers. */
 export const PORTAL_RULE_PRIORITY = 50_000;
 
@@ -40,24 +39,30 @@ export interface ControlPlane {
   listenerArns: string[];
   /** Load balancer ARNs of the pool, in pool order (labs verify the identity header against them). */
   loadBalancerArns: string[];
-  /** Host names of the ALB pool, in pool order (see poolHost). */
+  /** Host names of the ALB pool, in pool order (names.ts poolHost). */
   hosts: string[];
   /** Name prefix shared by the pool's load balancers (names are `<prefix><index>`). */
   loadBalancerNamePrefix: string;
 }
 
 /**
- * The environment every control-plane Lambda gets: exactly the names
- * functions/wiring/aws-settings.ts parses (change both together).
- *
- * Lambda allows 4 KB of environment in total and HUBLESS_ALB_POOL grows by about 270
- * bytes per ALB, which is what caps albPoolSize (see stacks/config.ts).
+ * What every control-plane Lambda is given: each name functions/wiring/aws-settings.ts
+ * parses (the list in functions/adapters/aws/names.ts; HUBLESS_ALB_CAPACITY keeps its
+ * default) and core settings of the stage. The type makes a missing or unknown name a
+ * compile error on either side.
  */
-export function controlPlaneEnvironment(cp: ControlPlane): Record<string, string> {
+export type ControlPlaneEnvironment = Record<Exclude<LambdaEnvName, 'HUBLESS_ALB_CAPACITY'>, string> &
+  Partial<Record<SettingsEnvName, string>>;
+
+/**
+ * The environment every control-plane Lambda gets. Lambda allows 4 KB of environment in
+ * total and HUBLESS_ALB_POOL grows by about 270 bytes per ALB, which is what caps
+ * albPoolSize (see stacks/config.ts).
+ */
+export function controlPlaneEnvironment(cp: ControlPlane): ControlPlaneEnvironment {
   const stack = CdkStack.of(cp.cluster);
   const publicUrl = `https://${cp.config.domain}/`;
   return {
-    HUBLESS_MODE: 'aws',
     HUBLESS_STAGE: cp.stage,
     HUBLESS_PUBLIC_URL: publicUrl,
     HUBLESS_TABLE_NAME: cp.table.tableName,
@@ -140,13 +145,10 @@ export function grantCapabilities(fn: SstFunction, cp: ControlPlane, capabilitie
             resources: [families],
             conditions: onThisCluster,
           }),
-          // Tag-on-create for RunTask and RegisterTaskDefinition.
+          // Tag-on-create for RunTask and RegisterTaskDefinition (the families EcsCompute registers).
           new PolicyStatement({
             actions: ['ecs:TagResource'],
-            resources: [
-              arn('ecs', `task/${clusterName}/*`),
-              arn('ecs', `task-definition/${TARGET_GROUP_PREFIX}*:*`),
-            ],
+            resources: [arn('ecs', `task/${clusterName}/*`), families],
             conditions: { StringEquals: { 'ecs:CreateAction': ['RunTask', 'RegisterTaskDefinition'] } },
           }),
           new PolicyStatement({

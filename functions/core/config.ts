@@ -10,14 +10,27 @@ import type { Profile } from './ports.ts';
  */
 const seconds = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
 
-const profileSchema = z.object({
-  name: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'profile names are lowercase letters, digits and hyphens'),
+/**
+ * A server profile, the one schema for both places profiles are written: HUBLESS_PROFILES
+ * here, and a stage's `profiles` in hubless.config.json (stacks/config.ts extends this
+ * with Fargate's sizes), so a profile the stacks accept is one every handler accepts.
+ * The name becomes a Cognito attribute value (at most 32 characters) and a form value.
+ */
+export const profileSchema = z.object({
+  name: z
+    .string()
+    .regex(
+      /^[a-z][a-z0-9-]{0,31}$/,
+      'must start with a letter and be 1-32 characters of a-z, 0-9 and "-" (profile names)',
+    ),
   description: z.string().default(''),
   cpu: z.number().int().positive().default(1024),
   memory: z.number().int().positive().default(2048),
-  image: z.string().optional(),
+  /** An image reference; absent means the lab image. */
+  image: z.string().min(1).optional(),
   spot: z.boolean().default(false),
-  groups: z.array(z.string()).default([]),
+  /** Empty: everyone. Otherwise the user must be in one of these groups. */
+  groups: z.array(z.string().min(1)).default([]),
 });
 
 export const DEFAULT_PROFILES: Profile[] = [
@@ -25,7 +38,6 @@ export const DEFAULT_PROFILES: Profile[] = [
 ];
 
 const envSchema = z.object({
-  HUBLESS_MODE: z.enum(['local', 'aws']).default('local'),
   HUBLESS_LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   HUBLESS_TABLE_NAME: z.string().min(3).default('hubless'),
   HUBLESS_IDLE_TIMEOUT_SECONDS: seconds(3600, 60),
@@ -55,8 +67,10 @@ const envSchema = z.object({
   HUBLESS_MAX_SERVERS: z.coerce.number().int().min(1).default(200),
 });
 
+/** The variables core reads (the AWS ones are in adapters/aws/names.ts). */
+export type SettingsEnvName = keyof z.input<typeof envSchema>;
+
 export interface Settings {
-  mode: 'local' | 'aws';
   /** Lines below this level are not logged. */
   logLevel: LogLevel;
   tableName: string;
@@ -87,7 +101,6 @@ export function parseSettings(env: Record<string, string | undefined>): Settings
   }
   const value = result.data;
   return {
-    mode: value.HUBLESS_MODE,
     logLevel: value.HUBLESS_LOG_LEVEL,
     tableName: value.HUBLESS_TABLE_NAME,
     idleTimeoutSeconds: value.HUBLESS_IDLE_TIMEOUT_SECONDS,

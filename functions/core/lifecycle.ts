@@ -66,7 +66,7 @@ export async function finish(
   exit: { code: StopReason['code']; reason: string },
 ): Promise<Session> {
   if (isTerminal(session.state)) return session;
-  if (session.route) await deps.router.deleteRoute(session);
+  if (session.route) await deps.router.deleteRoute(session.id, session.route);
   const now = deps.clock.now();
   // The route on the version our write replaces: a racing connect() may have recorded one
   // after we read `session`, and it must not outlive the session.
@@ -92,7 +92,7 @@ export async function finish(
     );
   });
   if (written && replacedRoute && JSON.stringify(replacedRoute) !== JSON.stringify(session.route)) {
-    await deps.router.deleteRoute({ ...session, route: replacedRoute });
+    await deps.router.deleteRoute(session.id, replacedRoute);
   }
   if (written) await deps.events.publish(endEvent(ended, now));
   return ended;
@@ -197,7 +197,7 @@ async function connect(deps: CoreDeps, session: Session): Promise<Session> {
     routed = recorded.session;
     if (!recorded.written) {
       // The session moved on (stopped) while we routed: do not leave the route behind.
-      await deps.router.deleteRoute({ ...claimed, route });
+      await deps.router.deleteRoute(claimed.id, route);
       return routed;
     }
     if (routed.state !== 'running') return routed;

@@ -82,8 +82,13 @@ export interface Router {
   addRoute(session: Session, target: Target): Promise<RouteRecord>;
   /** True once a request through the route reaches the lab (ALB: the target is healthy). */
   isRouteReady(session: Session): Promise<boolean>;
-  /** Removes the route and frees its slot. Idempotent; works from whatever is left. */
-  deleteRoute(session: Session): Promise<void>;
+  /**
+   * Removes the route of session `sessionId` and frees its slot. `route` is what
+   * addRoute returned, when the session still has it; without it the router finds what
+   * is left from the session id alone. Never removes a route of another session (a newer
+   * session of the same user and server may hold the same path). Idempotent.
+   */
+  deleteRoute(sessionId: string, route?: RouteRecord): Promise<void>;
   /** Every route this deployment owns, for reconciliation. */
   listRoutes(): Promise<RouteEntry[]>;
 }
@@ -163,6 +168,8 @@ export interface LabActivity {
   connections: number;
   kernels: KernelActivity[];
   terminals: number;
+  /** The latest terminal activity (jupyter reports it per terminal in /api/terminals), when there are terminals. */
+  terminalLastActivity?: string;
 }
 
 export interface ActivityProbe {

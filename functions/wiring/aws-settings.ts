@@ -1,10 +1,12 @@
 import * as z from 'zod';
+import type { LambdaEnvName } from '../adapters/aws/names.ts';
 import { parseSettings, type Settings } from '../core/config.ts';
 import { ConfigError } from '../core/errors.ts';
 
 /**
  * What the Lambda handlers need to know about the deployment, set by the stacks as
- * environment variables (stacks/ sets exactly these names). Parsed once per cold start.
+ * environment variables (the names of adapters/aws/names.ts, which stacks/ sets).
+ * Parsed once per cold start.
  */
 const list = z.string().transform((text) =>
   text
@@ -51,7 +53,7 @@ const awsEnvSchema = z.object({
   HUBLESS_EVENT_BUS_NAME: z.string().default('default'),
   HUBLESS_LOGOUT_URL: z.url().optional(),
   HUBLESS_PUBLIC_URL: z.url(),
-});
+} satisfies Record<'AWS_REGION' | LambdaEnvName, z.ZodType>);
 
 export interface AwsSettings extends Settings {
   aws: z.infer<typeof awsEnvSchema>;

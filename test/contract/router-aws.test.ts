@@ -161,7 +161,7 @@ describe('AlbRouter over a mocked ELB and DynamoDB Local', () => {
     expect(state.rules.size).toBe(1);
     expect(state.targetGroups.size).toBe(1);
     expect(await router.isRouteReady({ ...alice, route })).toBe(true);
-    await router.deleteRoute({ ...alice, route });
+    await router.deleteRoute(alice.id, route);
     expect(state.rules.size).toBe(0);
     expect(state.targetGroups.size).toBe(0);
     expect(await router.listRoutes()).toEqual([]);
@@ -171,7 +171,7 @@ describe('AlbRouter over a mocked ELB and DynamoDB Local', () => {
     const router = await makeRouter(3);
     const bob = makeSession('bob', 'project');
     await router.addRoute(bob, { host: '10.0.0.6', port: 8888 });
-    await router.deleteRoute(bob); // the session never saved its route record
+    await router.deleteRoute(bob.id); // the session never saved its route record
     expect(state.rules.size).toBe(0);
     expect(state.targetGroups.size).toBe(0);
     expect(await router.listRoutes()).toEqual([]);

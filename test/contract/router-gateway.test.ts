@@ -34,7 +34,7 @@ describe('GatewayRouter', () => {
       const fresh = makeSession('alice', '', 'new');
       await router.addRoute(old, target);
       await router.addRoute(fresh, { host: '127.0.0.1', port: 9002 });
-      await router.deleteRoute(old);
+      await router.deleteRoute(old.id);
       expect(router.lookup('/user/alice/')?.sessionId).toBe(fresh.id);
     });
   });

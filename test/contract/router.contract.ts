@@ -115,10 +115,18 @@ export function describeRouterContract(
         const router = await makeRouter({ capacity });
         const session = makeSession('alice');
         const route = await router.addRoute(session, labTarget);
-        await router.deleteRoute({ ...session, route });
+        await router.deleteRoute(session.id, route);
         expect(await router.listRoutes()).toEqual([]);
-        await router.deleteRoute({ ...session, route });
-        await router.deleteRoute(makeSession('never-routed'));
+        await router.deleteRoute(session.id, route);
+        await router.deleteRoute(makeSession('never-routed').id);
+        expect(await router.listRoutes()).toEqual([]);
+      });
+
+      it('deletes a route from what listRoutes gives, the session id and its record, as reconciliation does', async () => {
+        const router = await makeRouter({ capacity });
+        await router.addRoute(makeSession('alice'), labTarget);
+        await router.addRoute(makeSession('bob', 'project'), labTarget);
+        for (const entry of await router.listRoutes()) await router.deleteRoute(entry.sessionId, entry.route);
         expect(await router.listRoutes()).toEqual([]);
       });
 
@@ -128,7 +136,7 @@ export function describeRouterContract(
         const routes = [];
         for (const s of sessions) routes.push(await router.addRoute(s, labTarget));
         const first = sessions[0] as Session;
-        await router.deleteRoute({ ...first, route: routes[0] });
+        await router.deleteRoute(first.id, routes[0]);
         await expect(router.addRoute(makeSession('newcomer'), labTarget)).resolves.toBeDefined();
       });
     });

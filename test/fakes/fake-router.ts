@@ -40,8 +40,8 @@ export class FakeRouter implements Router {
     return this.healthy && this.routes.has(session.id);
   }
 
-  async deleteRoute(session: Session): Promise<void> {
-    this.routes.delete(session.id);
+  async deleteRoute(sessionId: string): Promise<void> {
+    this.routes.delete(sessionId);
   }
 
   async listRoutes(): Promise<RouteEntry[]> {

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { parseSettings } from '../../functions/core/config.ts';
 import {
   CONFIG_FILE,
   MAX_ALB_POOL_SIZE,
@@ -102,6 +103,18 @@ describe('stage configuration', () => {
     it('fails with the name of a bad value', async () => {
       await expect(buildApp({ config: { ...good, natGateways: 3 } })).rejects.toThrow(/natGateways: .*2/);
     });
+
+    it('refuses a profile name the Lambdas would refuse on every cold start', async () => {
+      const profiles = [{ name: '2xl', description: '2 vCPU, 4 GiB', cpu: 2048, memory: 4096 }];
+      await expect(buildApp({ config: { ...good, profiles } })).rejects.toThrow(
+        /profiles\.0\.name: must start with a letter/,
+      );
+    });
+
+    it('hands the Lambdas profiles that core parses as they are', () => {
+      const { profiles } = parseStageConfig(good, 'test');
+      expect(parseSettings({ HUBLESS_PROFILES: JSON.stringify(profiles) }).profiles).toEqual(profiles);
+    });
   });
 });
 
@@ -167,7 +180,7 @@ describe('a production stage with a Route 53 zone', () => {
   it('keeps every Lambda environment under the 4 KB Lambda limit with the largest pool', () => {
     const functions = (Object.values(t) as Template[]).flatMap((template) =>
       Object.values(template.findResources('AWS::Lambda::Function')).filter(
-        (f) => f.Properties.Environment?.Variables?.HUBLESS_MODE,
+        (f) => f.Properties.Environment?.Variables?.HUBLESS_STAGE,
       ),
     );
     expect(functions).toHaveLength(4);

@@ -1,12 +1,16 @@
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
+import { ECSClient } from '@aws-sdk/client-ecs';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { AssetManifestArtifact } from 'aws-cdk-lib/cx-api';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { EcsCompute } from '../../functions/adapters/aws/ecs-compute.ts';
+import { ALB_AUTH } from '../../functions/adapters/aws/names.ts';
 import { TABLE_KEYS } from '../../functions/adapters/dynamodb/schema.ts';
+import { API_SCOPES } from '../../functions/core/api/scopes.ts';
 import { LAB_IMAGE_DIRECTORY } from '../../stacks/Compute.ts';
-import { API_SCOPES, TEST_STAGE_DEFAULTS } from '../../stacks/config.ts';
-import { type StackName, type Synthesized, synthesize } from './synth.ts';
+import { TEST_STAGE_DEFAULTS } from '../../stacks/config.ts';
+import { type StackName, type Synthesized, synthesize, TEST_ACCOUNT, TEST_REGION } from './synth.ts';
 
 type Resources = Record<
   string,
@@ -42,11 +46,11 @@ function idStarting(template: Template, type: string, prefix: string): string {
   expect(found).toHaveLength(1);
   return found[0] as string;
 }
-/** Hubless Lambdas carry HUBLESS_MODE; SST's own stack helpers do not. */
+/** Hubless Lambdas carry HUBLESS_STAGE; SST's own stack helpers do not. */
 function hublessFunctions(): Array<[StackName, string, Record<string, any>]> {
   return (Object.entries(t) as Array<[StackName, Template]>).flatMap(([stack, template]) =>
     Object.entries(resources(template, 'AWS::Lambda::Function'))
-      .filter(([, r]) => r.Properties.Environment?.Variables?.HUBLESS_MODE === 'aws')
+      .filter(([, r]) => r.Properties.Environment?.Variables?.HUBLESS_STAGE === 'test')
       .map(([id, r]) => [stack, id, r.Properties] as [StackName, string, Record<string, any>]),
   );
 }
@@ -328,7 +332,12 @@ describe('Routing', () => {
       ]);
       const [auth, forward] = rule.Properties.Actions as Array<Record<string, any>>;
       expect(auth).toMatchObject({ Type: 'authenticate-cognito', Order: 1 });
-      expect(auth?.AuthenticateCognitoConfig).toMatchObject({ Scope: 'openid email profile' });
+      // What every session rule the AlbRouter creates uses too (one sign-in, one sign-out).
+      expect(auth?.AuthenticateCognitoConfig).toMatchObject({
+        Scope: 'openid email profile',
+        SessionCookieName: ALB_AUTH.sessionCookie,
+        SessionTimeout: ALB_AUTH.sessionTimeoutSeconds,
+      });
       expect(forward).toMatchObject({ Type: 'forward', Order: 2 });
     }
     t.Routing.resourcePropertiesCountIs(
@@ -480,6 +489,62 @@ describe('every hubless Lambda', () => {
     }
   });
 });
+
+describe('names the stacks and the adapters share', () => {
+  /** Every Allow statement granting `action`, with its resources as plain ARN patterns. */
+  function resourcesFor(action: string): string[] {
+    return (Object.values(t) as Template[])
+      .flatMap((template) =>
+        Object.values(resources(template, 'AWS::IAM::Policy')).flatMap(
+          (p) =>
+            p.Properties.PolicyDocument.Statement as Array<{
+              Effect: string;
+              Action: string | string[];
+              Resource: unknown;
+            }>,
+        ),
+      )
+      .filter((s) => s.Effect === 'Allow' && [s.Action].flat().includes(action))
+      .flatMap((s) => [s.Resource].flat().map(resolvePattern));
+  }
+  function allows(patterns: string[], arn: string): boolean {
+    return patterns.some((pattern) =>
+      new RegExp(`^${pattern.split('*').map(escapeRegExp).join('.*')}$`).test(arn),
+    );
+  }
+
+  it('lets the Lambdas run and tag exactly the task definitions EcsCompute registers, and no other stage’s', () => {
+    const compute = new EcsCompute({ ecs: new ECSClient({ region: TEST_REGION }), stage: 'test' } as never);
+    const arnOf = (family: string) =>
+      `arn:aws:ecs:${TEST_REGION}:${TEST_ACCOUNT}:task-definition/${family}:3`;
+    const ours = arnOf(compute.familyFor('alice'));
+    const otherStage = arnOf(
+      new EcsCompute({ ecs: new ECSClient({ region: TEST_REGION }), stage: 'prod' } as never).familyFor(
+        'alice',
+      ),
+    );
+    for (const action of ['ecs:RunTask', 'ecs:TagResource']) {
+      expect(allows(resourcesFor(action), ours), `${action} on ${ours}`).toBe(true);
+      expect(allows(resourcesFor(action), otherStage), `${action} on ${otherStage}`).toBe(false);
+    }
+  });
+});
+
+/** A CloudFormation resource value as an ARN pattern: pseudo parameters filled in, other references as "?". */
+function resolvePattern(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const join = (value as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join'];
+  if (join) return join[1].map(resolvePattern).join(join[0]);
+  const ref = (value as { Ref?: string }).Ref;
+  if (ref === 'AWS::Partition') return 'aws';
+  if (ref === 'AWS::Region') return TEST_REGION;
+  if (ref === 'AWS::AccountId') return TEST_ACCOUNT;
+  return '?';
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
+}
 
 describe('cdk-nag AwsSolutions', () => {
   it('finds no unsuppressed error in any stack', () => {

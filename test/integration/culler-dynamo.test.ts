@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DynamoLeaseStore } from '../../functions/adapters/dynamodb/lease-store.ts';
 import { DynamoSessionStore } from '../../functions/adapters/dynamodb/session-store.ts';
 import { discardMetrics } from '../../functions/adapters/metrics/emf.ts';
-import type { CullerDeps, LabActivityDetail } from '../../functions/core/culling/ports.ts';
+import type { CullerDeps } from '../../functions/core/culling/ports.ts';
+import type { LabActivity } from '../../functions/core/ports.ts';
 import type { Session } from '../../functions/core/session.ts';
 import { cullServers } from '../../functions/core/use-cases/cull.ts';
 import { getServer } from '../../functions/core/use-cases/get-server.ts';
@@ -89,7 +90,7 @@ describe('cullServers over DynamoDB Local', () => {
       router,
       store: new DynamoSessionStore({ client: dynamo.doc, tableName, clock }),
     });
-    let answer = (): Promise<LabActivityDetail> =>
+    let answer = (): Promise<LabActivity> =>
       Promise.resolve({
         lastActivity: new Date(clock.now().getTime() - 2 * 3600 * 1000).toISOString(),
         connections: 1,

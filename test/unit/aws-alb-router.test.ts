@@ -185,7 +185,7 @@ describe('AlbRouter', () => {
               UserPoolDomain: 'hubless-dev',
               OnUnauthenticatedRequest: 'authenticate',
               SessionCookieName: 'AWSELBAuthSessionCookie',
-              Scope: 'openid',
+              Scope: 'openid email profile',
               SessionTimeout: 43_200,
             },
           },
@@ -361,7 +361,7 @@ describe('AlbRouter', () => {
         ruleArn: RULE_ARN,
         host: 'labs-2.example.org',
       });
-      await router().deleteRoute(jack);
+      await router().deleteRoute(jack.id, jack.route);
       expect(elbMock.calls().map((call) => call.args[0].constructor.name)).toEqual([
         'DeleteRuleCommand',
         'DeleteTargetGroupCommand',
@@ -394,7 +394,7 @@ describe('AlbRouter', () => {
           },
         ],
       });
-      await router().deleteRoute(kim);
+      await router().deleteRoute(kim.id, kim.route);
       expect(elbMock.commandCalls(DescribeTargetGroupsCommand)[0]?.args[0].input).toEqual({
         Names: [router().targetGroupName(kim.id)],
       });
@@ -412,7 +412,7 @@ describe('AlbRouter', () => {
       elbMock
         .on(DescribeTargetGroupsCommand)
         .rejects(new TargetGroupNotFoundException({ message: 'none', $metadata: {} }));
-      await expect(router().deleteRoute(session('lou'))).resolves.toBeUndefined();
+      await expect(router().deleteRoute(session('lou').id)).resolves.toBeUndefined();
       expect(elbMock.commandCalls(DeleteTargetGroupCommand)).toHaveLength(0);
       expect(docMock.commandCalls(DeleteCommand)).toHaveLength(0);
     });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { type CullPolicy, decideCull, formatDuration } from '../../functions/core/culling/policy.ts';
-import type { LabActivityDetail } from '../../functions/core/culling/ports.ts';
+import type { LabActivity } from '../../functions/core/ports.ts';
 import type { Session } from '../../functions/core/session.ts';
 
 const NOW = new Date('2026-11-21T12:00:00.000Z');
@@ -31,7 +31,7 @@ function session(patch: Partial<Session> = {}): Session {
   };
 }
 
-function lab(patch: Partial<LabActivityDetail> = {}): LabActivityDetail {
+function lab(patch: Partial<LabActivity> = {}): LabActivity {
   return { lastActivity: ago(10), connections: 0, kernels: [], terminals: 0, ...patch };
 }
 

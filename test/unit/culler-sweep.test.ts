@@ -1,12 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryLeaseStore } from '../../functions/core/culling/memory-lease-store.ts';
-import type {
-  CullerDeps,
-  LabActivityDetail,
-  MetricDatum,
-  Metrics,
-} from '../../functions/core/culling/ports.ts';
-import type { ActivityProbe } from '../../functions/core/ports.ts';
+import type { CullerDeps, MetricDatum, Metrics } from '../../functions/core/culling/ports.ts';
+import type { ActivityProbe, LabActivity } from '../../functions/core/ports.ts';
 import type { Session } from '../../functions/core/session.ts';
 import { type CullSummary, cullServers } from '../../functions/core/use-cases/cull.ts';
 import { getServer } from '../../functions/core/use-cases/get-server.ts';
@@ -15,7 +10,7 @@ import { makeTestDeps, type TestDeps } from '../fakes/core-deps.ts';
 import { FakeCompute } from '../fakes/fake-compute.ts';
 import { FakeRouter } from '../fakes/fake-router.ts';
 
-type Answer = (session: Session) => LabActivityDetail | Promise<LabActivityDetail>;
+type Answer = (session: Session) => LabActivity | Promise<LabActivity>;
 
 /** A probe that answers per user as the test says; by default "active a second ago". */
 class ScriptedProbe implements ActivityProbe {
@@ -27,7 +22,7 @@ class ScriptedProbe implements ActivityProbe {
   constructor(fallback: Answer) {
     this.fallback = fallback;
   }
-  async probe(session: Session): Promise<LabActivityDetail> {
+  async probe(session: Session): Promise<LabActivity> {
     this.probed.push(session.user);
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
@@ -300,7 +295,7 @@ describe('cullServers (idle sweep)', () => {
       await readyLab(w, 'mo');
       await readyLab(w, 'ned');
       w.deps.clock.advance(2 * 3600);
-      w.probe.answers.set('mo', () => ({ connections: 0, terminals: 0 }) as unknown as LabActivityDetail); // no kernels list
+      w.probe.answers.set('mo', () => ({ connections: 0, terminals: 0 }) as unknown as LabActivity); // no kernels list
       w.probe.answers.set('ned', idleFor(w, 2 * 3600));
       const summary = await sweep(w);
       expect(summary).toMatchObject({ errors: 1, culled: { idle: 1 } });

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import {
   CreateRuleCommand,
   CreateTargetGroupCommand,
@@ -16,6 +15,7 @@ import { CapacityError, isHublessError, SpawnError } from '../../core/errors.ts'
 import type { RouteEntry, RouteRecord, Router } from '../../core/ports.ts';
 import { baseUrlFor, parseSessionId, type Session, type Target } from '../../core/session.ts';
 import { type AlbSlots, QUARANTINED, type Slot } from './alb-slots.ts';
+import { ALB_AUTH, targetGroupName } from './names.ts';
 import { awsErrorMessage, awsErrorName, type Retrier, type RetryPolicy, retrier } from './retry.ts';
 
 /** One load balancer of the pool: its HTTPS listener and the host name that points at it. */
@@ -25,10 +25,7 @@ export interface AlbPoolEntry {
   loadBalancerArn: string;
 }
 
-/** The ALB `authenticate-cognito` action's settings (the front door, DESIGN.md section 5). */
-/** The cookie the ALB keeps its Cognito session in (split into -0, -1, … when large). */
-export const ALB_SESSION_COOKIE = 'AWSELBAuthSessionCookie';
-
+/** The ALB `authenticate-cognito` action's settings; cookie, scope and timeout default to ALB_AUTH. */
 export interface CognitoAuthConfig {
   userPoolArn: string;
   userPoolClientId: string;
@@ -80,7 +77,7 @@ export class AlbRouter implements Router {
 
   /** The target group name of a session: deterministic, so a lost record can be found again. */
   targetGroupName(sessionId: string): string {
-    return `hl-${createHash('sha256').update(`${this.#config.stage}:${sessionId}`).digest('hex').slice(0, 29)}`;
+    return targetGroupName(this.#config.stage, sessionId);
   }
 
   async addRoute(session: Session, target: Target): Promise<RouteRecord> {
@@ -205,11 +202,11 @@ export class AlbRouter implements Router {
                   UserPoolClientId: cognito.userPoolClientId,
                   UserPoolDomain: cognito.userPoolDomain,
                   OnUnauthenticatedRequest: 'authenticate',
-                  // The ALB's default name, as on the portal rule: one sign-in (and one sign-out)
+                  // As on the portal rule (stacks/Routing.ts): one sign-in (and one sign-out)
                   // covers the portal and every lab.
-                  SessionCookieName: cognito.sessionCookieName ?? ALB_SESSION_COOKIE,
-                  Scope: cognito.scope ?? 'openid',
-                  SessionTimeout: cognito.sessionTimeoutSeconds ?? 43_200,
+                  SessionCookieName: cognito.sessionCookieName ?? ALB_AUTH.sessionCookie,
+                  Scope: cognito.scope ?? ALB_AUTH.scopes.join(' '),
+                  SessionTimeout: cognito.sessionTimeoutSeconds ?? ALB_AUTH.sessionTimeoutSeconds,
                 },
               },
               { Type: 'forward', Order: 2, TargetGroupArn: targetGroupArn },
@@ -262,8 +259,7 @@ export class AlbRouter implements Router {
     }
   }
 
-  async deleteRoute(session: Session): Promise<void> {
-    const route = session.route ?? {};
+  async deleteRoute(sessionId: string, route: RouteRecord = {}): Promise<void> {
     const listeners = this.#config.pool.map((entry) => entry.listenerArn);
     let listenerArn = typeof route.listenerArn === 'string' ? route.listenerArn : undefined;
     let priority = typeof route.priority === 'number' ? route.priority : undefined;
@@ -271,11 +267,11 @@ export class AlbRouter implements Router {
     let ruleArn = typeof route.ruleArn === 'string' ? route.ruleArn : undefined;
     // An incomplete record (a crash mid-way, or none at all): look in the slot table and by name.
     if (!listenerArn || priority === undefined || !targetGroupArn || !ruleArn) {
-      const slot = await this.#config.slots.find(session.id, listeners);
+      const slot = await this.#config.slots.find(sessionId, listeners);
       listenerArn ??= slot?.listenerArn;
       priority ??= slot?.priority;
       targetGroupArn ??=
-        slot?.targetGroupArn ?? (await this.#targetGroupByName(this.targetGroupName(session.id)));
+        slot?.targetGroupArn ?? (await this.#targetGroupByName(this.targetGroupName(sessionId)));
       ruleArn ??= slot?.ruleArn;
       if (!ruleArn && targetGroupArn) {
         for (const listener of listenerArn ? [listenerArn] : listeners) {
@@ -290,7 +286,7 @@ export class AlbRouter implements Router {
     if (ruleArn) await this.#deleteRule(ruleArn);
     if (targetGroupArn) await this.#deleteTargetGroup(targetGroupArn);
     if (listenerArn && priority !== undefined)
-      await this.#config.slots.release({ listenerArn, priority, sessionId: session.id });
+      await this.#config.slots.release({ listenerArn, priority, sessionId });
   }
 
   async listRoutes(): Promise<RouteEntry[]> {

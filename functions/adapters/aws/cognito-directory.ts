@@ -16,9 +16,8 @@ import {
 import { NotFoundError, ValidationError } from '../../core/errors.ts';
 import type { Directory, NewUser, User } from '../../core/ports.ts';
 import { normaliseUsername } from '../../core/username.ts';
+import { ADMIN_GROUP } from './names.ts';
 import { awsErrorMessage, awsErrorName, type Retrier, type RetryPolicy, retrier } from './retry.ts';
-
-export const ADMIN_GROUP = 'admin';
 
 export interface CognitoDirectoryConfig {
   cognito: CognitoIdentityProviderClient;

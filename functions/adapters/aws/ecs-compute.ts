@@ -16,6 +16,7 @@ import { CapacityError, isHublessError, SpawnError } from '../../core/errors.ts'
 import type { Compute, ComputeStatus, ComputeTask, LaunchSpec } from '../../core/ports.ts';
 import { baseUrlFor, parseSessionId } from '../../core/session.ts';
 import { LAB_PORT, type TaskStateDetail, taskStatusFromDetail } from '../../core/task-event.ts';
+import { taskFamily, taskFamilyPrefix } from './names.ts';
 import { awsErrorMessage, awsErrorName, type Retrier, type RetryPolicy, retrier } from './retry.ts';
 
 export const TEMPLATE_HASH_TAG = 'hubless:template-hash';
@@ -95,7 +96,7 @@ export class EcsCompute implements Compute {
 
   /** The task definition family of one user. */
   familyFor(user: string): string {
-    return `hubless-${this.#config.stage}-${user}`;
+    return taskFamily(this.#config.stage, user);
   }
 
   async start(spec: LaunchSpec): Promise<string> {
@@ -196,7 +197,7 @@ export class EcsCompute implements Compute {
       } while (nextToken);
     }
     const unique = [...new Set(arns)];
-    const familyPrefix = `:task-definition/hubless-${this.#config.stage}-`;
+    const familyPrefix = `:task-definition/${taskFamilyPrefix(this.#config.stage)}`;
     const result: ComputeTask[] = [];
     for (let index = 0; index < unique.length; index += 100) {
       const batch = unique.slice(index, index + 100);

@@ -1,6 +1,5 @@
-import type { LabActivityDetail } from '../../core/culling/ports.ts';
 import { DependencyTimeoutError, HublessError } from '../../core/errors.ts';
-import type { ActivityProbe, KernelActivity } from '../../core/ports.ts';
+import type { ActivityProbe, KernelActivity, LabActivity } from '../../core/ports.ts';
 import { baseUrlFor, type Session } from '../../core/session.ts';
 
 export interface HttpActivityProbeOptions {
@@ -40,7 +39,7 @@ export class HttpActivityProbe implements ActivityProbe {
     this.#fetch = options.fetch ?? fetch;
   }
 
-  async probe(session: Session): Promise<LabActivityDetail> {
+  async probe(session: Session): Promise<LabActivity> {
     if (!session.target) throw new LabUnreachableError(`Session ${session.id} has no target to probe.`);
     const host =
       session.target.host.includes(':') && !session.target.host.startsWith('[')

@@ -1,6 +1,6 @@
 import { CapacityError } from '../../core/errors.ts';
 import type { RouteEntry, RouteRecord, Router } from '../../core/ports.ts';
-import { baseUrlFor, type Session, type Target } from '../../core/session.ts';
+import { baseUrlFor, parseSessionId, type Session, type Target } from '../../core/session.ts';
 
 /**
  * The local gateway's route table (the ALB listener rules' stand-in): URL prefix ->
@@ -75,12 +75,13 @@ export class GatewayRouter implements Router {
     }
   }
 
-  async deleteRoute(session: Session): Promise<void> {
-    const prefix =
-      typeof session.route?.prefix === 'string'
-        ? session.route.prefix
-        : baseUrlFor(session.user, session.server);
-    if (this.#routes.get(prefix)?.sessionId === session.id) this.#routes.delete(prefix);
+  async deleteRoute(sessionId: string, route?: RouteRecord): Promise<void> {
+    let prefix = route?.prefix;
+    if (typeof prefix !== 'string') {
+      const { user, server } = parseSessionId(sessionId);
+      prefix = baseUrlFor(user, server);
+    }
+    if (this.#routes.get(prefix)?.sessionId === sessionId) this.#routes.delete(prefix);
   }
 
   async listRoutes(): Promise<RouteEntry[]> {

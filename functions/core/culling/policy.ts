@@ -1,5 +1,5 @@
+import type { LabActivity } from '../ports.ts';
 import type { Session, StopReason } from '../session.ts';
-import type { LabActivityDetail } from './ports.ts';
 
 /**
  * When is a lab idle? Pure: everything it needs is passed in, so every edge case is a
@@ -19,7 +19,7 @@ export interface CullPolicy {
 
 export interface CullInput {
   session: Session;
-  activity: LabActivityDetail;
+  activity: LabActivity;
   now: Date;
   /** Seconds of finished sessions today (UsageSource); undefined when there is no quota source. */
   usedSecondsToday?: number;

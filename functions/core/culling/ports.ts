@@ -1,6 +1,5 @@
 import type { CoreDeps } from '../deps.ts';
-import { ConfigError } from '../errors.ts';
-import type { ActivityProbe, LabActivity } from '../ports.ts';
+import type { ActivityProbe } from '../ports.ts';
 
 /**
  * Ports only the culler needs. They live here rather than in core/ports.ts so the
@@ -48,14 +47,6 @@ export interface Metrics {
  */
 export type UsageSource = (user: string, now: Date) => Promise<number>;
 
-/**
- * What a probe may add to LabActivity: the latest terminal activity (jupyter reports
- * it per terminal in /api/terminals). Optional, so any ActivityProbe still fits.
- */
-export interface LabActivityDetail extends LabActivity {
-  terminalLastActivity?: string;
-}
-
 /** Culler settings that are not part of core Settings. Every field has a default (DEFAULT_CULL_SETTINGS). */
 export interface CullSettings {
   /** A running kernel ("busy") counts as activity... */
@@ -101,14 +92,4 @@ export type CullerDeps = CoreDeps & CullingParts;
 
 export function cullSettings(deps: Pick<CullingParts, 'culling'>): CullSettings {
   return { ...DEFAULT_CULL_SETTINGS, ...deps.culling };
-}
-
-/** Deps built for another handler lack the culler's parts: say which are missing instead of failing mid-sweep. */
-export function assertCullerDeps(deps: CoreDeps & Partial<CullingParts>): asserts deps is CullerDeps {
-  const missing = (['probe', 'lease', 'metrics'] as const).filter((part) => !deps[part]);
-  if (missing.length > 0) {
-    throw new ConfigError(
-      `The culler needs ${missing.join(', ')} in its deps; functions/wiring must build them (see CullingParts).`,
-    );
-  }
 }

@@ -2,8 +2,9 @@ import type { CoreDeps } from '../deps.ts';
 import { advance, finish, mutate } from '../lifecycle.ts';
 import type { ComputeTask, RouteEntry } from '../ports.ts';
 import { isTerminal, parseSessionId, type Session, type SessionState } from '../session.ts';
+import { readState } from '../use-cases/list-servers.ts';
 import { formatDuration } from './policy.ts';
-import { mapPool, readState } from './pool.ts';
+import { mapPool } from './pool.ts';
 import { type CullerDeps, cullSettings } from './ports.ts';
 
 export interface ReconcileResult {
@@ -101,7 +102,7 @@ export async function reconcile(deps: CullerDeps, swept: { ready: Session[] }): 
       if (byId.has(entry.sessionId)) return;
       if (await routeStillClaimed(deps, entry)) return;
       deps.log?.('warn', 'deleting a route no session owns', { sessionId: entry.sessionId });
-      await deps.router.deleteRoute(routeOwner(deps, entry));
+      await deps.router.deleteRoute(entry.sessionId, entry.route);
       result.orphanRoutesDeleted++;
     }),
   );
@@ -192,7 +193,7 @@ async function repairSession(
       result.stuckAdvanced++;
       return after;
     }
-    if (after.route) await deps.router.deleteRoute(after);
+    if (after.route) await deps.router.deleteRoute(after.id, after.route);
     if (after.computeHandle) await deps.compute.stop(after.computeHandle, stuckReason.reason);
     const failed = await finish(deps, after, stuckReason);
     if (isTerminal(failed.state)) result.stuckFailed++;
@@ -207,7 +208,7 @@ async function repairSession(
       return after;
     }
     // The stop request (or its task event) was lost: take the route away and ask again.
-    if (after.route) await deps.router.deleteRoute(after);
+    if (after.route) await deps.router.deleteRoute(after.id, after.route);
     if (after.computeHandle)
       await deps.compute.stop(after.computeHandle, after.reason?.message ?? 'Stopping.');
     result.stopsRetried++;
@@ -258,26 +259,4 @@ async function routeStillClaimed(deps: CoreDeps, entry: RouteEntry): Promise<boo
   }
   const current = await deps.store.get(owner.user, owner.server);
   return !!current && current.id === entry.sessionId && !isTerminal(current.state);
-}
-
-/**
- * The smallest Session a router needs to delete a route it listed: routers work from the
- * session id and the route record (AlbRouter: rule, target group, slot; the gateway:
- * the prefix), never from the rest.
- */
-export function routeOwner(deps: Pick<CoreDeps, 'clock'>, entry: RouteEntry): Session {
-  const { user, server } = parseSessionId(entry.sessionId);
-  const now = deps.clock.now().toISOString();
-  return {
-    id: entry.sessionId,
-    user,
-    server,
-    profile: '',
-    state: 'stopped',
-    version: 0,
-    createdAt: now,
-    updatedAt: now,
-    events: [],
-    route: entry.route,
-  };
 }

@@ -1,9 +1,11 @@
 import { finish, mutate } from '../lifecycle.ts';
+import type { LabActivity } from '../ports.ts';
 import { isTerminal, type Session, type StopReason } from '../session.ts';
+import { readState } from '../use-cases/list-servers.ts';
 import { stopSession } from '../use-cases/stop-server.ts';
 import { decideCull } from './policy.ts';
-import { mapPool, readState } from './pool.ts';
-import { type CullerDeps, cullSettings, type LabActivityDetail } from './ports.ts';
+import { mapPool } from './pool.ts';
+import { type CullerDeps, cullSettings } from './ports.ts';
 
 export type CullCode = 'idle' | 'max-age' | 'quota';
 
@@ -52,7 +54,7 @@ function activityWriteGranularityMs(idleTimeoutSeconds: number): number {
   return Math.max(60, idleTimeoutSeconds / 4) * 1000;
 }
 
-type Probed = { session: Session; activity: LabActivityDetail } | { session: Session; error: unknown };
+type Probed = { session: Session; activity: LabActivity } | { session: Session; error: unknown };
 
 /**
  * One idle sweep (jupyterhub-idle-culler's loop, without a hub): reads only `ready`
@@ -133,7 +135,7 @@ interface Acted {
   session: Session;
 }
 
-async function onAnswer(deps: CullerDeps, session: Session, activity: LabActivityDetail): Promise<Acted> {
+async function onAnswer(deps: CullerDeps, session: Session, activity: LabActivity): Promise<Acted> {
   const settings = cullSettings(deps);
   const now = deps.clock.now();
   const quotaOn = settings.dailyQuotaHours > 0 && deps.usage !== undefined;

@@ -27,8 +27,13 @@ export interface StartResult {
   created: boolean;
 }
 
+/** The profiles a member of `groups` may use: those open to everyone, and those of one of their groups. */
+export function profilesFor(profiles: Profile[], groups: readonly string[]): Profile[] {
+  return profiles.filter((p) => p.groups.length === 0 || p.groups.some((g) => groups.includes(g)));
+}
+
 export function chooseProfile(profiles: Profile[], requested: string | undefined, groups: string[]): Profile {
-  const allowed = profiles.filter((p) => p.groups.length === 0 || p.groups.some((g) => groups.includes(g)));
+  const allowed = profilesFor(profiles, groups);
   if (requested === undefined) {
     const first = allowed[0];
     if (!first)

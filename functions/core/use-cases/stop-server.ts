@@ -34,7 +34,7 @@ export async function stopSession(deps: CoreDeps, session: Session, reason: Stop
   );
   if (stopping.state !== 'stopping' || stopping.id !== session.id) return stopping;
   // Take the route away first: from here on the user must not reach the server.
-  if (stopping.route) await deps.router.deleteRoute(stopping);
+  if (stopping.route) await deps.router.deleteRoute(stopping.id, stopping.route);
   if (!stopping.computeHandle) return finish(deps, stopping, { code: reason.code, reason: reason.message });
   await deps.compute.stop(stopping.computeHandle, reason.message);
   return advance(deps, stopping);

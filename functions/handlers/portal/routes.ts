@@ -3,7 +3,7 @@ import type { Log } from '../../core/log.ts';
 import { baseUrlFor, type Session } from '../../core/session.ts';
 import { findServer } from '../../core/use-cases/get-server.ts';
 import { listServers } from '../../core/use-cases/list-servers.ts';
-import { startServer } from '../../core/use-cases/start-server.ts';
+import { profilesFor, startServer } from '../../core/use-cases/start-server.ts';
 import { stopServer } from '../../core/use-cases/stop-server.ts';
 import { normaliseServerName } from '../../core/username.ts';
 import { errorView, formFields, html, isSameOrigin, json, queryParam, redirect } from '../http.ts';
@@ -45,9 +45,7 @@ type Route = (deps: PortalDeps, request: Request) => Promise<AlbResult>;
 
 const home: Route = async (deps, { user }) => {
   const session = await findServer(deps.core, user.name, '');
-  const profiles = deps.core.settings.profiles.filter(
-    (p) => p.groups.length === 0 || p.groups.some((g) => user.groups.includes(g)),
-  );
+  const profiles = profilesFor(deps.core.settings.profiles, user.groups);
   return html(
     200,
     homePage(user, session, session ? labUrl(session, deps.labUi) : '', profiles, user.profile),
