@@ -17,26 +17,25 @@ import { readBody } from './body.ts';
 /** The ALB's Lambda target limit on a request body; larger ones are refused with 413. */
 export const MAX_BODY_BYTES = 1024 * 1024;
 
-/** Hands a browser request to the portal handler as an ALB event and writes its answer. */
-export async function invokeAlbTarget(
-  req: IncomingMessage,
-  res: ServerResponse,
-  handler: (event: AlbEvent) => Promise<AlbResult>,
-  headers: Record<string, string>,
-): Promise<void> {
-  const body = await readBody(req, MAX_BODY_BYTES);
-  writeAlbResult(res, await handler(toAlbEvent(req, body, headers)));
+/** How a handler is invoked: the ALB's event shape (the portal) or API Gateway's (the API). */
+export interface EventShape<TEvent, TResult> {
+  toEvent(req: IncomingMessage, body: Buffer, headers: Record<string, string>): TEvent;
+  write(res: ServerResponse, result: TResult): void;
 }
 
-/** Hands an API request to the API handler as an HTTP API event and writes its answer. */
-export async function invokeHttpApi(
+/**
+ * Hands a request to a Lambda-style handler as AWS would: the body read whole (refused
+ * past MAX_BODY_BYTES), the event in `shape`, the handler's answer written back.
+ */
+export async function invoke<TEvent, TResult>(
   req: IncomingMessage,
   res: ServerResponse,
-  handler: (event: HttpApiEvent) => Promise<HttpApiResult>,
+  handler: (event: TEvent) => Promise<TResult>,
+  shape: EventShape<TEvent, TResult>,
   headers: Record<string, string>,
 ): Promise<void> {
   const body = await readBody(req, MAX_BODY_BYTES);
-  writeHttpApiResult(res, await handler(toHttpApiEvent(req, body, headers)));
+  shape.write(res, await handler(shape.toEvent(req, body, headers)));
 }
 
 export const LOCAL_TARGET_GROUP_ARN =
@@ -192,3 +191,9 @@ function safeDecode(path: string): string {
     return path;
   }
 }
+
+export const ALB_TARGET: EventShape<AlbEvent, AlbResult> = { toEvent: toAlbEvent, write: writeAlbResult };
+export const HTTP_API: EventShape<HttpApiEvent, HttpApiResult> = {
+  toEvent: toHttpApiEvent,
+  write: writeHttpApiResult,
+};

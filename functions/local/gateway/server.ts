@@ -6,7 +6,7 @@ import { OIDC_MOUNT_PATH } from '../oidc/provider.ts';
 import { CALLBACK_PATH, LOGOUT_PATH, startBrowserSignIn } from './browser-sessions.ts';
 import { sendJson } from './html.ts';
 import { IdentityHeaders, ownsRoute } from './identity-headers.ts';
-import { invokeAlbTarget, invokeHttpApi } from './lambda-events.ts';
+import { ALB_TARGET, HTTP_API, invoke } from './lambda-events.ts';
 import { listen } from './listener.ts';
 import { type Gateway, type GatewayOptions, HEALTH_PATH } from './options.ts';
 import { isSafePath, pathOf } from './paths.ts';
@@ -61,14 +61,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       if (path === LOGOUT_PATH) return await sessions.logout(req, res);
       if (isApiPath(path)) {
         if (!options.api) return refuse(req, res, NO_API);
-        return await invokeHttpApi(req, res, options.api, await identity.forHandler(req));
+        return await invoke(req, res, options.api, HTTP_API, await identity.forHandler(req));
       }
       const session = await sessions.current(req);
       if (!session) return await sessions.startLogin(req, res);
       const lab = path.startsWith('/user/') ? await labFor(req, session) : undefined;
       if (lab === 'forbidden') return refuse(req, res, NOT_YOURS);
       if (lab) return proxyHttp(req, res, lab.target, lab.headers);
-      await invokeAlbTarget(req, res, options.portal, await identity.forHandler(req, session));
+      await invoke(req, res, options.portal, ALB_TARGET, await identity.forHandler(req, session));
     } catch (error) {
       refuse(req, res, failure(`${req.method} ${path}`, error));
     }
