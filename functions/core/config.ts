@@ -44,6 +44,7 @@ const envSchema = z.object({
   HUBLESS_CULL_EVERY_SECONDS: seconds(60, 5),
   HUBLESS_MAX_AGE_SECONDS: seconds(0),
   HUBLESS_START_TIMEOUT_SECONDS: seconds(180, 10),
+  HUBLESS_NAMED_SERVER_LIMIT: z.coerce.number().int().min(0).max(100).default(3),
   HUBLESS_PROFILES: z
     .string()
     .optional()
@@ -79,6 +80,8 @@ export interface Settings {
   /** 0 means no limit. */
   maxAgeSeconds: number;
   startTimeoutSeconds: number;
+  /** Named servers each user may have running besides the default one; 0 turns named servers off. */
+  namedServerLimit: number;
   profiles: Profile[];
   local: {
     port: number;
@@ -107,6 +110,7 @@ export function parseSettings(env: Record<string, string | undefined>): Settings
     cullEverySeconds: value.HUBLESS_CULL_EVERY_SECONDS,
     maxAgeSeconds: value.HUBLESS_MAX_AGE_SECONDS,
     startTimeoutSeconds: value.HUBLESS_START_TIMEOUT_SECONDS,
+    namedServerLimit: value.HUBLESS_NAMED_SERVER_LIMIT,
     profiles: value.HUBLESS_PROFILES,
     local: {
       port: value.HUBLESS_PORT,

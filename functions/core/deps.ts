@@ -15,7 +15,8 @@ export interface CoreDeps {
   directory: Directory;
   events: EventSink;
   clock: Clock;
-  settings: Pick<Settings, 'idleTimeoutSeconds' | 'maxAgeSeconds' | 'startTimeoutSeconds' | 'profiles'>;
+  settings: Pick<Settings, 'idleTimeoutSeconds' | 'maxAgeSeconds' | 'startTimeoutSeconds' | 'profiles'> &
+    Partial<Pick<Settings, 'namedServerLimit'>>;
   /** The environment a lab needs to verify identity headers, besides owner/base URL/token. */
   labEnvironment: (session: Session) => Record<string, string>;
   /** Random, URL-safe identifiers (session nonces, lab tokens). Injected so tests are repeatable. */

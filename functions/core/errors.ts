@@ -76,7 +76,8 @@ export class InvalidStateError extends HublessError {
 /** Every routing slot (ALB pool) or compute slot is taken. Shown to users as "full". */
 export class CapacityError extends HublessError {
   constructor(reason: string) {
-    super('capacity', 503, reason);
+    // Shown: "the deployment is full, stop idle servers" is what the user and the caller need.
+    super('capacity', 503, reason, { expose: true });
   }
 }
 

@@ -78,6 +78,11 @@ export type StopCode =
 export interface StopReason {
   code: StopCode;
   message: string;
+  /**
+   * Who asked, when someone did: "user:<name>", "service:<name>" (a /hub/api service
+   * token) or "client:<id>" (a course platform). Absent for the control plane's own stops.
+   */
+  by?: string;
 }
 
 export interface Session {
@@ -116,6 +121,11 @@ export interface Session {
    */
   labToken?: string;
   lastActivity?: string;
+  /**
+   * The user's own activity reported without a server (JupyterHub's user-level
+   * last_activity, e.g. from a service they used): shown as the user's, keeps no server alive.
+   */
+  userActivity?: string;
   /** Consecutive times the culler could not reach the lab. */
   probeMisses?: number;
   events: ProgressEvent[];

@@ -3,6 +3,7 @@
  *   hubless start
  *   hubless users add NAME [--admin] [--email E] [--groups a,b] [--password-stdin]
  *   hubless users list | disable NAME | enable NAME | passwd NAME [--password-stdin]
+ *   hubless tokens create NAME --scopes a,b [--user U] [--culls] | list | revoke ID-OR-NAME
  * User commands work on the data dir directly, whether or not local mode is running.
  */
 import { randomBytes } from 'node:crypto';
@@ -10,6 +11,8 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LocalDirectory } from '../adapters/local/local-directory.ts';
 import { LocalMachineClients } from '../adapters/local/machine-clients.ts';
+import { FileServiceTokenStore } from '../adapters/local/service-tokens.ts';
+import { createServiceToken, revokeServiceToken } from '../core/api/service-tokens.ts';
 import { parseSettings } from '../core/config.ts';
 import { HublessError } from '../core/errors.ts';
 import { startLocalRuntime } from './runtime.ts';
@@ -23,7 +26,11 @@ const USAGE = `Usage:
   hubless users passwd NAME [--password-stdin]
   hubless clients add NAME --scopes users:read,servers:write,…   (an LMS client; prints its secret once)
   hubless clients list
-  hubless clients remove NAME`;
+  hubless clients remove NAME
+  hubless tokens create NAME --scopes list:users,read:servers,…  [--user U] [--culls]
+                                                  (a JupyterHub service token for /hub/api; prints it once)
+  hubless tokens list
+  hubless tokens revoke ID-OR-NAME`;
 
 class UsageError extends Error {}
 
@@ -152,6 +159,67 @@ async function clients(args: string[]): Promise<void> {
   }
 }
 
+/**
+ * Service tokens for JupyterHub services (/hub/api), e.g. jupyterhub-idle-culler:
+ *   hubless tokens create idle-culler --culls \
+ *     --scopes list:users,read:users:activity,read:servers,delete:servers
+ * They never expire; revoking one takes effect on the next request, no restart needed.
+ */
+async function tokens(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { scopes: { type: 'string' }, user: { type: 'string' }, culls: { type: 'boolean' } },
+  });
+  const [action, name] = positionals;
+  const settings = parseSettings(process.env);
+  const store = new FileServiceTokenStore({ dataDir: resolve(settings.local.dataDir) });
+  switch (action) {
+    case 'create': {
+      if (!name) throw new UsageError('hubless tokens create needs a NAME, e.g. idle-culler.');
+      const scopes = (values.scopes ?? '')
+        .split(/[,\s]+/)
+        .map((s) => s.trim())
+        .filter(Boolean);
+      const { token, record } = await createServiceToken(
+        store,
+        { name, scopes, user: values.user, culls: values.culls, createdBy: 'cli' },
+        new Date(),
+      );
+      console.log(`Token id: ${record.id}\nToken (shown once): ${token}\nScopes: ${record.scopes.join(' ')}`);
+      if (record.user) console.log(`Acts as the user ${record.user}.`);
+      if (record.culls) console.log('Its stops are recorded as idle culls.');
+      console.log(
+        'Send it as "Authorization: token <token>" to /hub/api. It does not expire: revoke it with `hubless tokens revoke`.',
+      );
+      return;
+    }
+    case 'list': {
+      const all = await store.list();
+      if (all.length === 0)
+        console.log('No service tokens. Make one with: hubless tokens create NAME --scopes …');
+      for (const t of all)
+        console.log(
+          `${t.id}  ${t.name}${t.user ? ` (as ${t.user})` : ''}${t.culls ? ' (culls)' : ''}  scopes: ${t.scopes.join(' ')}  created ${t.createdAt}`,
+        );
+      return;
+    }
+    case 'revoke': {
+      if (!name)
+        throw new UsageError('hubless tokens revoke needs the token id or name (see hubless tokens list).');
+      const revoked = await revokeServiceToken(store, name);
+      console.log(
+        `Revoked ${revoked.map((t) => `${t.name} (${t.id})`).join(', ')}. It stops working on its next request.`,
+      );
+      return;
+    }
+    default:
+      throw new UsageError(
+        action ? `Unknown tokens command "${action}".` : 'hubless tokens needs a command.',
+      );
+  }
+}
+
 async function start(): Promise<void> {
   const settings = parseSettings(process.env);
   const runtime = await startLocalRuntime(settings);
@@ -180,6 +248,7 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'start') return start();
   if (command === 'users') return users(rest);
   if (command === 'clients') return clients(rest);
+  if (command === 'tokens') return tokens(rest);
   if (!command || command === 'help' || command === '--help') {
     console.log(USAGE);
     return;

@@ -48,6 +48,8 @@ export interface LocalRuntimeOptions {
   /** Where lifecycle events go besides the log; tests collect them. */
   events?: EventSink;
   quiet?: boolean;
+  /** Where log lines go instead (benchmarks keep the errors of a long run); default: stdout unless quiet. */
+  log?: Log;
 }
 
 export interface LocalRuntime {
@@ -70,7 +72,8 @@ export async function startLocalRuntime(
   const local = settings.local;
   const dataDir = resolve(local.dataDir);
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const log: Log = options.quiet ? () => undefined : new JsonLogger({ level: settings.logLevel }).log;
+  const log: Log =
+    options.log ?? (options.quiet ? () => undefined : new JsonLogger({ level: settings.logLevel }).log);
   const cleanups: Array<() => Promise<void>> = [];
 
   try {

@@ -1,3 +1,5 @@
+import { resolve } from 'node:path';
+import { FileServiceTokenStore } from '../adapters/local/service-tokens.ts';
 import { SESSION_COOKIE } from '../local/gateway/identity-headers.ts';
 import { ALB_KEYS_PATH, type IdentitySigner } from '../local/identity-signer.ts';
 import { assembleDeps, type Deps, type Parts } from './recipe.ts';
@@ -37,6 +39,11 @@ export function buildLocalDeps(parts: LocalParts, labUi: 'lab' | 'tree'): LocalD
     },
     // The gateway answers /logout itself; the portal's own sign-out is the ALB's.
     portal: { labUi, logoutUrl: '/logout', sessionCookie: SESSION_COOKIE },
-    api: { publicUrl, tokenUrl: `${publicUrl}/oidc/token` },
+    api: {
+      publicUrl,
+      tokenUrl: `${publicUrl}/oidc/token`,
+      // A file under the data dir, so `hubless tokens` works with local mode stopped too.
+      serviceTokens: new FileServiceTokenStore({ dataDir: resolve(settings.local.dataDir) }),
+    },
   });
 }

@@ -2,6 +2,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoEventLog } from '../adapters/dynamodb/event-store.ts';
 import { DynamoLaunchLinkStore } from '../adapters/dynamodb/launch-link-store.ts';
 import { DynamoLeaseStore } from '../adapters/dynamodb/lease-store.ts';
+import { DynamoServiceTokenStore } from '../adapters/dynamodb/service-token-store.ts';
 import { DynamoSessionStore } from '../adapters/dynamodb/session-store.ts';
 import { DynamoUsageStore } from '../adapters/dynamodb/usage-store.ts';
 import { HttpActivityProbe } from '../adapters/http/activity-probe.ts';
@@ -50,7 +51,8 @@ export interface Parts {
   /** How the machine API verifies bearer tokens (a Cognito pool, or the embedded provider). */
   machineTokens: Omit<MachineTokenOptions, 'directory'>;
   portal: Pick<PortalDeps, 'labUi' | 'logoutUrl' | 'sessionCookie'>;
-  api: Pick<ApiDeps, 'publicUrl' | 'tokenUrl'>;
+  /** `serviceTokens` absent: the session table holds them (AWS); local mode keeps a file. */
+  api: Pick<ApiDeps, 'publicUrl' | 'tokenUrl' | 'serviceTokens'>;
 }
 
 export interface Deps {
@@ -122,6 +124,9 @@ export function apiDeps(parts: Parts, core: CoreDeps): ApiDeps {
   return {
     ...parts.api,
     ...stores(parts),
+    serviceTokens:
+      parts.api.serviceTokens ??
+      new DynamoServiceTokenStore({ client: parts.doc, tableName: parts.settings.tableName }),
     core,
     auth: createMachineTokenVerifier({ ...parts.machineTokens, directory: parts.directory }),
   };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createMachineTokenVerifier } from '../../functions/adapters/identity/machine-token.ts';
-import { normaliseScopes } from '../../functions/core/api/scopes.ts';
+import { grantedHubScopes, normaliseScopes } from '../../functions/core/api/scopes.ts';
 import { UnauthorizedError } from '../../functions/core/errors.ts';
 import { makeTokenIssuer } from '../fakes/api-harness.ts';
 import { MemoryDirectory } from '../fakes/fake-parts.ts';
@@ -20,6 +20,31 @@ describe('machine tokens', () => {
         'servers:write',
       ]);
       expect(normaliseScopes('read:servers')).toEqual(['servers:read']);
+    });
+    it('gives nothing on /api/v1 for users:activity or delete:servers (an activity reporter cannot start servers)', () => {
+      expect(normaliseScopes('users:activity')).toEqual([]);
+      expect(normaliseScopes('delete:servers')).toEqual([]);
+    });
+  });
+
+  describe('grantedHubScopes', () => {
+    it('expands JupyterHub scopes by JupyterHub’s hierarchy', () => {
+      expect(grantedHubScopes('servers')).toEqual([
+        'read:users:name',
+        'servers',
+        'read:servers',
+        'delete:servers',
+      ]);
+    });
+    it('keeps users:activity to activity only', () => {
+      expect(grantedHubScopes('users:activity')).toEqual(['read:users:activity', 'users:activity']);
+    });
+    it('maps a platform’s hubless scopes onto JupyterHub’s', () => {
+      expect(grantedHubScopes('hubless/servers:write')).toContain('delete:servers');
+      expect(grantedHubScopes('hubless/users:read')).toEqual(
+        expect.arrayContaining(['list:users', 'read:users', 'read:users:activity']),
+      );
+      expect(grantedHubScopes('hubless/users:read')).not.toContain('servers');
     });
   });
 
@@ -41,7 +66,12 @@ describe('machine tokens', () => {
       const principal = await verifier.verify(
         await issuer.token({ client_id: 'canvas', scope: 'hubless/servers:read hubless/launch' }),
       );
-      expect(principal).toEqual({ client: 'canvas', scopes: ['servers:read', 'launch'] });
+      expect(principal).toEqual({
+        client: 'canvas',
+        scopes: ['servers:read', 'launch'],
+        hubScopes: ['read:users:name', 'read:servers'],
+        owner: { kind: 'service', name: 'canvas' },
+      });
       expect(issuer.fetcher.requests).toEqual([issuer.jwksUri]);
     });
 
@@ -106,7 +136,7 @@ describe('machine tokens', () => {
       });
       await expect(
         verifier.fromClaims({ client_id: 'canvas', scope: 'hubless/users:write' }),
-      ).resolves.toEqual({ client: 'canvas', scopes: ['users:write'] });
+      ).resolves.toMatchObject({ client: 'canvas', scopes: ['users:write'] });
       expect(issuer.fetcher.requests).toEqual([]);
     });
   });

@@ -87,10 +87,10 @@ function world(culling: CullerDeps['culling'] = {}, extra: Pick<CullerDeps, 'usa
   return w;
 }
 
-async function readyLab(w: World, user: string): Promise<Session> {
-  await startServer(w.deps, { user, server: '', groups: [] });
+async function readyLab(w: World, user: string, server = ''): Promise<Session> {
+  await startServer(w.deps, { user, server, groups: [] });
   await new Promise((resolve) => setTimeout(resolve, 1)); // FakeCompute runs the task on a 0 ms timer
-  const session = await getServer(w.deps, user, '');
+  const session = await getServer(w.deps, user, server);
   expect(session.state).toBe('ready');
   return session;
 }
@@ -111,6 +111,21 @@ async function sweep(w: World): Promise<CullSummary> {
 }
 
 describe('cullServers (idle sweep)', () => {
+  it('culls an idle named server and spares the same user’s active default server', async () => {
+    const w = world();
+    await readyLab(w, 'alice');
+    await readyLab(w, 'alice', 'thesis');
+    w.deps.clock.advance(2 * 3600);
+    const active = idleFor(w, 1);
+    const idle = idleFor(w, 2 * 3600);
+    w.probe.answers.set('alice', (session) =>
+      session.server === 'thesis' ? idle(session) : active(session),
+    );
+    await sweep(w);
+    expect((await w.deps.store.get('alice', 'thesis'))?.reason?.code).toBe('idle');
+    expect((await w.deps.store.get('alice', ''))?.state).toBe('ready');
+  });
+
   describe('an idle lab', () => {
     it('is stopped with reason idle, its route removed, and a cull event published', async () => {
       const w = world();

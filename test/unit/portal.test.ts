@@ -51,6 +51,66 @@ describe('portal', () => {
     expect((await deps.store.get('alice', ''))?.state).toBe('launching');
   });
 
+  describe('named servers', () => {
+    const form = (fields: Record<string, string>) => ({
+      headers: { origin: 'https://labs.example.edu', 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(fields).toString(),
+    });
+
+    it('creates one with a name and a profile, follows its own progress, lists it, and stops it', async () => {
+      const { request, deps } = setup();
+      expect((await request('GET', '/', 'alice')).body).toContain('Start a named server');
+      const started = await request(
+        'POST',
+        '/start',
+        'alice',
+        form({ server: 'thesis', profile: 'standard' }),
+      );
+      expect(started).toMatchObject({
+        statusCode: 303,
+        headers: { location: '/spawn-pending?server=thesis' },
+      });
+      expect(await deps.store.get('alice', 'thesis')).toMatchObject({
+        state: 'launching',
+        profile: 'standard',
+      });
+      expect(await deps.store.get('alice', '')).toBeUndefined();
+      const pending = await request('GET', '/spawn-pending', 'alice', {
+        queryStringParameters: { server: 'thesis' },
+      });
+      expect(pending.body).toContain('"/progress?server=thesis"');
+      const progress = await request('GET', '/progress', 'alice', {
+        queryStringParameters: { server: 'thesis' },
+      });
+      expect(JSON.parse(progress.body ?? '')).toMatchObject({ state: 'launching' });
+      const home = (await request('GET', '/', 'alice')).body ?? '';
+      expect(home).toMatch(/<td>thesis<\/td><td>standard<\/td><td class="state">starting<\/td>/);
+      // A lab URL of a named server that is still starting leads to its progress page.
+      const early = await request('GET', '/user/alice/thesis/lab', 'alice');
+      expect(early).toMatchObject({ statusCode: 302, headers: { location: '/spawn-pending?server=thesis' } });
+      await request('POST', '/stop', 'alice', form({ server: 'thesis' }));
+      expect((await deps.store.get('alice', 'thesis'))?.reason).toMatchObject({
+        code: 'user',
+        by: 'user:alice',
+      });
+      expect((await request('GET', '/', 'alice')).body).toContain('aria-label="Start thesis"');
+    });
+
+    it('says why a name or one server too many is refused', async () => {
+      const { request, deps } = setup();
+      deps.settings.namedServerLimit = 1;
+      const bad = await request('POST', '/start', 'alice', form({ server: 'My Thesis' }));
+      expect(bad.statusCode).toBe(400);
+      expect(bad.body).toContain('Server names may contain only');
+      await request('POST', '/start', 'alice', form({ server: 'one' }));
+      const second = await request('POST', '/start', 'alice', form({ server: 'two' }));
+      expect(second.statusCode).toBe(400);
+      expect(second.body).toContain('maximum of 1 named servers');
+      deps.settings.namedServerLimit = 0;
+      expect((await request('GET', '/', 'alice')).body).not.toContain('Start a named server');
+    });
+  });
+
   it('refuses a form posted from another site (CSRF)', async () => {
     const { request, deps } = setup();
     const forged = await request('POST', '/start', 'alice', {

@@ -10,7 +10,13 @@ import {
 } from 'aws-jwt-verify/error';
 import { SimpleJwksCache } from 'aws-jwt-verify/jwk';
 import type { MachineAuthenticator, MachinePrincipal } from '../../core/api/ports.ts';
-import { API_SCOPES, DEFAULT_RESOURCE_SERVER, normaliseScopes } from '../../core/api/scopes.ts';
+import {
+  ALL_HUB_SCOPES,
+  API_SCOPES,
+  DEFAULT_RESOURCE_SERVER,
+  grantedHubScopes,
+  normaliseScopes,
+} from '../../core/api/scopes.ts';
 import { DependencyTimeoutError, UnauthorizedError } from '../../core/errors.ts';
 import type { Directory } from '../../core/ports.ts';
 import { httpKeyFetcher, type KeyFetcher } from './alb-identity.ts';
@@ -94,9 +100,21 @@ export function createMachineTokenVerifier(options: MachineTokenOptions): Machin
     if (username) {
       const user = await options.directory.get(username.toLowerCase());
       if (user?.admin && !user.disabled)
-        return { client: user.name, scopes: [...API_SCOPES], admin: user.name };
+        return {
+          client: user.name,
+          scopes: [...API_SCOPES],
+          admin: user.name,
+          hubScopes: [...ALL_HUB_SCOPES],
+          owner: { kind: 'user', name: user.name },
+        };
     }
-    return { client, scopes: normaliseScopes(scopeClaim(claims.scope ?? claims.scp), resourceServer) };
+    const granted = scopeClaim(claims.scope ?? claims.scp);
+    return {
+      client,
+      scopes: normaliseScopes(granted, resourceServer),
+      hubScopes: grantedHubScopes(granted, resourceServer),
+      owner: { kind: 'service', name: client },
+    };
   }
 
   return {

@@ -1,5 +1,5 @@
 import { ForbiddenError, HublessError } from '../errors.ts';
-import type { ApiScope } from './scopes.ts';
+import type { ApiScope, HubScope } from './scopes.ts';
 
 /** Errors only the machine API and launch links raise; everything else is in core/errors.ts. */
 
@@ -9,6 +9,18 @@ export class InsufficientScopeError extends ForbiddenError {
   constructor(scope: ApiScope) {
     super(
       `This route needs the scope ${scope}. Grant it to the client (in Cognito: the app client's custom scopes) and request a new token.`,
+      'insufficient_scope',
+    );
+    this.scope = scope;
+  }
+}
+
+/** A /hub/api route needs a JupyterHub scope the token does not hold. */
+export class MissingHubScopeError extends ForbiddenError {
+  readonly scope: HubScope;
+  constructor(scope: HubScope) {
+    super(
+      `This route needs the JupyterHub scope ${scope}. Make a service token that has it (hubless tokens create NAME --scopes ${scope}) or grant the client the hubless scope that implies it.`,
       'insufficient_scope',
     );
     this.scope = scope;

@@ -6,11 +6,14 @@ import {
   launchBody,
   launchResponse,
   listServersQuery,
+  newTokenResponse,
   paged,
   pageQuery,
   putUserBody,
   serverResponse,
   startServerBody,
+  tokenBody,
+  tokenResponse,
   usageQuery,
   usageResponse,
   userResponse,
@@ -121,6 +124,37 @@ export const OPERATIONS = {
       204: { description: 'Stopped (or was not running)' },
     },
   },
+  startNamedServer: {
+    id: 'startNamedServer',
+    method: 'POST',
+    path: '/users/{user}/servers/{server}',
+    summary: 'Start one of the user’s named servers (within the per-user limit), or return it if running',
+    scope: 'servers:write',
+    body: startServerBody,
+    responses: {
+      200: server('The server is already ready'),
+      202: server('The server is starting; poll GET for progress'),
+    },
+  },
+  getNamedServer: {
+    id: 'getNamedServer',
+    method: 'GET',
+    path: '/users/{user}/servers/{server}',
+    summary: 'One of the user’s named servers, with its progress events',
+    scope: 'servers:read',
+    responses: { 200: server('The current (or last) server of that name') },
+  },
+  stopNamedServer: {
+    id: 'stopNamedServer',
+    method: 'DELETE',
+    path: '/users/{user}/servers/{server}',
+    summary: 'Stop one of the user’s named servers',
+    scope: 'servers:write',
+    responses: {
+      202: server('Stopping; poll GET until stopped'),
+      204: { description: 'Stopped (or was not running)' },
+    },
+  },
   listServers: {
     id: 'listServers',
     method: 'GET',
@@ -166,6 +200,37 @@ export const OPERATIONS = {
     query: eventsQuery,
     responses: { 200: { description: 'Events', schema: z.strictObject({ items: z.array(eventResponse) }) } },
   },
+  listTokens: {
+    id: 'listServiceTokens',
+    method: 'GET',
+    path: '/tokens',
+    summary: 'Service tokens for JupyterHub services on /hub/api (administrators only)',
+    scope: 'users:write',
+    responses: {
+      200: {
+        description: 'Every service token, without secrets',
+        schema: z.strictObject({ items: z.array(tokenResponse) }),
+      },
+    },
+  },
+  createToken: {
+    id: 'createServiceToken',
+    method: 'POST',
+    path: '/tokens',
+    summary:
+      'Make a long-lived service token with JupyterHub scopes (administrators only); the token is shown once',
+    scope: 'users:write',
+    body: tokenBody,
+    responses: { 201: { description: 'The token', schema: newTokenResponse } },
+  },
+  revokeToken: {
+    id: 'revokeServiceToken',
+    method: 'DELETE',
+    path: '/tokens/{token}',
+    summary: 'Revoke a service token by id or name (administrators only); it stops working at once',
+    scope: 'users:write',
+    responses: { 204: { description: 'Revoked' } },
+  },
 } satisfies Record<string, Operation>;
 
 export type OperationName = keyof typeof OPERATIONS;
@@ -186,13 +251,18 @@ function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, u
   return rest;
 }
 
+const PATH_PARAMETERS: Record<string, string> = {
+  user: 'A username: lowercase letters, digits and single hyphens, starting with a letter (1-32 characters).',
+  server: 'A server name, with the same rule as usernames.',
+  token: 'A service token’s id or name.',
+};
+
 function pathParameters(path: string) {
   return [...path.matchAll(/\{(\w+)\}/g)].map(([, name]) => ({
     name,
     in: 'path',
     required: true,
-    description:
-      'A username: lowercase letters, digits and single hyphens, starting with a letter (1-32 characters).',
+    description: PATH_PARAMETERS[name!],
     schema: { type: 'string' },
   }));
 }

@@ -1,5 +1,5 @@
 import type { EventSink, LifecycleEvent } from '../ports.ts';
-import type { ApiScope } from './scopes.ts';
+import type { ApiScope, HubScope } from './scopes.ts';
 
 /**
  * Ports of the machine API (course platforms). Same habits as core/ports.ts: each
@@ -14,6 +14,17 @@ export interface MachinePrincipal {
   scopes: ApiScope[];
   /** Set when the token belongs to a hubless administrator (who gets every scope). */
   admin?: string;
+  /** The JupyterHub scopes it holds on /hub/api, expanded (core/api/scopes.ts). */
+  hubScopes?: HubScope[];
+  /**
+   * Who holds the token, as /hub/api/user tells it: an OAuth client or a service token is
+   * a `service`, an administrator's own token or a user's service token a `user`.
+   */
+  owner?: { kind: 'user' | 'service'; name: string };
+  /** The id of the hubless service token that authenticated the request, if one did. */
+  tokenId?: string;
+  /** A service that stops servers only because they are idle (its stops count as culls). */
+  culls?: boolean;
 }
 
 export interface MachineAuthenticator {

@@ -126,7 +126,45 @@ export const serverResponse = z.strictObject({
   ready_at: timestamp.nullable(),
   stopped_at: timestamp.nullable(),
   last_activity: timestamp.nullable(),
-  reason: z.strictObject({ code: z.string(), message: z.string() }).nullable(),
+  reason: z
+    .strictObject({
+      code: z.string(),
+      message: z.string(),
+      by: z.string().nullable().meta({
+        description: 'Who asked for the stop ("user:…", "service:…"); null for the control plane’s own.',
+      }),
+    })
+    .nullable(),
+});
+
+export const tokenBody = z.strictObject({
+  name: z.string().meta({ description: 'The service’s name, e.g. "idle-culler".' }),
+  scopes: z.array(z.string()).meta({
+    description:
+      'JupyterHub scope names, e.g. ["list:users", "read:users:activity", "read:servers", "delete:servers"].',
+  }),
+  user: z
+    .string()
+    .optional()
+    .meta({ description: 'Make a token that acts as this user (GET /hub/api/user).' }),
+  culls: z
+    .boolean()
+    .optional()
+    .meta({ description: 'The service stops only idle servers: record its stops as idle culls.' }),
+});
+
+export const tokenResponse = z.strictObject({
+  id: z.string(),
+  name: z.string(),
+  user: z.string().nullable(),
+  scopes: z.array(z.string()),
+  culls: z.boolean(),
+  created_at: timestamp,
+  created_by: z.string(),
+});
+
+export const newTokenResponse = tokenResponse.extend({
+  token: z.string().meta({ description: 'Shown once. Send as "Authorization: token <token>" to /hub/api.' }),
 });
 
 export const launchResponse = z.strictObject({
@@ -169,5 +207,6 @@ export type StartServerBody = z.output<typeof startServerBody>;
 export type ListServersQuery = z.output<typeof listServersQuery>;
 export type LaunchBody = z.output<typeof launchBody>;
 export type UsageQuery = z.output<typeof usageQuery>;
+export type TokenBody = z.output<typeof tokenBody>;
 export type UserResponse = z.output<typeof userResponse>;
 export type ServerResponse = z.output<typeof serverResponse>;

@@ -32,6 +32,31 @@ export function profilesFor(profiles: Profile[], groups: readonly string[]): Pro
   return profiles.filter((p) => p.groups.length === 0 || p.groups.some((g) => groups.includes(g)));
 }
 
+/** Named servers per user when the deployment does not say (JupyterHub has no default; hubless pays per server). */
+export const DEFAULT_NAMED_SERVER_LIMIT = 3;
+
+/**
+ * A new named server must fit the per-user limit (JupyterHub's named_server_limit_per_user):
+ * servers that are starting, running or stopping count; stopped ones do not.
+ */
+async function checkNamedServerLimit(deps: CoreDeps, user: string, server: string): Promise<void> {
+  if (!server) return;
+  const limit = deps.settings.namedServerLimit ?? DEFAULT_NAMED_SERVER_LIMIT;
+  if (limit === 0)
+    throw new ValidationError(
+      'Named servers are not enabled on this deployment (HUBLESS_NAMED_SERVER_LIMIT is 0).',
+      'named_servers_disabled',
+    );
+  const others = (await deps.store.listByUser(user)).filter(
+    (s) => s.server && s.server !== server && !isTerminal(s.state),
+  );
+  if (others.length >= limit)
+    throw new ValidationError(
+      `${user} already has the maximum of ${limit} named servers (${others.map((s) => s.server).join(', ')}). Stop one before starting another.`,
+      'named_server_limit',
+    );
+}
+
 export function chooseProfile(profiles: Profile[], requested: string | undefined, groups: string[]): Profile {
   const allowed = profilesFor(profiles, groups);
   if (requested === undefined) {
@@ -74,6 +99,7 @@ export async function startServer(deps: CoreDeps, request: StartRequest): Promis
     }
   }
   if (existing && !isTerminal(existing.state)) return { session: existing, created: false };
+  await checkNamedServerLimit(deps, request.user, request.server);
 
   const profile = chooseProfile(deps.settings.profiles, request.profile, request.groups);
   const now = deps.clock.now().toISOString();

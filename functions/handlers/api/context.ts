@@ -5,6 +5,7 @@ import type {
   MachinePrincipal,
   UsageStore,
 } from '../../core/api/ports.ts';
+import type { ServiceTokenStore } from '../../core/api/service-tokens.ts';
 import type { CoreDeps } from '../../core/deps.ts';
 import type { HttpApiEvent, HttpApiResult } from '../http-types.ts';
 
@@ -15,6 +16,8 @@ export interface ApiDeps {
   launchLinks: LaunchLinkStore;
   usage: UsageStore;
   eventLog: EventLog;
+  /** Long-lived tokens of JupyterHub services (/hub/api); absent: none are accepted. */
+  serviceTokens?: ServiceTokenStore;
   /** The deployment's public origin, e.g. https://labs.example.edu (launch links, lab URLs). */
   publicUrl: string;
   /** Where clients get tokens (Cognito: https://<domain>/oauth2/token), shown in the OpenAPI document. */

@@ -6,6 +6,7 @@ import {
 } from '../../core/api/errors.ts';
 import type { MachinePrincipal } from '../../core/api/ports.ts';
 import type { ApiScope } from '../../core/api/scopes.ts';
+import { looksLikeServiceToken, principalOf, verifyServiceToken } from '../../core/api/service-tokens.ts';
 import { HublessError, UnauthorizedError, ValidationError } from '../../core/errors.ts';
 import type { Log } from '../../core/log.ts';
 import type { HttpApiEvent, HttpApiResult } from '../http-types.ts';
@@ -85,6 +86,25 @@ export function header(event: HttpApiEvent, name: string): string | undefined {
 export async function authenticate(deps: ApiDeps, event: HttpApiEvent): Promise<MachinePrincipal> {
   const claims = event.requestContext.authorizer?.jwt?.claims;
   if (claims) return deps.auth.fromClaims(claims);
+  return deps.auth.verify(bearerToken(event));
+}
+
+/**
+ * /hub/api also takes service tokens (hubless tokens create), the long-lived tokens
+ * JupyterHub services such as the idle culler are given; JWTs are checked as above.
+ */
+export async function authenticateHub(deps: ApiDeps, event: HttpApiEvent): Promise<MachinePrincipal> {
+  if (!event.requestContext.authorizer?.jwt?.claims) {
+    const token = bearerToken(event);
+    if (looksLikeServiceToken(token)) {
+      if (!deps.serviceTokens) throw new UnauthorizedError('This deployment has no service tokens.');
+      return principalOf(await verifyServiceToken(deps.serviceTokens, token));
+    }
+  }
+  return authenticate(deps, event);
+}
+
+function bearerToken(event: HttpApiEvent): string {
   const authorization = header(event, 'authorization');
   if (!authorization)
     throw new UnauthorizedError(
@@ -93,7 +113,7 @@ export async function authenticate(deps: ApiDeps, event: HttpApiEvent): Promise<
   const match = /^(?:bearer|token)\s+(\S+)\s*$/i.exec(authorization);
   if (!match?.[1])
     throw new UnauthorizedError('The Authorization header must be "Bearer <token>" (or "token <token>").');
-  return deps.auth.verify(match[1]);
+  return match[1];
 }
 
 export function requireScope(principal: MachinePrincipal, scope: ApiScope): void {

@@ -49,7 +49,9 @@ export function serverView(session: Session, publicUrl: string): ServerResponse 
     ready_at: session.readyAt ?? null,
     stopped_at: session.stoppedAt ?? null,
     last_activity: session.lastActivity ?? null,
-    reason: session.reason ? { code: session.reason.code, message: session.reason.message } : null,
+    reason: session.reason
+      ? { code: session.reason.code, message: session.reason.message, by: session.reason.by ?? null }
+      : null,
   };
 }
 

@@ -7,12 +7,13 @@ import {
   openApiDocument,
 } from '../../core/api/operations.ts';
 import { NotFoundError, ValidationError } from '../../core/errors.ts';
-import { normaliseUsername } from '../../core/username.ts';
+import { normaliseServerName, normaliseUsername } from '../../core/username.ts';
 import type { HttpApiEvent, HttpApiResult } from '../http-types.ts';
 import type { ApiDeps, ApiHandlerFn, ApiRequest } from './context.ts';
 import {
   API_PREFIX,
   authenticate,
+  authenticateHub,
   errorResult,
   HUB_PREFIX,
   jsonBody,
@@ -24,16 +25,20 @@ import {
 import {
   type HubRoute,
   hubActivity,
+  hubDeleteUser,
   hubGetUser,
   hubListUsers,
   hubProgress,
   hubStartServer,
   hubStopServer,
   hubVersion,
+  hubWhoAmI,
+  JUPYTERHUB_API_VERSION,
 } from './hub.ts';
 import { createLaunchLinkRoute } from './launch.ts';
 import { eventsRoute, usageRoute } from './reports.ts';
 import { getServerRoute, listServersRoute, startServerRoute, stopServerRoute } from './servers.ts';
+import { createTokenRoute, listTokensRoute, revokeTokenRoute } from './tokens.ts';
 import { deleteUserRoute, getUserRoute, listUsersRoute, putUserRoute } from './users.ts';
 
 /**
@@ -53,10 +58,16 @@ export const API_ROUTES: Record<OperationName, ApiHandlerFn> = {
   startServer: startServerRoute,
   getServer: getServerRoute,
   stopServer: stopServerRoute,
+  startNamedServer: startServerRoute,
+  getNamedServer: getServerRoute,
+  stopNamedServer: stopServerRoute,
   listServers: listServersRoute,
   createLaunchLink: createLaunchLinkRoute,
   usage: usageRoute,
   events: eventsRoute,
+  listTokens: listTokensRoute,
+  createToken: createTokenRoute,
+  revokeToken: revokeTokenRoute,
 };
 
 interface HubRouteSpec {
@@ -66,15 +77,31 @@ interface HubRouteSpec {
   public?: boolean;
 }
 
+/** JupyterHub's paths; a server name may be empty (/servers/ is the default server, as in JupyterHub). */
 export const HUB_ROUTES: HubRouteSpec[] = [
   { method: 'GET', path: '/', handle: hubVersion, public: true },
+  { method: 'GET', path: '/user', handle: hubWhoAmI },
   { method: 'GET', path: '/users', handle: hubListUsers },
   { method: 'GET', path: '/users/{user}', handle: hubGetUser },
+  { method: 'DELETE', path: '/users/{user}', handle: hubDeleteUser },
   { method: 'POST', path: '/users/{user}/server', handle: hubStartServer },
   { method: 'DELETE', path: '/users/{user}/server', handle: hubStopServer },
   { method: 'GET', path: '/users/{user}/server/progress', handle: hubProgress },
+  { method: 'POST', path: '/users/{user}/servers/', handle: hubStartServer },
+  { method: 'DELETE', path: '/users/{user}/servers/', handle: hubStopServer },
+  { method: 'GET', path: '/users/{user}/servers//progress', handle: hubProgress },
+  { method: 'POST', path: '/users/{user}/servers/{server}', handle: hubStartServer },
+  { method: 'DELETE', path: '/users/{user}/servers/{server}', handle: hubStopServer },
+  { method: 'GET', path: '/users/{user}/servers/{server}/progress', handle: hubProgress },
   { method: 'POST', path: '/users/{user}/activity', handle: hubActivity },
 ];
+
+/** JupyterHub sends its version on every API answer (BaseHandler.set_default_headers). */
+const HUB_HEADERS = { 'x-jupyterhub-version': JUPYTERHUB_API_VERSION };
+
+function withHubHeaders(result: HttpApiResult): HttpApiResult {
+  return { ...result, headers: { ...result.headers, ...HUB_HEADERS } };
+}
 
 /** Matches "/users/{user}/server" against a path; returns the raw parameters or undefined. */
 export function matchPath(template: string, path: string): Record<string, string> | undefined {
@@ -97,7 +124,12 @@ function decodeParams(raw: Record<string, string>): Record<string, string> {
     } catch {
       throw new ValidationError(`The path segment "${value}" is not valid percent-encoding.`);
     }
-    params[name] = name === 'user' ? normaliseUsername(decoded) : decoded;
+    params[name] =
+      name === 'user'
+        ? normaliseUsername(decoded)
+        : name === 'server'
+          ? normaliseServerName(decoded)
+          : decoded;
   }
   return params;
 }
@@ -167,18 +199,20 @@ export async function routeHub(deps: ApiDeps, event: HttpApiEvent, path: string)
         allowed.push(route.method);
         continue;
       }
-      const principal = route.public ? { client: '', scopes: [] } : await authenticate(deps, event);
-      return await route.handle(deps, {
+      const principal = route.public ? { client: '', scopes: [] } : await authenticateHub(deps, event);
+      const result = await route.handle(deps, {
         event,
         principal,
         params: decodeParams(raw),
         query: queryOf(event),
         body: undefined,
       });
+      return withHubHeaders(result);
     }
     return notFound(`${HUB_PREFIX}${path}`, allowed);
   } catch (error) {
-    return errorResult(event, error, deps.core.log);
+    // JupyterHub's error shape (errorResult picks it by path), with its version header.
+    return withHubHeaders(errorResult(event, error, deps.core.log));
   }
 }
 

@@ -1,5 +1,6 @@
 import { paginate } from '../../core/api/pagination.ts';
 import type { ListServersQuery, StartServerBody } from '../../core/api/schemas.ts';
+import { apiStopReason } from '../../core/api/stop-reasons.ts';
 import { isTerminal, SESSION_STATES, type SessionState } from '../../core/session.ts';
 import { findServer, getServer } from '../../core/use-cases/get-server.ts';
 import { listServers } from '../../core/use-cases/list-servers.ts';
@@ -11,35 +12,42 @@ import type { ApiHandlerFn } from './context.ts';
 import { emptyResult, jsonResult } from './http.ts';
 import { serverView } from './present.ts';
 
-/** /api/v1/users/{user}/server and /api/v1/servers: start, watch, stop, list. */
+/**
+ * /api/v1/users/{user}/server, .../servers/{server} (named servers) and /api/v1/servers:
+ * start, watch, stop, list. `params.server` is absent for the default server.
+ */
+
+function serverPath(user: string, server: string): string {
+  return server ? `/api/v1/users/${user}/servers/${server}` : `/api/v1/users/${user}/server`;
+}
 
 export const startServerRoute: ApiHandlerFn = async (deps, { params, body }) => {
   const user = await getActiveUser(deps.core, params.user!);
   const request = (body ?? {}) as StartServerBody;
   const { session } = await startServer(deps.core, {
     user: user.name,
-    server: '',
+    server: params.server ?? '',
     profile: request.profile ?? user.profile,
     groups: user.groups,
     openPath: request.path,
   });
-  const location = { location: `/api/v1/users/${user.name}/server` };
+  const location = { location: serverPath(user.name, session.server) };
   return jsonResult(session.state === 'ready' ? 200 : 202, serverView(session, deps.publicUrl), location);
 };
 
 export const getServerRoute: ApiHandlerFn = async (deps, { params }) => {
   await getUser(deps.core, params.user!);
-  return jsonResult(200, serverView(await getServer(deps.core, params.user!, ''), deps.publicUrl));
+  return jsonResult(
+    200,
+    serverView(await getServer(deps.core, params.user!, params.server ?? ''), deps.publicUrl),
+  );
 };
 
 export const stopServerRoute: ApiHandlerFn = async (deps, { params, principal }) => {
   await getUser(deps.core, params.user!);
-  const session = await findServer(deps.core, params.user!, '');
+  const session = await findServer(deps.core, params.user!, params.server ?? '');
   if (!session || isTerminal(session.state)) return emptyResult(204);
-  const stopped = await stopSession(deps.core, session, {
-    code: 'admin',
-    message: `Stopped by the course platform (${principal.client}).`,
-  });
+  const stopped = await stopSession(deps.core, session, apiStopReason(principal, 'course platform'));
   return isTerminal(stopped.state) ? emptyResult(204) : jsonResult(202, serverView(stopped, deps.publicUrl));
 };
 

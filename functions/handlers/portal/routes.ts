@@ -3,7 +3,7 @@ import type { Log } from '../../core/log.ts';
 import { baseUrlFor, type Session } from '../../core/session.ts';
 import { findServer } from '../../core/use-cases/get-server.ts';
 import { listServers } from '../../core/use-cases/list-servers.ts';
-import { profilesFor, startServer } from '../../core/use-cases/start-server.ts';
+import { DEFAULT_NAMED_SERVER_LIMIT, profilesFor, startServer } from '../../core/use-cases/start-server.ts';
 import { stopServer } from '../../core/use-cases/stop-server.ts';
 import { normaliseServerName } from '../../core/username.ts';
 import { errorView, formFields, html, isSameOrigin, json, queryParam, redirect } from '../http.ts';
@@ -43,12 +43,27 @@ function progressOf(session: Session, ui: 'lab' | 'tree') {
 
 type Route = (deps: PortalDeps, request: Request) => Promise<AlbResult>;
 
+/** The server a page is about: `?server=` (or a form field), '' for the default one. */
+function serverOf(event: AlbEvent, form?: Record<string, string>): string {
+  return normaliseServerName(form ? form.server : queryParam(event, 'server'));
+}
+
+function pendingUrl(server: string): string {
+  return server ? `/spawn-pending?server=${encodeURIComponent(server)}` : '/spawn-pending';
+}
+
 const home: Route = async (deps, { user }) => {
   const session = await findServer(deps.core, user.name, '');
   const profiles = profilesFor(deps.core.settings.profiles, user.groups);
+  const named = (await deps.core.store.listByUser(user.name))
+    .filter((s) => s.server)
+    .map((s) => ({ session: s, url: labUrl(s, deps.labUi) }));
   return html(
     200,
-    homePage(user, session, session ? labUrl(session, deps.labUi) : '', profiles, user.profile),
+    homePage(user, session, session ? labUrl(session, deps.labUi) : '', profiles, user.profile, {
+      servers: named,
+      limit: deps.core.settings.namedServerLimit ?? DEFAULT_NAMED_SERVER_LIMIT,
+    }),
   );
 };
 
@@ -56,31 +71,35 @@ const start: Route = async (deps, { event, user }) => {
   const form = formFields(event);
   const { session } = await startServer(deps.core, {
     user: user.name,
-    server: normaliseServerName(form.server),
+    server: serverOf(event, form),
     profile: form.profile || user.profile,
     groups: user.groups,
   });
-  return redirect(session.state === 'ready' ? labUrl(session, deps.labUi) : '/spawn-pending');
+  return redirect(session.state === 'ready' ? labUrl(session, deps.labUi) : pendingUrl(session.server));
 };
 
-const spawnPending: Route = async (deps, { user }) => {
-  const session = await findServer(deps.core, user.name, '');
+const spawnPending: Route = async (deps, { event, user }) => {
+  const session = await findServer(deps.core, user.name, serverOf(event));
   if (!session) return redirect('/');
   if (session.state === 'ready') return redirect(labUrl(session, deps.labUi));
   return html(200, spawnPendingPage(user, session));
 };
 
-const progress: Route = async (deps, { user }) => {
-  const session = await findServer(deps.core, user.name, '');
-  if (!session) throw new NotFoundError('You have no server. Start one from the home page.');
+const progress: Route = async (deps, { event, user }) => {
+  const server = serverOf(event);
+  const session = await findServer(deps.core, user.name, server);
+  if (!session)
+    throw new NotFoundError(
+      server ? `You have no server named "${server}".` : 'You have no server. Start one from the home page.',
+    );
   return json(200, progressOf(session, deps.labUi));
 };
 
-const stop: Route = async (deps, { user }) => {
+const stop: Route = async (deps, { event, user }) => {
   await stopServer(deps.core, {
     user: user.name,
-    server: '',
-    reason: { code: 'user', message: 'Stopped by its owner.' },
+    server: serverOf(event, formFields(event)),
+    reason: { code: 'user', message: 'Stopped by its owner.', by: `user:${user.name}` },
   });
   return redirect('/');
 };
@@ -96,7 +115,7 @@ const adminStop: Route = async (deps, { event, user }) => {
   await stopServer(deps.core, {
     user: form.user ?? '',
     server: normaliseServerName(form.server),
-    reason: { code: 'admin', message: `Stopped by the administrator ${user.name}.` },
+    reason: { code: 'admin', message: `Stopped by the administrator ${user.name}.`, by: `user:${user.name}` },
   });
   return redirect('/admin');
 };
@@ -123,15 +142,24 @@ const logout: Route = async (deps, { event }) => {
   };
 };
 
-/** /user/<key>/... reaches the portal only when no route serves it: the server is not running. */
+/**
+ * /user/<key>/[<server>/]... reaches the portal only when no route serves it: the server
+ * is not running. The segment after the user names a server when the user has one by
+ * that name (as in JupyterHub, a named server's prefix is longer than the default's).
+ */
 const userPath: Route = async (deps, { event, user }) => {
-  const owner = event.path.split('/')[2] ?? '';
+  const [, , owner = '', second = ''] = event.path.split('/');
+  let server = '';
   if (owner === user.name) {
-    const session = await findServer(deps.core, user.name, '');
+    const named = second
+      ? (await deps.core.store.listByUser(user.name)).find((s) => s.server === second)
+      : undefined;
+    server = named?.server ?? '';
+    const session = await findServer(deps.core, user.name, server);
     if (session && session.state !== 'stopped' && session.state !== 'failed' && session.state !== 'ready')
-      return redirect('/spawn-pending', 302);
+      return redirect(pendingUrl(server), 302);
   }
-  return html(owner === user.name ? 404 : 403, notRunningPage(user, owner));
+  return html(owner === user.name ? 404 : 403, notRunningPage(user, owner, server));
 };
 
 const ROUTES: Record<string, Route> = {

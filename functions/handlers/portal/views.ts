@@ -41,7 +41,7 @@ export function layout(title: string, user: PageUser | undefined, main: string):
 <main id="main">${main}</main></body></html>`;
 }
 
-function profileChooser(profiles: Profile[], preferred?: string): string {
+function profileChooser(profiles: Profile[], preferred?: string, id = 'profile'): string {
   if (profiles.length <= 1) {
     return '';
   }
@@ -51,7 +51,47 @@ function profileChooser(profiles: Profile[], preferred?: string): string {
         `<option value="${e(p.name)}"${p.name === (preferred ?? profiles[0]?.name) ? ' selected' : ''}>${e(p.name)}${p.description ? ` (${e(p.description)})` : ''}</option>`,
     )
     .join('');
-  return `<p><label for="profile">Server size</label> <select id="profile" name="profile">${options}</select></p>`;
+  return `<p><label for="${id}">Server size</label> <select id="${id}" name="profile">${options}</select></p>`;
+}
+
+export interface NamedServers {
+  /** The user's named servers (any state), each with where it opens. */
+  servers: Array<{ session: Session; url: string }>;
+  /** How many may run at once; 0: named servers are off. */
+  limit: number;
+}
+
+/** The named servers section: each server's state and actions, and a form for a new one. */
+function namedServersSection(named: NamedServers, profiles: Profile[], preferred?: string): string {
+  if (named.limit === 0) return '';
+  const rows = named.servers
+    .map(({ session: s, url }) => {
+      const hidden = `<input type="hidden" name="server" value="${e(s.server)}">`;
+      let actions: string;
+      if (s.state === 'ready')
+        actions = `<a class="button primary" href="${e(url)}">Open</a>
+          <form class="inline" method="post" action="/stop">${hidden}<button type="submit" aria-label="Stop ${e(s.server)}">Stop</button></form>`;
+      else if (s.state === 'stopped' || s.state === 'failed')
+        actions = `<form class="inline" method="post" action="/start">${hidden}<input type="hidden" name="profile" value="${e(s.profile)}"><button type="submit" aria-label="Start ${e(s.server)}">Start</button></form>`;
+      else if (s.state === 'stopping') actions = 'stopping…';
+      else
+        actions = `<a class="button" href="/spawn-pending?server=${encodeURIComponent(s.server)}">Watch it start</a>
+          <form class="inline" method="post" action="/stop">${hidden}<button type="submit" aria-label="Cancel ${e(s.server)}">Cancel</button></form>`;
+      return `<tr><td>${e(s.server)}</td><td>${e(s.profile)}</td><td class="state">${e(describeState(s))}</td><td>${actions}</td></tr>`;
+    })
+    .join('');
+  const table = named.servers.length
+    ? `<table><caption>Your named servers (up to ${named.limit} running at once)</caption>
+       <thead><tr><th scope="col">Name</th><th scope="col">Profile</th><th scope="col">State</th><th scope="col">Actions</th></tr></thead>
+       <tbody>${rows}</tbody></table>`
+    : `<p>You have no named servers. You may run up to ${named.limit} beside your default server, e.g. one per project.</p>`;
+  return `<h2>Named servers</h2>${table}
+    <form method="post" action="/start" aria-label="New named server">
+      <p><label for="server-name">Name</label> <input id="server-name" name="server" required pattern="[a-z][a-z0-9-]{0,31}" placeholder="project-a">
+      <small>lowercase letters, digits and hyphens</small></p>
+      ${profileChooser(profiles, preferred, 'server-profile')}
+      <button type="submit">Start a named server</button>
+    </form>`;
 }
 
 export function homePage(
@@ -61,6 +101,7 @@ export function homePage(
   profiles: Profile[],
   /** The user's default profile (set by an admin or LMS), selected first. */
   preferred?: string,
+  named: NamedServers = { servers: [], limit: 0 },
 ): string {
   const state = session ? describeState(session) : 'not started';
   let actions: string;
@@ -85,12 +126,14 @@ export function homePage(
     `<h2>Your server</h2>${failure}
      <p>State: <span class="state" id="server-state">${e(state)}</span></p>
      ${actions}
-     <p>Your files live in your home directory and stay there when your server stops.</p>`,
+     <p>Your files live in your home directory and stay there when your server stops.</p>
+     ${namedServersSection(named, profiles, preferred)}`,
   );
 }
 
 export function spawnPendingPage(user: PageUser, session: Session): string {
   const last = session.events.at(-1);
+  const progressUrl = session.server ? `/progress?server=${encodeURIComponent(session.server)}` : '/progress';
   return layout(
     'Starting your server',
     user,
@@ -113,7 +156,7 @@ export function spawnPendingPage(user: PageUser, session: Session): string {
          p.events.forEach(function (ev) { var li = document.createElement('li'); li.textContent = ev.message; log.appendChild(li); });
        }
        function tick() {
-         fetch('/progress', { credentials: 'same-origin', headers: { accept: 'application/json' } })
+         fetch(${JSON.stringify(progressUrl)}, { credentials: 'same-origin', headers: { accept: 'application/json' } })
            .then(function (r) { if (!r.ok) throw new Error('HTTP ' + r.status); return r.json(); })
            .then(function (p) {
              show(p);
@@ -158,7 +201,7 @@ export function adminPage(user: PageUser, sessions: Session[]): string {
   );
 }
 
-export function notRunningPage(user: PageUser, owner: string): string {
+export function notRunningPage(user: PageUser, owner: string, server = ''): string {
   if (owner !== user.name) {
     return layout(
       'Not allowed',
@@ -169,8 +212,8 @@ export function notRunningPage(user: PageUser, owner: string): string {
   return layout(
     'Server not running',
     user,
-    `<h2>Your server is not running</h2><p>Start it to open your files.</p>
-     <form method="post" action="/start"><button class="primary" type="submit">Start my server</button></form>`,
+    `<h2>Your server${server ? ` "${e(server)}"` : ''} is not running</h2><p>Start it to open your files.</p>
+     <form method="post" action="/start"><input type="hidden" name="server" value="${e(server)}"><button class="primary" type="submit">Start my server</button></form>`,
   );
 }
 
