@@ -25,7 +25,12 @@ describe('machine tokens with a JWKS served over HTTP', () => {
     });
     await expect(
       verifier.verify(await issuer.token({ client_id: 'moodle', scope: 'hubless/launch' })),
-    ).resolves.toEqual({ client: 'moodle', scopes: ['launch'] });
+    ).resolves.toEqual({
+      client: 'moodle',
+      scopes: ['launch'],
+      hubScopes: [],
+      owner: { kind: 'service', name: 'moodle' },
+    });
     await expect(verifier.verify(await issuer.forged({ scope: 'hubless/launch' }))).rejects.toThrow(
       /signature/,
     );
