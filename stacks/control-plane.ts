@@ -101,7 +101,16 @@ export function controlPlaneEnvironment(cp: ControlPlane): ControlPlaneEnvironme
  * What a handler may do, by use case. Each capability is a set of resource-scoped
  * statements; a handler gets only the capabilities its use cases call.
  */
-export type Capability = 'sessions' | 'launch' | 'observe' | 'routes' | 'homes' | 'directory' | 'events';
+export type Capability =
+  | 'sessions'
+  | 'launch'
+  | 'observe'
+  | 'reconcile'
+  | 'routes'
+  | 'homes'
+  | 'directory-read'
+  | 'directory'
+  | 'events';
 
 export function grantCapabilities(fn: SstFunction, cp: ControlPlane, capabilities: Capability[]): void {
   const stack = CdkStack.of(fn);
@@ -169,12 +178,15 @@ export function grantCapabilities(fn: SstFunction, cp: ControlPlane, capabilitie
             resources: [arn('ecs', `task/${clusterName}/*`)],
             conditions: onThisCluster,
           }),
-          // ListTasks acts on container instances; the cluster condition is what scopes it.
+        );
+        wildcardReasons.push('ecs task ARNs are generated (task/<cluster>/<id>).');
+        break;
+      case 'reconcile':
+        // ListTasks acts on container instances; the cluster condition is what scopes it.
+        statements.push(
           new PolicyStatement({ actions: ['ecs:ListTasks'], resources: ['*'], conditions: onThisCluster }),
         );
-        wildcardReasons.push(
-          'ecs task ARNs are generated (task/<cluster>/<id>); ecs:ListTasks is scoped by the ecs:cluster condition only.',
-        );
+        wildcardReasons.push('ecs:ListTasks is scoped by the ecs:cluster condition only.');
         break;
       case 'routes': {
         const targetGroups = arn('elasticloadbalancing', `targetgroup/${TARGET_GROUP_PREFIX}*/*`);
@@ -185,7 +197,6 @@ export function grantCapabilities(fn: SstFunction, cp: ControlPlane, capabilitie
               'elasticloadbalancing:CreateTargetGroup',
               'elasticloadbalancing:DeleteTargetGroup',
               'elasticloadbalancing:RegisterTargets',
-              'elasticloadbalancing:DeregisterTargets',
               'elasticloadbalancing:ModifyTargetGroupAttributes',
             ],
             resources: [targetGroups],
@@ -202,7 +213,6 @@ export function grantCapabilities(fn: SstFunction, cp: ControlPlane, capabilitie
               'elasticloadbalancing:DescribeTargetHealth',
               'elasticloadbalancing:DescribeRules',
               'elasticloadbalancing:DescribeTargetGroups',
-              'elasticloadbalancing:DescribeTags',
             ],
             resources: ['*'],
           }),
@@ -237,6 +247,15 @@ export function grantCapabilities(fn: SstFunction, cp: ControlPlane, capabilitie
         );
         wildcardReasons.push(
           'Access point ids are generated (access-point/fsap-...): read-only describe, and tagging only as part of CreateAccessPoint.',
+        );
+        break;
+      case 'directory-read':
+        // Who is signing in: the portal reads a user and their groups, never changes them.
+        statements.push(
+          new PolicyStatement({
+            actions: ['cognito-idp:AdminGetUser', 'cognito-idp:AdminListGroupsForUser'],
+            resources: [cp.userPool.userPoolArn],
+          }),
         );
         break;
       case 'directory':

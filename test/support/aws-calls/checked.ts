@@ -54,6 +54,7 @@ interface Recorded extends AwsCall {
 const calls: Recorded[] = [];
 
 export function recordedCalls(): AwsCall[] {
+  collectMockedCalls();
   return calls.map(({ service, operation, input }) => ({ service, operation, input }));
 }
 
