@@ -169,6 +169,16 @@ export const stageConfigSchema = z
     }
     const seen = new Set<string>();
     config.profiles.forEach((profile, i) => {
+      // ECS developer guide, "Fargate capacity providers": Linux tasks with the ARM64
+      // architecture don't support Fargate Spot; every start of such a profile would fail.
+      if (profile.spot && config.labArchitecture === 'arm64') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['profiles', i, 'spot'],
+          message:
+            'Fargate Spot does not run ARM64 tasks, and labArchitecture is "arm64": set spot to false for this profile, or labArchitecture to "x86_64"',
+        });
+      }
       const memory = FARGATE_MEMORY[profile.cpu];
       if (!memory) {
         ctx.addIssue({

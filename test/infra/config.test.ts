@@ -59,6 +59,21 @@ describe('stage configuration', () => {
       );
     });
 
+    it('refuses Spot profiles on arm64 labs, naming both settings (Fargate Spot runs no ARM64 tasks)', () => {
+      const message = failure({
+        ...good,
+        labArchitecture: 'arm64',
+        profiles: [
+          { name: 'small', description: 'x', cpu: 512, memory: 2048, spot: false, groups: [] },
+          { name: 'cheap', description: 'x', cpu: 512, memory: 2048, spot: true, groups: [] },
+        ],
+      });
+      expect(message).toContain('profiles.1.spot: Fargate Spot does not run ARM64 tasks');
+      expect(message).toContain('labArchitecture');
+      expect(message).not.toContain('profiles.0');
+      expect(() => parseStageConfig({ ...good, labArchitecture: 'x86_64' }, 'test')).not.toThrow();
+    });
+
     it('refuses a cpu value Fargate does not offer', () => {
       expect(
         failure({ ...good, profiles: [{ name: 'odd', description: 'x', cpu: 300, memory: 1024 }] }),
