@@ -42,11 +42,31 @@ function range(from: number, to: number, step: number): number[] {
   return values;
 }
 
-/** Largest pool whose HUBLESS_ALB_POOL still fits Lambda's 4 KB environment (test/infra/config.test.ts). */
+/** Largest pool whose HUBLESS_ALB_POOL still fits Lambda's 4 KB environment (test/aws-checks/limits.test.ts). */
 export const MAX_ALB_POOL_SIZE = 6;
+
+/**
+ * Bounds on what travels in every Lambda's environment (the pool and the profiles), so
+ * that the largest configuration accepted here still fits Lambda's 4 KB: the
+ * test/aws-checks/limits.test.ts synthesizes that configuration and measures it.
+ * The domain is also the certificate's name, which ACM caps at 64 characters.
+ */
+export const LIMITS = {
+  domainLength: 64,
+  profiles: 4,
+  profileNameLength: 32,
+  profileDescriptionLength: 80,
+  profileImageLength: 100,
+  profileGroups: 2,
+  groupNameLength: 32,
+} as const;
 
 const hostname = z
   .string()
+  .max(
+    LIMITS.domainLength,
+    `must be at most ${LIMITS.domainLength} characters (ACM's limit for a certificate's name)`,
+  )
   .regex(
     /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/,
     'must be a lower-case DNS name such as "labs.example.edu"',
@@ -56,12 +76,14 @@ const hostname = z
  * A profile in a stage: core's profile (functions/core/config.ts, the one the Lambdas
  * parse from HUBLESS_PROFILES, so a name the stacks accept is one every cold start
  * accepts), chosen on purpose here: a description and a Fargate size (checked below),
- * no defaults.
+ * no defaults; within LIMITS, since every profile travels in every Lambda's environment.
  */
 const stageProfileSchema = profileSchema.extend({
-  description: z.string().min(1).max(200),
+  description: z.string().min(1).max(LIMITS.profileDescriptionLength),
   cpu: z.number().int(),
   memory: z.number().int(),
+  image: z.string().min(1).max(LIMITS.profileImageLength).optional(),
+  groups: z.array(z.string().min(1).max(LIMITS.groupNameLength)).max(LIMITS.profileGroups).default([]),
 });
 
 const lmsClientSchema = z.object({
@@ -110,6 +132,10 @@ export const stageConfigSchema = z
     profiles: z
       .array(stageProfileSchema)
       .min(1)
+      .max(
+        LIMITS.profiles,
+        `at most ${LIMITS.profiles} profiles: they travel in every Lambda's environment (4 KB in all)`,
+      )
       .default([
         { name: 'small', description: '0.5 vCPU, 2 GiB', cpu: 512, memory: 2048, spot: false, groups: [] },
       ]),

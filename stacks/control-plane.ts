@@ -9,6 +9,7 @@ import { Effect, type IRole, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
 import { NagSuppressions } from 'cdk-nag';
 import type { Function as SstFunction } from 'sst/constructs';
+import { encodeAlbPool } from '../functions/adapters/aws/alb-pool.ts';
 import {
   type LambdaEnvName,
   TARGET_GROUP_PREFIX,
@@ -50,15 +51,15 @@ export interface ControlPlane {
  * parses (the list in functions/adapters/aws/names.ts; HUBLESS_ALB_CAPACITY keeps its
  * default) and core settings of the stage. The type makes a missing or unknown name a
  * compile error on either side.
+ *
+ * Lambda allows 4 KB of environment in total: HUBLESS_ALB_POOL grows by about 110 bytes
+ * per ALB and HUBLESS_PROFILES by each profile, which is what stacks/config.ts LIMITS
+ * bound (test/aws-checks/limits.test.ts measures the largest configuration).
  */
 export type ControlPlaneEnvironment = Record<Exclude<LambdaEnvName, 'HUBLESS_ALB_CAPACITY'>, string> &
   Partial<Record<SettingsEnvName, string>>;
 
-/**
- * The environment every control-plane Lambda gets. Lambda allows 4 KB of environment in
- * total and HUBLESS_ALB_POOL grows by about 270 bytes per ALB, which is what caps
- * albPoolSize (see stacks/config.ts).
- */
+/** The environment every control-plane Lambda gets (within 4 KB: see ControlPlaneEnvironment). */
 export function controlPlaneEnvironment(cp: ControlPlane): ControlPlaneEnvironment {
   const stack = CdkStack.of(cp.cluster);
   const publicUrl = `https://${cp.config.domain}/`;
@@ -76,13 +77,8 @@ export function controlPlaneEnvironment(cp: ControlPlane): ControlPlaneEnvironme
     HUBLESS_EXECUTION_ROLE_ARN: cp.executionRole.roleArn,
     HUBLESS_TASK_ROLE_ARN: cp.labTaskRole.roleArn,
     HUBLESS_FILE_SYSTEM_ID: cp.fileSystem.fileSystemId,
-    HUBLESS_ALB_POOL: stack.toJsonString(
-      cp.listenerArns.map((listenerArn, i) => ({
-        listenerArn,
-        host: cp.hosts[i],
-        loadBalancerArn: cp.loadBalancerArns[i],
-      })),
-    ),
+    // Listener ARNs only: hosts and load balancer ARNs are derived (alb-pool.ts), to fit 4 KB.
+    HUBLESS_ALB_POOL: encodeAlbPool(cp.listenerArns),
     HUBLESS_USER_POOL_ID: cp.userPool.userPoolId,
     HUBLESS_USER_POOL_ARN: cp.userPool.userPoolArn,
     HUBLESS_USER_POOL_CLIENT_ID: cp.albClient.userPoolClientId,

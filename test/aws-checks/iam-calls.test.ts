@@ -10,7 +10,7 @@ import { makeCullerHandler } from '../../functions/handlers/culler.ts';
 import type { HttpApiEvent } from '../../functions/handlers/http-types.ts';
 import { makePortalHandler } from '../../functions/handlers/portal.ts';
 import { makeTaskEventsHandler } from '../../functions/handlers/task-events.ts';
-import { getApiDeps, getCoreDeps, getCullerDeps, getPortalDeps } from '../../functions/wiring/aws.ts';
+import { awsApiDeps, awsCoreDeps, awsCullerDeps, awsPortalDeps } from '../../functions/wiring/aws.ts';
 import { ALL_SCOPES } from '../fakes/api-harness.ts';
 import { synthesize, TEST_ACCOUNT, TEST_REGION } from '../infra/synth.ts';
 import { recordedCalls } from '../support/aws-calls/checked.ts';
@@ -118,7 +118,7 @@ function apiEvent(method: string, path: string, body?: unknown): HttpApiEvent {
 async function portalHandler() {
   // The ALB signs the identity header; here the header value is the username.
   return makePortalHandler({
-    ...(await getPortalDeps()),
+    ...awsPortalDeps(),
     identity: { verify: async (user) => ({ username: String(user), sub: String(user) }) },
   });
 }
@@ -138,7 +138,7 @@ describe('each function’s calls, against the policy the template gives it', ()
   });
 
   it('api: provision users, start, read and stop a server, make a launch link, disable', async () => {
-    const api = makeApiHandler(await getApiDeps());
+    const api = makeApiHandler(awsApiDeps());
     const report = await as('api', async () => {
       const put = await api(
         apiEvent('PUT', '/api/v1/users/bea', { email: 'bea@example.edu', groups: ['cs101'] }),
@@ -166,7 +166,7 @@ describe('each function’s calls, against the policy the template gives it', ()
     const portal = await portalHandler();
     account.addUser('cy');
     await portal(albEvent('POST', '/start', 'cy'));
-    const core = await getCoreDeps();
+    const core = awsCoreDeps();
     const session = await core.store.get('cy', '');
     const taskArn = String(session?.computeHandle);
     const handler = makeTaskEventsHandler(core);
@@ -218,7 +218,7 @@ describe('each function’s calls, against the policy the template gives it', ()
     // Two hours from now, every lab started above has been idle past the timeout.
     const later = { now: () => new Date(Date.now() + 2 * 3600_000) };
     const culler = makeCullerHandler({
-      ...(await getCullerDeps()),
+      ...awsCullerDeps(),
       clock: later,
       probe: { probe: async () => idle },
     });

@@ -144,7 +144,7 @@ export class IamModel {
 /**
  * Builds the model from templates: `stacks` maps each CloudFormation stack name to its
  * template JSON. A function is any AWS::Lambda::Function whose environment has
- * HUBLESS_MODE (SST's own helper functions are skipped).
+ * HUBLESS_STAGE (SST's own helper functions are skipped).
  */
 export function loadIamModel(stacks: Record<string, Json>, options: DeploymentOptions): IamModel {
   const deployment = new Deployment(stacks, options);
@@ -154,7 +154,7 @@ export function loadIamModel(stacks: Record<string, Json>, options: DeploymentOp
     for (const [logicalId, resource] of Object.entries(resources)) {
       if (resource.Type !== 'AWS::Lambda::Function') continue;
       const variables = resource.Properties?.Environment?.Variables;
-      if (!variables?.HUBLESS_MODE) continue;
+      if (!variables?.HUBLESS_STAGE) continue;
       const roleId = resource.Properties?.Role?.['Fn::GetAtt']?.[0] as string | undefined;
       if (!roleId) throw new Error(`${stack}/${logicalId} has no role of its own`);
       const role = resources[roleId];
