@@ -17,6 +17,9 @@ import { ADMIN_GROUP, ALB_AUTH, poolHost } from '../functions/adapters/aws/names
 import { API_SCOPES, DEFAULT_RESOURCE_SERVER } from '../functions/core/api/scopes.ts';
 import { useStageConfig } from './config.ts';
 
+/** Where the admin client returns the authorization code: a tool listening on the admin's own machine. */
+export const ADMIN_CLIENT_CALLBACK = 'http://localhost:8765/callback';
+
 /**
  * Who may sign in: a Cognito user pool with the hosted login page (no self sign-up: an
  * admin or the LMS creates users), the app client the ALBs use for authenticate-cognito,
@@ -122,8 +125,27 @@ export function Identity({ stack, app }: StackContext) {
     return { name: lms.name, client };
   });
 
+  // Administrators call the APIs with tokens of this client only (authorization code with
+  // PKCE from a script or tool on their machine), never with the ALB's: every lab sees the
+  // ALB client's access token of whoever visits it (x-amzn-oidc-accesstoken).
+  const adminClient = userPool.addClient('AdminClient', {
+    userPoolClientName: 'hubless-admin',
+    generateSecret: false,
+    supportedIdentityProviders: [UserPoolClientIdentityProvider.COGNITO],
+    oAuth: {
+      flows: { authorizationCodeGrant: true },
+      scopes: [OAuthScope.OPENID],
+      callbackUrls: [ADMIN_CLIENT_CALLBACK],
+    },
+    preventUserExistenceErrors: true,
+    accessTokenValidity: Duration.hours(1),
+    idTokenValidity: Duration.hours(1),
+    refreshTokenValidity: Duration.hours(12),
+  });
+
   stack.addOutputs({
     UserPoolId: userPool.userPoolId,
+    AdminClient: adminClient.userPoolClientId,
     LoginDomain: domain.baseUrl(),
     ...Object.fromEntries(
       lmsClients.map(({ name, client }) => [
@@ -133,5 +155,5 @@ export function Identity({ stack, app }: StackContext) {
     ),
   });
 
-  return { userPool, domain, albClient, resourceServer, lmsClients, hosts };
+  return { userPool, domain, albClient, adminClient, resourceServer, lmsClients, hosts };
 }

@@ -59,6 +59,8 @@ export const LIMITS = {
   profileImageLength: 100,
   profileGroups: 2,
   groupNameLength: 32,
+  /** Each LMS client's id is in the API function's environment (HUBLESS_API_CLIENT_IDS). */
+  lmsClients: 4,
 } as const;
 
 const hostname = z
@@ -153,7 +155,13 @@ export const stageConfigSchema = z
       .max(30 * 86_400)
       .default(8 * 3600),
     cullEveryMinutes: z.number().int().min(1).max(60).default(5),
-    lmsClients: z.array(lmsClientSchema).default([]),
+    lmsClients: z
+      .array(lmsClientSchema)
+      .max(
+        LIMITS.lmsClients,
+        `at most ${LIMITS.lmsClients} clients: their ids travel in the API function's environment`,
+      )
+      .default([]),
     retentionDays: z
       .number()
       .int()

@@ -56,7 +56,10 @@ export interface ControlPlane {
  * per ALB and HUBLESS_PROFILES by each profile, which is what stacks/config.ts LIMITS
  * bound (test/aws-checks/limits.test.ts measures the largest configuration).
  */
-export type ControlPlaneEnvironment = Record<Exclude<LambdaEnvName, 'HUBLESS_ALB_CAPACITY'>, string> &
+export type ControlPlaneEnvironment = Record<
+  Exclude<LambdaEnvName, 'HUBLESS_ALB_CAPACITY' | 'HUBLESS_API_CLIENT_IDS'>,
+  string
+> &
   Partial<Record<SettingsEnvName, string>>;
 
 /** The environment every control-plane Lambda gets (within 4 KB: see ControlPlaneEnvironment). */

@@ -36,6 +36,8 @@ const awsEnvSchema = z.object({
   HUBLESS_USER_POOL_ID: z.string().min(1),
   HUBLESS_USER_POOL_ARN: z.string().startsWith('arn:'),
   HUBLESS_USER_POOL_CLIENT_ID: z.string().min(1),
+  /** The API function only: the app clients whose tokens the APIs accept (LMS clients, the admin client). */
+  HUBLESS_API_CLIENT_IDS: list.optional(),
   HUBLESS_USER_POOL_DOMAIN: z.string().min(1),
   HUBLESS_EVENT_BUS_NAME: z.string().default('default'),
   HUBLESS_LOGOUT_URL: z.url().optional(),

