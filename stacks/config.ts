@@ -56,7 +56,7 @@ export const LIMITS = {
   profiles: 4,
   profileNameLength: 32,
   profileDescriptionLength: 80,
-  profileImageLength: 100,
+  profileImageLength: 80,
   profileGroups: 2,
   groupNameLength: 32,
   /** Each LMS client's id is in the API function's environment (HUBLESS_API_CLIENT_IDS). */

@@ -43,7 +43,10 @@ function largestConfig() {
     idleTimeoutSeconds: 7 * 86_400,
     maxAgeSeconds: 30 * 86_400,
     cullEveryMinutes: 60,
-    lmsClients: [{ name: 'moodle', scopes: [...API_SCOPES] }],
+    lmsClients: Array.from({ length: LIMITS.lmsClients }, (_, i) => ({
+      name: label(63, `lms${i}`),
+      scopes: [...API_SCOPES],
+    })),
   };
 }
 
