@@ -146,7 +146,8 @@ export function Identity({ stack, app }: StackContext) {
   stack.addOutputs({
     UserPoolId: userPool.userPoolId,
     AdminClient: adminClient.userPoolClientId,
-    LoginDomain: domain.baseUrl(),
+    // A host name: the token URL is https://<LoginDomain>/oauth2/token.
+    LoginDomain: `${domain.domainName}.auth.${stack.region}.amazoncognito.com`,
     ...Object.fromEntries(
       lmsClients.map(({ name, client }) => [
         `LmsClient${name.replace(/[^a-zA-Z0-9]/g, '')}`,

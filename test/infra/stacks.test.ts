@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
@@ -273,6 +273,17 @@ describe('Compute', () => {
     // The staged copy of containers/lab (minus .dockerignore'd files); docker builds it at publish time, not here.
     expect(readdirSync(staged)).toContain('Dockerfile');
     expect(readdirSync(LAB_IMAGE_DIRECTORY)).toContain('Dockerfile');
+  });
+
+  it('hands the copied lab package to the notebook user before pip builds it (no COPY --chown)', () => {
+    // The legacy builder's COPY --chown leaves the directories it creates owned by root.
+    const lines = readFileSync(path.join(LAB_IMAGE_DIRECTORY, 'Dockerfile'), 'utf8').split('\n');
+    expect(lines.filter((line) => /^COPY\s+--chown/.test(line))).toEqual([]);
+    const chown = lines.findIndex((line) => /^RUN chown -R 1000:100 \/tmp\/hubless-lab/.test(line));
+    const install = lines.findIndex((line) => /pip install .*\/tmp\/hubless-lab/.test(line));
+    expect(chown).toBeGreaterThan(-1);
+    expect(install).toBeGreaterThan(chown);
+    expect(lines.slice(chown, install).some((line) => /^USER 1000$/.test(line))).toBe(true);
   });
 
   it('lets the execution role pull images and write the lab log group, which has a retention', () => {

@@ -118,6 +118,19 @@ describe('EfsHomes', () => {
       ).toHaveLength(3);
     });
 
+    it('by default gives up well inside the Lambda’s 29 s timeout, leaving time to start the task', async () => {
+      let now = 0;
+      efsMock.on(DescribeAccessPointsCommand, { FileSystemId: FS }).resolves({ AccessPoints: [] });
+      efsMock.on(CreateAccessPointCommand).resolves({ AccessPointId: 'fsap-05105000000000000' });
+      efsMock
+        .on(DescribeAccessPointsCommand, { AccessPointId: 'fsap-05105000000000000' })
+        .resolves({ AccessPoints: [accessPoint('fsap-05105000000000000', 'dan', 'creating')] });
+      const slow = homes({ now: () => now, sleep: async (ms) => void (now += ms) });
+      expect(await slow.ensure('dan').catch((e: unknown) => e)).toBeInstanceOf(DependencyTimeoutError);
+      // RunTask, the task definition and the first status still need a few seconds of the 29.
+      expect(now).toBeLessThanOrEqual(20_000);
+    });
+
     it('stops waiting after its time limit with a timeout that names the access point', async () => {
       let now = 0;
       efsMock.on(DescribeAccessPointsCommand, { FileSystemId: FS }).resolves({ AccessPoints: [] });
