@@ -65,6 +65,7 @@ export interface Compute {
 }
 
 /** Router-owned data about one route; stored on the session as it is. */
+/** Router-owned data, opaque to core except `host`: the host name the route answers at, when it has one of its own (see labOrigin). */
 export type RouteRecord = Record<string, string | number>;
 
 export interface RouteEntry {

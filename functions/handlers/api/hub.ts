@@ -3,7 +3,14 @@ import type { MachinePrincipal } from '../../core/api/ports.ts';
 import { JUPYTERHUB_SCOPES } from '../../core/api/scopes.ts';
 import { NotFoundError, ValidationError } from '../../core/errors.ts';
 import { mutate } from '../../core/lifecycle.ts';
-import { ACTIVE_STATES, baseUrlFor, isTerminal, SESSION_STATES, type Session } from '../../core/session.ts';
+import {
+  ACTIVE_STATES,
+  baseUrlFor,
+  isTerminal,
+  labOrigin,
+  SESSION_STATES,
+  type Session,
+} from '../../core/session.ts';
 import { getServer } from '../../core/use-cases/get-server.ts';
 import { listServers } from '../../core/use-cases/list-servers.ts';
 import { startServer } from '../../core/use-cases/start-server.ts';
@@ -43,7 +50,7 @@ function hubServer(session: Session, deps: ApiDeps) {
     pending: pendingOf(session),
     url: base,
     progress_url: progress,
-    full_url: `${origin}${base}`,
+    full_url: `${labOrigin(session, origin)}${base}`,
     full_progress_url: `${origin}${progress}`,
     started: session.createdAt,
     last_activity: session.lastActivity ?? null,
