@@ -10,6 +10,7 @@ import {
   StringAttribute,
   UserPool,
   UserPoolClientIdentityProvider,
+  UserPoolEmail,
 } from 'aws-cdk-lib/aws-cognito';
 import { NagSuppressions } from 'cdk-nag';
 import type { StackContext } from 'sst/constructs';
@@ -52,6 +53,16 @@ export function Identity({ stack, app }: StackContext) {
       : {}),
     deletionProtection: config.production,
     removalPolicy: config.production ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    // Invitations to a class go through SES: Cognito's own e-mail stops after 50 a day.
+    ...(config.emailFrom
+      ? {
+          email: UserPoolEmail.withSES({
+            fromEmail: config.emailFrom,
+            fromName: 'hubless',
+            sesRegion: stack.region,
+          }),
+        }
+      : {}),
   });
   const suppressions = [
     {

@@ -170,6 +170,11 @@ export const stageConfigSchema = z
         `must be one of ${RETENTION_DAYS.join(', ')}`,
       )
       .default(30),
+    /**
+     * Send invitations through Amazon SES from this address (verified in SES in the deploy
+     * region). Unset: Cognito's own e-mail, at most 50 messages a day.
+     */
+    emailFrom: z.email().optional(),
     /** Cognito Plus plan with threat protection (about $0.02 per monthly active user). */
     threatProtection: z.boolean().default(true),
     /** Cognito hosted UI prefix (<prefix>.auth.<region>.amazoncognito.com); globally unique per region. */

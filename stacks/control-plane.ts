@@ -263,6 +263,7 @@ export function grantCapabilities(fn: SstFunction, cp: ControlPlane, capabilitie
             actions: [
               'cognito-idp:AdminGetUser',
               'cognito-idp:AdminCreateUser',
+              'cognito-idp:AdminSetUserPassword',
               'cognito-idp:AdminUpdateUserAttributes',
               'cognito-idp:AdminDisableUser',
               'cognito-idp:AdminAddUserToGroup',

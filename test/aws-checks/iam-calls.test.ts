@@ -129,6 +129,11 @@ describe('each function’s calls, against the policy the template gives it', ()
         apiEvent('PUT', '/api/v1/users/bea', { email: 'bea@example.edu', groups: ['cs101'] }),
       );
       expect(put.statusCode, put.body).toBe(201);
+      // Without an e-mail: a permanent password set by hubless and returned once.
+      const noMail = await api(apiEvent('PUT', '/api/v1/users/cal', { groups: ['cs101'] }));
+      expect(JSON.parse(noMail.body ?? '{}').sign_in?.initial_password, noMail.body).toEqual(
+        expect.any(String),
+      );
       expect((await api(apiEvent('GET', '/api/v1/users'))).statusCode).toBe(200);
       const started = await api(apiEvent('POST', '/api/v1/users/bea/server', {}));
       expect([200, 202], started.body).toContain(started.statusCode);

@@ -146,6 +146,7 @@ describe('a production stage with a Route 53 zone', () => {
         albPoolSize: MAX_ALB_POOL_SIZE,
         natGateways: 2,
         cullEveryMinutes: 10,
+        emailFrom: 'labs@example.edu',
         production: true,
         threatProtection: false,
       },
@@ -190,6 +191,16 @@ describe('a production stage with a Route 53 zone', () => {
   it('follows the configured NAT count and cull interval', () => {
     t.Network.resourceCountIs('AWS::EC2::NatGateway', 2);
     t.Schedules.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(10 minutes)' });
+  });
+
+  it('sends invitations through SES from the configured address', () => {
+    t.Identity.hasResourceProperties('AWS::Cognito::UserPool', {
+      EmailConfiguration: Match.objectLike({
+        EmailSendingAccount: 'DEVELOPER',
+        From: 'hubless <labs@example.edu>',
+        SourceArn: Match.anyValue(),
+      }),
+    });
   });
 
   it('stays on the Essentials plan when threat protection is off, and cdk-nag still passes', () => {

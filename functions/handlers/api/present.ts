@@ -14,6 +14,14 @@ export function userView(user: ManagedUser): UserResponse {
     admin: user.admin,
     disabled: user.disabled,
     created: user.createdAt,
+    ...(user.signIn
+      ? {
+          sign_in:
+            'initialPassword' in user.signIn
+              ? { initial_password: user.signIn.initialPassword }
+              : { invited: true as const },
+        }
+      : {}),
   };
 }
 
