@@ -125,7 +125,12 @@ describe('EfsHomes', () => {
       efsMock
         .on(DescribeAccessPointsCommand, { AccessPointId: 'fsap-05105000000000000' })
         .resolves({ AccessPoints: [accessPoint('fsap-05105000000000000', 'dan', 'creating')] });
-      const slow = homes({ now: () => now, sleep: async (ms) => void (now += ms) });
+      const slow = homes({
+        now: () => now,
+        sleep: async (ms) => {
+          now += ms;
+        },
+      });
       expect(await slow.ensure('dan').catch((e: unknown) => e)).toBeInstanceOf(DependencyTimeoutError);
       // RunTask, the task definition and the first status still need a few seconds of the 29.
       expect(now).toBeLessThanOrEqual(20_000);
