@@ -25,7 +25,12 @@ const identity: IdentityVerifier = {
 describe('lab URLs on an ALB pool', () => {
   it('the portal sends a user to the lab at its route’s host', async () => {
     const core = poolDeps();
-    const portal = makePortalHandler({ core, identity, labUi: 'lab' });
+    const portal = makePortalHandler({
+      core,
+      identity,
+      labUi: 'lab',
+      sessionCookie: 'AWSELBAuthSessionCookie',
+    });
     const request = (method: string, path: string) =>
       portal({
         requestContext: { elb: { targetGroupArn: 'portal' } },
