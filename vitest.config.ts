@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
 // publishes its endpoint; the other projects' setups find it and reuse it.
 const dynamo = 'test/support/dynamodb-global-setup.ts';
 
-// One runner, five kinds of test. Unit tests never touch the network; contract tests
+// One runner, six kinds of test. Unit tests never touch the network; contract tests
 // run each port's suite against every adapter, including the local ones on loopback;
 // integration and e2e start real local parts (DynamoDB Local, Jupyter, Chromium).
 export default defineConfig({
@@ -36,6 +36,16 @@ export default defineConfig({
         test: {
           name: 'infra',
           include: ['test/infra/**/*.test.ts'],
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
+        },
+      },
+      {
+        // Checks that come from AWS itself: IAM per function and call, service models, limits.
+        test: {
+          name: 'aws',
+          include: ['test/aws-checks/**/*.test.ts'],
+          globalSetup: [dynamo],
           testTimeout: 300_000,
           hookTimeout: 300_000,
         },

@@ -60,15 +60,8 @@ export const FAKE_LAMBDA_ENV: Record<string, string> = {
   HUBLESS_LAB_SECURITY_GROUPS: 'sg-0123456789abcdef0',
   HUBLESS_LOG_GROUP: '/hubless/bench/labs',
   HUBLESS_VPC_ID: 'vpc-0123456789abcdef0',
-  HUBLESS_ALB_POOL: JSON.stringify([
-    {
-      listenerArn:
-        'arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/hubless-bench-0/0123456789abcdef/0123456789abcdef',
-      host: 'labs0.bench.example.org',
-      loadBalancerArn:
-        'arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/hubless-bench-0/0123456789abcdef',
-    },
-  ]),
+  HUBLESS_ALB_POOL:
+    'arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/hubless-bench-0/0123456789abcdef/0123456789abcdef',
   HUBLESS_USER_POOL_ID: 'eu-west-1_BENCHPOOL',
   HUBLESS_USER_POOL_ARN: 'arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_BENCHPOOL',
   HUBLESS_USER_POOL_CLIENT_ID: 'benchclientid0123456789',

@@ -62,6 +62,7 @@ check_jupyter() {
 check_test_tools() {
   [ -x /usr/bin/chromium ] || command -v chromium >/dev/null 2>&1 || need "Chromium for the browser tests: sudo apt-get install chromium"
   /usr/bin/python3 -c 'import pytest' >/dev/null 2>&1 || need "pytest for the lab's Python tests: sudo apt-get install python3-pytest"
+  [ -d /usr/lib/python3/dist-packages/botocore/data ] || need "AWS's service models for the aws checks: sudo apt-get install python3-botocore"
 }
 
 stop_if_missing() {

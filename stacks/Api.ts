@@ -21,24 +21,29 @@ export const SELF_AUTHENTICATED_ROUTES = [
 ] as const;
 
 /**
- * The machine API (LMS, scripts): an HTTP API whose Cognito JWT authorizer admits
- * tokens of the LMS clients (client credentials) and of the ALB client; the handler
- * checks the `hubless/<scope>` each route needs.
+ * The machine API (LMS, scripts): an HTTP API whose Cognito JWT authorizer admits tokens
+ * of the LMS clients (client credentials) and of the admin client, never of the ALB's
+ * client (labs see its tokens); the handler checks the same list on every route,
+ * /hub/api included, and the `hubless/<scope>` each route needs.
  */
 export function Api({ stack, app }: StackContext) {
   const config = useStageConfig(app);
-  const { userPool, albClient, lmsClients } = use(Identity);
+  const { userPool, adminClient, lmsClients } = use(Identity);
   const { cp } = use(Routing);
 
+  const apiClients = [...lmsClients.map((c) => c.client), adminClient];
   const api = hublessFunction(stack, 'ApiHandler', {
     handler: 'api',
     config,
-    environment: controlPlaneEnvironment(cp),
+    environment: {
+      ...controlPlaneEnvironment(cp),
+      HUBLESS_API_CLIENT_IDS: apiClients.map((client) => client.userPoolClientId).join(','),
+    },
   });
   grantCapabilities(api, cp, ['sessions', 'launch', 'observe', 'routes', 'homes', 'directory', 'events']);
 
   const authorizer = new HttpUserPoolAuthorizer('Cognito', userPool, {
-    userPoolClients: [albClient, ...lmsClients.map((c) => c.client)],
+    userPoolClients: apiClients,
   });
   const httpApi = new HttpApi(stack, 'HttpApi', {
     createDefaultStage: false,

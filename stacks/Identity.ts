@@ -10,12 +10,16 @@ import {
   StringAttribute,
   UserPool,
   UserPoolClientIdentityProvider,
+  UserPoolEmail,
 } from 'aws-cdk-lib/aws-cognito';
 import { NagSuppressions } from 'cdk-nag';
 import type { StackContext } from 'sst/constructs';
 import { ADMIN_GROUP, ALB_AUTH, poolHost } from '../functions/adapters/aws/names.ts';
 import { API_SCOPES, DEFAULT_RESOURCE_SERVER } from '../functions/core/api/scopes.ts';
 import { useStageConfig } from './config.ts';
+
+/** Where the admin client returns the authorization code: a tool listening on the admin's own machine. */
+export const ADMIN_CLIENT_CALLBACK = 'http://localhost:8765/callback';
 
 /**
  * Who may sign in: a Cognito user pool with the hosted login page (no self sign-up: an
@@ -49,6 +53,16 @@ export function Identity({ stack, app }: StackContext) {
       : {}),
     deletionProtection: config.production,
     removalPolicy: config.production ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    // Invitations to a class go through SES: Cognito's own e-mail stops after 50 a day.
+    ...(config.emailFrom
+      ? {
+          email: UserPoolEmail.withSES({
+            fromEmail: config.emailFrom,
+            fromName: 'hubless',
+            sesRegion: stack.region,
+          }),
+        }
+      : {}),
   });
   const suppressions = [
     {
@@ -122,9 +136,29 @@ export function Identity({ stack, app }: StackContext) {
     return { name: lms.name, client };
   });
 
+  // Administrators call the APIs with tokens of this client only (authorization code with
+  // PKCE from a script or tool on their machine), never with the ALB's: every lab sees the
+  // ALB client's access token of whoever visits it (x-amzn-oidc-accesstoken).
+  const adminClient = userPool.addClient('AdminClient', {
+    userPoolClientName: 'hubless-admin',
+    generateSecret: false,
+    supportedIdentityProviders: [UserPoolClientIdentityProvider.COGNITO],
+    oAuth: {
+      flows: { authorizationCodeGrant: true },
+      scopes: [OAuthScope.OPENID],
+      callbackUrls: [ADMIN_CLIENT_CALLBACK],
+    },
+    preventUserExistenceErrors: true,
+    accessTokenValidity: Duration.hours(1),
+    idTokenValidity: Duration.hours(1),
+    refreshTokenValidity: Duration.hours(12),
+  });
+
   stack.addOutputs({
     UserPoolId: userPool.userPoolId,
-    LoginDomain: domain.baseUrl(),
+    AdminClient: adminClient.userPoolClientId,
+    // A host name: the token URL is https://<LoginDomain>/oauth2/token.
+    LoginDomain: `${domain.domainName}.auth.${stack.region}.amazoncognito.com`,
     ...Object.fromEntries(
       lmsClients.map(({ name, client }) => [
         `LmsClient${name.replace(/[^a-zA-Z0-9]/g, '')}`,
@@ -133,5 +167,5 @@ export function Identity({ stack, app }: StackContext) {
     ),
   });
 
-  return { userPool, domain, albClient, resourceServer, lmsClients, hosts };
+  return { userPool, domain, albClient, adminClient, resourceServer, lmsClients, hosts };
 }

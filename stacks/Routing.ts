@@ -109,7 +109,15 @@ export function Routing({ stack, app }: StackContext) {
     config,
     environment: controlPlaneEnvironment(cp),
   });
-  grantCapabilities(portal, cp, ['sessions', 'launch', 'observe', 'routes', 'homes', 'directory', 'events']);
+  grantCapabilities(portal, cp, [
+    'sessions',
+    'launch',
+    'observe',
+    'routes',
+    'homes',
+    'directory-read',
+    'events',
+  ]);
 
   balancers.forEach(({ alb, https, host }, index) => {
     // A Lambda target group belongs to one load balancer, so each ALB gets its own.

@@ -42,11 +42,33 @@ function range(from: number, to: number, step: number): number[] {
   return values;
 }
 
-/** Largest pool whose HUBLESS_ALB_POOL still fits Lambda's 4 KB environment (test/infra/config.test.ts). */
+/** Largest pool whose HUBLESS_ALB_POOL still fits Lambda's 4 KB environment (test/aws-checks/limits.test.ts). */
 export const MAX_ALB_POOL_SIZE = 6;
+
+/**
+ * Bounds on what travels in every Lambda's environment (the pool and the profiles), so
+ * that the largest configuration accepted here still fits Lambda's 4 KB: the
+ * test/aws-checks/limits.test.ts synthesizes that configuration and measures it.
+ * The domain is also the certificate's name, which ACM caps at 64 characters.
+ */
+export const LIMITS = {
+  domainLength: 64,
+  profiles: 4,
+  profileNameLength: 32,
+  profileDescriptionLength: 80,
+  profileImageLength: 80,
+  profileGroups: 2,
+  groupNameLength: 32,
+  /** Each LMS client's id is in the API function's environment (HUBLESS_API_CLIENT_IDS). */
+  lmsClients: 4,
+} as const;
 
 const hostname = z
   .string()
+  .max(
+    LIMITS.domainLength,
+    `must be at most ${LIMITS.domainLength} characters (ACM's limit for a certificate's name)`,
+  )
   .regex(
     /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/,
     'must be a lower-case DNS name such as "labs.example.edu"',
@@ -56,12 +78,14 @@ const hostname = z
  * A profile in a stage: core's profile (functions/core/config.ts, the one the Lambdas
  * parse from HUBLESS_PROFILES, so a name the stacks accept is one every cold start
  * accepts), chosen on purpose here: a description and a Fargate size (checked below),
- * no defaults.
+ * no defaults; within LIMITS, since every profile travels in every Lambda's environment.
  */
 const stageProfileSchema = profileSchema.extend({
-  description: z.string().min(1).max(200),
+  description: z.string().min(1).max(LIMITS.profileDescriptionLength),
   cpu: z.number().int(),
   memory: z.number().int(),
+  image: z.string().min(1).max(LIMITS.profileImageLength).optional(),
+  groups: z.array(z.string().min(1).max(LIMITS.groupNameLength)).max(LIMITS.profileGroups).default([]),
 });
 
 const lmsClientSchema = z.object({
@@ -110,6 +134,10 @@ export const stageConfigSchema = z
     profiles: z
       .array(stageProfileSchema)
       .min(1)
+      .max(
+        LIMITS.profiles,
+        `at most ${LIMITS.profiles} profiles: they travel in every Lambda's environment (4 KB in all)`,
+      )
       .default([
         { name: 'small', description: '0.5 vCPU, 2 GiB', cpu: 512, memory: 2048, spot: false, groups: [] },
       ]),
@@ -127,7 +155,13 @@ export const stageConfigSchema = z
       .max(30 * 86_400)
       .default(8 * 3600),
     cullEveryMinutes: z.number().int().min(1).max(60).default(5),
-    lmsClients: z.array(lmsClientSchema).default([]),
+    lmsClients: z
+      .array(lmsClientSchema)
+      .max(
+        LIMITS.lmsClients,
+        `at most ${LIMITS.lmsClients} clients: their ids travel in the API function's environment`,
+      )
+      .default([]),
     retentionDays: z
       .number()
       .int()
@@ -136,6 +170,11 @@ export const stageConfigSchema = z
         `must be one of ${RETENTION_DAYS.join(', ')}`,
       )
       .default(30),
+    /**
+     * Send invitations through Amazon SES from this address (verified in SES in the deploy
+     * region). Unset: Cognito's own e-mail, at most 50 messages a day.
+     */
+    emailFrom: z.email().optional(),
     /** Cognito Plus plan with threat protection (about $0.02 per monthly active user). */
     threatProtection: z.boolean().default(true),
     /** Cognito hosted UI prefix (<prefix>.auth.<region>.amazoncognito.com); globally unique per region. */
@@ -169,6 +208,16 @@ export const stageConfigSchema = z
     }
     const seen = new Set<string>();
     config.profiles.forEach((profile, i) => {
+      // ECS developer guide, "Fargate capacity providers": Linux tasks with the ARM64
+      // architecture don't support Fargate Spot; every start of such a profile would fail.
+      if (profile.spot && config.labArchitecture === 'arm64') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['profiles', i, 'spot'],
+          message:
+            'Fargate Spot does not run ARM64 tasks, and labArchitecture is "arm64": set spot to false for this profile, or labArchitecture to "x86_64"',
+        });
+      }
       const memory = FARGATE_MEMORY[profile.cpu];
       if (!memory) {
         ctx.addIssue({

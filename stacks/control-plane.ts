@@ -9,6 +9,7 @@ import { Effect, type IRole, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
 import { NagSuppressions } from 'cdk-nag';
 import type { Function as SstFunction } from 'sst/constructs';
+import { encodeAlbPool } from '../functions/adapters/aws/alb-pool.ts';
 import {
   type LambdaEnvName,
   TARGET_GROUP_PREFIX,
@@ -50,15 +51,18 @@ export interface ControlPlane {
  * parses (the list in functions/adapters/aws/names.ts; HUBLESS_ALB_CAPACITY keeps its
  * default) and core settings of the stage. The type makes a missing or unknown name a
  * compile error on either side.
+ *
+ * Lambda allows 4 KB of environment in total: HUBLESS_ALB_POOL grows by about 110 bytes
+ * per ALB and HUBLESS_PROFILES by each profile, which is what stacks/config.ts LIMITS
+ * bound (test/aws-checks/limits.test.ts measures the largest configuration).
  */
-export type ControlPlaneEnvironment = Record<Exclude<LambdaEnvName, 'HUBLESS_ALB_CAPACITY'>, string> &
+export type ControlPlaneEnvironment = Record<
+  Exclude<LambdaEnvName, 'HUBLESS_ALB_CAPACITY' | 'HUBLESS_API_CLIENT_IDS'>,
+  string
+> &
   Partial<Record<SettingsEnvName, string>>;
 
-/**
- * The environment every control-plane Lambda gets. Lambda allows 4 KB of environment in
- * total and HUBLESS_ALB_POOL grows by about 270 bytes per ALB, which is what caps
- * albPoolSize (see stacks/config.ts).
- */
+/** The environment every control-plane Lambda gets (within 4 KB: see ControlPlaneEnvironment). */
 export function controlPlaneEnvironment(cp: ControlPlane): ControlPlaneEnvironment {
   const stack = CdkStack.of(cp.cluster);
   const publicUrl = `https://${cp.config.domain}/`;
@@ -76,13 +80,8 @@ export function controlPlaneEnvironment(cp: ControlPlane): ControlPlaneEnvironme
     HUBLESS_EXECUTION_ROLE_ARN: cp.executionRole.roleArn,
     HUBLESS_TASK_ROLE_ARN: cp.labTaskRole.roleArn,
     HUBLESS_FILE_SYSTEM_ID: cp.fileSystem.fileSystemId,
-    HUBLESS_ALB_POOL: stack.toJsonString(
-      cp.listenerArns.map((listenerArn, i) => ({
-        listenerArn,
-        host: cp.hosts[i],
-        loadBalancerArn: cp.loadBalancerArns[i],
-      })),
-    ),
+    // Listener ARNs only: hosts and load balancer ARNs are derived (alb-pool.ts), to fit 4 KB.
+    HUBLESS_ALB_POOL: encodeAlbPool(cp.listenerArns),
     HUBLESS_USER_POOL_ID: cp.userPool.userPoolId,
     HUBLESS_USER_POOL_ARN: cp.userPool.userPoolArn,
     HUBLESS_USER_POOL_CLIENT_ID: cp.albClient.userPoolClientId,
@@ -101,7 +100,16 @@ export function controlPlaneEnvironment(cp: ControlPlane): ControlPlaneEnvironme
  * What a handler may do, by use case. Each capability is a set of resource-scoped
  * statements; a handler gets only the capabilities its use cases call.
  */
-export type Capability = 'sessions' | 'launch' | 'observe' | 'routes' | 'homes' | 'directory' | 'events';
+export type Capability =
+  | 'sessions'
+  | 'launch'
+  | 'observe'
+  | 'reconcile'
+  | 'routes'
+  | 'homes'
+  | 'directory-read'
+  | 'directory'
+  | 'events';
 
 export function grantCapabilities(fn: SstFunction, cp: ControlPlane, capabilities: Capability[]): void {
   const stack = CdkStack.of(fn);
@@ -169,12 +177,15 @@ export function grantCapabilities(fn: SstFunction, cp: ControlPlane, capabilitie
             resources: [arn('ecs', `task/${clusterName}/*`)],
             conditions: onThisCluster,
           }),
-          // ListTasks acts on container instances; the cluster condition is what scopes it.
+        );
+        wildcardReasons.push('ecs task ARNs are generated (task/<cluster>/<id>).');
+        break;
+      case 'reconcile':
+        // ListTasks acts on container instances; the cluster condition is what scopes it.
+        statements.push(
           new PolicyStatement({ actions: ['ecs:ListTasks'], resources: ['*'], conditions: onThisCluster }),
         );
-        wildcardReasons.push(
-          'ecs task ARNs are generated (task/<cluster>/<id>); ecs:ListTasks is scoped by the ecs:cluster condition only.',
-        );
+        wildcardReasons.push('ecs:ListTasks is scoped by the ecs:cluster condition only.');
         break;
       case 'routes': {
         const targetGroups = arn('elasticloadbalancing', `targetgroup/${TARGET_GROUP_PREFIX}*/*`);
@@ -185,7 +196,6 @@ export function grantCapabilities(fn: SstFunction, cp: ControlPlane, capabilitie
               'elasticloadbalancing:CreateTargetGroup',
               'elasticloadbalancing:DeleteTargetGroup',
               'elasticloadbalancing:RegisterTargets',
-              'elasticloadbalancing:DeregisterTargets',
               'elasticloadbalancing:ModifyTargetGroupAttributes',
             ],
             resources: [targetGroups],
@@ -202,7 +212,6 @@ export function grantCapabilities(fn: SstFunction, cp: ControlPlane, capabilitie
               'elasticloadbalancing:DescribeTargetHealth',
               'elasticloadbalancing:DescribeRules',
               'elasticloadbalancing:DescribeTargetGroups',
-              'elasticloadbalancing:DescribeTags',
             ],
             resources: ['*'],
           }),
@@ -239,12 +248,22 @@ export function grantCapabilities(fn: SstFunction, cp: ControlPlane, capabilitie
           'Access point ids are generated (access-point/fsap-...): read-only describe, and tagging only as part of CreateAccessPoint.',
         );
         break;
+      case 'directory-read':
+        // Who is signing in: the portal reads a user and their groups, never changes them.
+        statements.push(
+          new PolicyStatement({
+            actions: ['cognito-idp:AdminGetUser', 'cognito-idp:AdminListGroupsForUser'],
+            resources: [cp.userPool.userPoolArn],
+          }),
+        );
+        break;
       case 'directory':
         statements.push(
           new PolicyStatement({
             actions: [
               'cognito-idp:AdminGetUser',
               'cognito-idp:AdminCreateUser',
+              'cognito-idp:AdminSetUserPassword',
               'cognito-idp:AdminUpdateUserAttributes',
               'cognito-idp:AdminDisableUser',
               'cognito-idp:AdminAddUserToGroup',

@@ -65,6 +65,7 @@ export interface Compute {
 }
 
 /** Router-owned data about one route; stored on the session as it is. */
+/** Router-owned data, opaque to core except `host`: the host name the route answers at, when it has one of its own (see labOrigin). */
 export type RouteRecord = Record<string, string | number>;
 
 export interface RouteEntry {
@@ -134,6 +135,13 @@ export interface User {
   createdAt: string;
   /** The profile this user's servers start with when a start names none. */
   profile?: string;
+  /**
+   * How a user just created will first sign in, set only in the answer of the upsert that
+   * created them: `invited` (the directory e-mailed an invitation), or `initialPassword`
+   * (a password the directory set, shown this once: hand it to the user; it is never
+   * stored in the clear nor returned again).
+   */
+  signIn?: { invited: true } | { initialPassword: string };
 }
 
 export interface NewUser {
@@ -149,7 +157,10 @@ export interface NewUser {
 export interface Directory {
   get(name: string): Promise<User | undefined>;
   list(): Promise<User[]>;
-  /** Creates the user, or updates email, groups and admin of an existing one. Idempotent. */
+  /**
+   * Creates the user, or updates email, groups and admin of an existing one. Idempotent.
+   * A user it creates can sign in: the answer's `signIn` says how (see User).
+   */
   upsert(user: NewUser): Promise<User>;
   /** Disables sign-in. The user's home is kept. Idempotent. Throws NotFoundError for an unknown user. */
   disable(name: string): Promise<void>;

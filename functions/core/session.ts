@@ -156,6 +156,18 @@ export function baseUrlFor(user: string, server: string): string {
   return server ? `/user/${user}/${server}/` : `/user/${user}/`;
 }
 
+/**
+ * The origin a user reaches this session's lab at. A router that answers each route at a
+ * host of its own (an ALB pool: a listener rule matches one balancer's host) records it as
+ * `route.host`, and every URL handed out must carry it, or the request lands on another
+ * balancer with no rule for it. Without one, `fallback` (the public URL, or '' for a
+ * same-origin path).
+ */
+export function labOrigin(session: Pick<Session, 'route'>, fallback: string): string {
+  const host = session.route?.host;
+  return typeof host === 'string' && host ? `https://${host}` : fallback.replace(/\/+$/, '');
+}
+
 /** Progress percentages per state, so every writer reports the same numbers. */
 export const PROGRESS: Record<SessionState, number> = {
   pending: 10,

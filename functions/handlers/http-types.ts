@@ -38,6 +38,8 @@ export interface HttpApiEvent {
   requestContext: {
     http: { method: string; path: string; protocol?: string; sourceIp?: string; userAgent?: string };
     requestId?: string;
+    /** The host the API was called at (API Gateway sets it; the local gateway serves the API on its own origin). */
+    domainName?: string;
     /** Set by API Gateway's JWT authorizer in AWS; absent locally (the handler verifies the token itself). */
     authorizer?: {
       jwt?: { claims: Record<string, string | number | boolean | string[]>; scopes?: string[] };

@@ -1,4 +1,6 @@
 import * as z from 'zod';
+import { decodeAlbPool } from '../adapters/aws/alb-pool.ts';
+import type { AlbPoolEntry } from '../adapters/aws/alb-router.ts';
 import type { LambdaEnvName } from '../adapters/aws/names.ts';
 import { parseSettings, type Settings } from '../core/config.ts';
 import { ConfigError } from '../core/errors.ts';
@@ -15,12 +17,6 @@ const list = z.string().transform((text) =>
     .filter(Boolean),
 );
 
-const poolEntry = z.object({
-  listenerArn: z.string().startsWith('arn:'),
-  host: z.string().min(1),
-  loadBalancerArn: z.string().startsWith('arn:'),
-});
-
 const awsEnvSchema = z.object({
   AWS_REGION: z.string().min(1),
   HUBLESS_STAGE: z.string().min(1),
@@ -34,21 +30,14 @@ const awsEnvSchema = z.object({
   HUBLESS_LOG_GROUP: z.string().min(1),
   HUBLESS_LAB_CPU_ARCHITECTURE: z.enum(['X86_64', 'ARM64']).default('X86_64'),
   HUBLESS_VPC_ID: z.string().startsWith('vpc-'),
-  HUBLESS_ALB_POOL: z.string().transform((text, ctx) => {
-    try {
-      return z.array(poolEntry).min(1).parse(JSON.parse(text));
-    } catch (error) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `must be a JSON array of {listenerArn, host, loadBalancerArn} (${(error as Error).message})`,
-      });
-      return z.NEVER;
-    }
-  }),
+  /** Listener ARNs, comma-separated (functions/adapters/aws/alb-pool.ts derives the rest). */
+  HUBLESS_ALB_POOL: z.string().min(1),
   HUBLESS_ALB_CAPACITY: z.coerce.number().int().min(1).max(99).default(95),
   HUBLESS_USER_POOL_ID: z.string().min(1),
   HUBLESS_USER_POOL_ARN: z.string().startsWith('arn:'),
   HUBLESS_USER_POOL_CLIENT_ID: z.string().min(1),
+  /** The API function only: the app clients whose tokens the APIs accept (LMS clients, the admin client). */
+  HUBLESS_API_CLIENT_IDS: list.optional(),
   HUBLESS_USER_POOL_DOMAIN: z.string().min(1),
   HUBLESS_EVENT_BUS_NAME: z.string().default('default'),
   HUBLESS_LOGOUT_URL: z.url().optional(),
@@ -56,7 +45,7 @@ const awsEnvSchema = z.object({
 } satisfies Record<'AWS_REGION' | LambdaEnvName, z.ZodType>);
 
 export interface AwsSettings extends Settings {
-  aws: z.infer<typeof awsEnvSchema>;
+  aws: Omit<z.infer<typeof awsEnvSchema>, 'HUBLESS_ALB_POOL'> & { HUBLESS_ALB_POOL: AlbPoolEntry[] };
 }
 
 export function parseAwsSettings(env: Record<string, string | undefined>): AwsSettings {
@@ -69,5 +58,13 @@ export function parseAwsSettings(env: Record<string, string | undefined>): AwsSe
     );
     throw new ConfigError(`Invalid Lambda configuration (set by the stacks):\n  ${problems.join('\n  ')}`);
   }
-  return { ...base, aws: result.data };
+  let pool: AlbPoolEntry[];
+  try {
+    pool = decodeAlbPool(result.data.HUBLESS_ALB_POOL, new URL(result.data.HUBLESS_PUBLIC_URL).hostname);
+  } catch (error) {
+    throw new ConfigError(
+      `Invalid Lambda configuration (set by the stacks):\n  HUBLESS_ALB_POOL (got ${JSON.stringify(env.HUBLESS_ALB_POOL)}): must be the pool's HTTPS listener ARNs, comma-separated (${(error as Error).message})`,
+    );
+  }
+  return { ...base, aws: { ...result.data, HUBLESS_ALB_POOL: pool } };
 }

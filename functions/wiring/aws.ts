@@ -83,10 +83,22 @@ export function awsParts(settings: AwsSettings, logger: JsonLogger): Parts {
     },
     // API Gateway's JWT authorizer already checked Cognito tokens on /api/v1; the
     // handler checks again (and alone on /hub/api, whose "token" scheme it cannot see).
-    machineTokens: { cognito: { userPoolId: aws.HUBLESS_USER_POOL_ID } },
+    // Only the LMS clients' and the admin client's tokens: never the ALB client's, whose
+    // access tokens every lab a user visits can read (x-amzn-oidc-accesstoken).
+    machineTokens: {
+      cognito: { userPoolId: aws.HUBLESS_USER_POOL_ID, clientId: apiClientIds(settings) },
+      clientIds: apiClientIds(settings),
+    },
     portal: { labUi: 'lab', logoutUrl: aws.HUBLESS_LOGOUT_URL, sessionCookie: ALB_AUTH.sessionCookie },
     api: { publicUrl: aws.HUBLESS_PUBLIC_URL, tokenUrl: `${cognitoOrigin(settings)}/oauth2/token` },
   };
+}
+
+/** The clients the APIs accept; an empty list accepts none (the stacks always set it on the API). */
+function apiClientIds(settings: AwsSettings): string[] {
+  return (settings.aws.HUBLESS_API_CLIENT_IDS ?? []).filter(
+    (id) => id !== settings.aws.HUBLESS_USER_POOL_CLIENT_ID,
+  );
 }
 
 /** Cognito's hosted domain: a bare prefix means <prefix>.auth.<region>.amazoncognito.com. */

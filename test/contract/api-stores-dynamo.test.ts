@@ -1,3 +1,4 @@
+import '../support/aws-calls/checked.ts';
 import { DynamoEventLog } from '../../functions/adapters/dynamodb/event-store.ts';
 import { DynamoLaunchLinkStore } from '../../functions/adapters/dynamodb/launch-link-store.ts';
 import { DynamoUsageStore } from '../../functions/adapters/dynamodb/usage-store.ts';

@@ -1,3 +1,4 @@
+import '../support/aws-calls/checked.ts';
 import {
   CreateRuleCommand,
   type CreateRuleCommandInput,

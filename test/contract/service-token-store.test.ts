@@ -1,3 +1,4 @@
+import '../support/aws-calls/checked.ts';
 import { mkdtemp, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -1,3 +1,4 @@
+import '../support/aws-calls/checked.ts';
 import { DynamoSessionStore } from '../../functions/adapters/dynamodb/session-store.ts';
 import { useTestDynamo } from '../support/dynamodb.ts';
 import { describeSessionStoreContract } from './session-store.contract.ts';

@@ -57,7 +57,9 @@ export class MemoryDirectory implements Directory {
       createdAt: previous?.createdAt ?? new Date().toISOString(),
     };
     this.users.set(user.name, next);
-    return next;
+    // Like Cognito's: a new user is invited by e-mail, or gets a password shown once.
+    if (previous) return next;
+    return { ...next, signIn: user.email ? { invited: true } : { initialPassword: 'Initial-Password-1' } };
   }
   async disable(name: string): Promise<void> {
     const user = this.users.get(name);

@@ -8,6 +8,8 @@ export class FakeRouter implements Router {
   /** When false, isRouteReady answers false (a target that fails its health check). */
   healthy = true;
   failNextAdd?: Error;
+  /** Set: routes answer at this host of their own, as on an ALB pool's second balancer. */
+  host?: string;
 
   private readonly capacity: number;
 
@@ -31,7 +33,11 @@ export class FakeRouter implements Router {
         `All ${this.capacity} routes are in use. Stop idle servers or raise the capacity.`,
       );
     }
-    const route = { prefix: baseUrlFor(session.user, session.server), slot: this.routes.size + 1 };
+    const route: RouteRecord = {
+      prefix: baseUrlFor(session.user, session.server),
+      slot: this.routes.size + 1,
+    };
+    if (this.host) route.host = this.host;
     this.routes.set(session.id, { target, route });
     return route;
   }

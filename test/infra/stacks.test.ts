@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
@@ -244,7 +244,8 @@ describe('Identity', () => {
       AllowedOAuthFlows: ['client_credentials'],
       AllowedOAuthScopes: lms.scopes.map((s) => ({ 'Fn::Join': ['', [{ Ref: Match.anyValue() }, `/${s}`]] })),
     });
-    t.Identity.resourceCountIs('AWS::Cognito::UserPoolClient', 1 + TEST_STAGE_DEFAULTS.lmsClients.length);
+    // The ALB's sign-in client, the admin client and one per LMS.
+    t.Identity.resourceCountIs('AWS::Cognito::UserPoolClient', 2 + TEST_STAGE_DEFAULTS.lmsClients.length);
   });
 });
 
@@ -272,6 +273,17 @@ describe('Compute', () => {
     // The staged copy of containers/lab (minus .dockerignore'd files); docker builds it at publish time, not here.
     expect(readdirSync(staged)).toContain('Dockerfile');
     expect(readdirSync(LAB_IMAGE_DIRECTORY)).toContain('Dockerfile');
+  });
+
+  it('hands the copied lab package to the notebook user before pip builds it (no COPY --chown)', () => {
+    // The legacy builder's COPY --chown leaves the directories it creates owned by root.
+    const lines = readFileSync(path.join(LAB_IMAGE_DIRECTORY, 'Dockerfile'), 'utf8').split('\n');
+    expect(lines.filter((line) => /^COPY\s+--chown/.test(line))).toEqual([]);
+    const chown = lines.findIndex((line) => /^RUN chown -R 1000:100 \/tmp\/hubless-lab/.test(line));
+    const install = lines.findIndex((line) => /pip install .*\/tmp\/hubless-lab/.test(line));
+    expect(chown).toBeGreaterThan(-1);
+    expect(install).toBeGreaterThan(chown);
+    expect(lines.slice(chown, install).some((line) => /^USER 1000$/.test(line))).toBe(true);
   });
 
   it('lets the execution role pull images and write the lab log group, which has a retention', () => {
@@ -379,6 +391,19 @@ describe('Api', () => {
       RouteKey: 'ANY /api/v1/{proxy+}',
       AuthorizationType: 'JWT',
       AuthorizerId: { Ref: authorizer },
+    });
+  });
+
+  it('admits tokens of the LMS clients and the admin client, never of the ALB’s sign-in client', () => {
+    const authorizer = only(resources(t.Api, 'AWS::ApiGatewayV2::Authorizer'));
+    const audience = JSON.stringify(authorizer.Properties.JwtConfiguration.Audience);
+    expect(audience).toMatch(/Lmsmoodle/);
+    expect(audience).toMatch(/AdminClient/);
+    expect(audience).not.toMatch(/AlbClient/);
+    t.Identity.hasResourceProperties('AWS::Cognito::UserPoolClient', {
+      ClientName: 'hubless-admin',
+      GenerateSecret: false,
+      AllowedOAuthFlows: ['code'],
     });
   });
 

@@ -1,3 +1,4 @@
+import '../support/aws-calls/checked.ts';
 import { describe, expect, it } from 'vitest';
 import { AlbSlots } from '../../functions/adapters/aws/alb-slots.ts';
 import { useTestDynamo } from '../support/dynamodb.ts';

@@ -1,3 +1,4 @@
+import '../support/aws-calls/checked.ts';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DynamoLeaseStore } from '../../functions/adapters/dynamodb/lease-store.ts';
 import { DynamoSessionStore } from '../../functions/adapters/dynamodb/session-store.ts';

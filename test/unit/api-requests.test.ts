@@ -2,6 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { putUserBody } from '../../functions/core/api/schemas.ts';
 import { describeJsonError } from '../../functions/handlers/api/http.ts';
+import { makeApiHandler } from '../../functions/handlers/api.ts';
 import { type ApiKit, makeApiKit } from '../fakes/api-harness.ts';
 import { checkSchema } from '../fakes/api-openapi-check.ts';
 
@@ -99,6 +100,25 @@ describe('API requests', () => {
   });
 
   describe('GET /openapi.json', () => {
+    it('names the API Gateway host it was called at as the server in AWS, not the browsers’ domain', async () => {
+      const handler = makeApiHandler(kit.deps);
+      const answer = await handler({
+        version: '2.0',
+        routeKey: 'GET /api/v1/openapi.json',
+        rawPath: '/api/v1/openapi.json',
+        rawQueryString: '',
+        headers: {},
+        requestContext: {
+          http: { method: 'GET', path: '/api/v1/openapi.json' },
+          domainName: 'abc123.execute-api.us-east-1.amazonaws.com',
+        },
+        isBase64Encoded: false,
+      });
+      expect(JSON.parse(answer.body ?? '{}').servers).toEqual([
+        { url: 'https://abc123.execute-api.us-east-1.amazonaws.com/api/v1' },
+      ]);
+    });
+
     it('serves an OpenAPI 3.1 document without authentication, built from the request schemas', async () => {
       const answer = await kit.call('GET', '/api/v1/openapi.json');
       expect(answer.status).toBe(200);

@@ -22,10 +22,23 @@ describe('API /api/v1/users', () => {
         admin: false,
       });
       expect(undocumented(first, 'PUT', '/users/{user}')).toEqual([]);
+      // How the new user signs in is told once: here, an e-mailed invitation.
+      expect(first.json.sign_in).toEqual({ invited: true });
       const again = await kit.call('PUT', '/api/v1/users/ada', { token, body });
       expect(again.status).toBe(200);
-      expect(again.json).toEqual(first.json);
+      const { sign_in: _once, ...user } = first.json;
+      expect(again.json).toEqual(user);
       expect(kit.core.directory.users.size).toBe(1);
+    });
+
+    it('returns the initial password of a user created without e-mail, once', async () => {
+      const first = await kit.call('PUT', '/api/v1/users/bo', { token, body: {} });
+      expect(first.status).toBe(201);
+      expect(first.json.sign_in.initial_password).toEqual(expect.any(String));
+      expect(undocumented(first, 'PUT', '/users/{user}')).toEqual([]);
+      const again = await kit.call('PUT', '/api/v1/users/bo', { token, body: {} });
+      expect(again.json.sign_in).toBeUndefined();
+      expect((await kit.call('GET', '/api/v1/users/bo', { token })).json.sign_in).toBeUndefined();
     });
 
     it('updates only the fields sent', async () => {

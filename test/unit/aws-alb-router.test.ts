@@ -1,3 +1,4 @@
+import '../support/aws-calls/checked.ts';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   CreateRuleCommand,

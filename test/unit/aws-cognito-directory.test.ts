@@ -1,3 +1,4 @@
+import '../support/aws-calls/checked.ts';
 import {
   AdminAddUserToGroupCommand,
   AdminCreateUserCommand,
@@ -5,6 +6,7 @@ import {
   AdminGetUserCommand,
   AdminListGroupsForUserCommand,
   AdminRemoveUserFromGroupCommand,
+  AdminSetUserPasswordCommand,
   AdminUpdateUserAttributesCommand,
   CognitoIdentityProviderClient,
   CreateGroupCommand,
@@ -85,8 +87,12 @@ describe('CognitoDirectory', () => {
           { Name: 'email', Value: 'bob@example.org' },
           { Name: 'email_verified', Value: 'true' },
         ],
-        MessageAction: 'SUPPRESS',
+        // Cognito e-mails the invitation with a temporary password (never SUPPRESS: the user
+        // would be stuck in FORCE_CHANGE_PASSWORD with a password nobody knows).
+        DesiredDeliveryMediums: ['EMAIL'],
       });
+      expect(cognitoMock.commandCalls(AdminSetUserPasswordCommand)).toHaveLength(0);
+      expect(user.signIn).toEqual({ invited: true });
       expect(cognitoMock.commandCalls(AdminAddUserToGroupCommand).map((call) => call.args[0].input)).toEqual([
         { UserPoolId: POOL, Username: 'bob', GroupName: 'course-101' },
         { UserPoolId: POOL, Username: 'bob', GroupName: 'admin' },
@@ -97,6 +103,23 @@ describe('CognitoDirectory', () => {
         groups: ['course-101'],
         admin: true,
       });
+    });
+
+    it('sets a permanent password for a user without e-mail and returns it once', async () => {
+      cognitoMock
+        .on(AdminGetUserCommand)
+        .rejectsOnce(new UserNotFoundException({ message: 'User does not exist.', $metadata: {} }))
+        .resolves({ Username: 'dan', Enabled: true, UserCreateDate: created, UserAttributes: [] });
+      cognitoMock.on(AdminListGroupsForUserCommand).resolves({ Groups: [] });
+      const user = await directory().upsert({ name: 'dan' });
+      expect(cognitoMock.commandCalls(AdminCreateUserCommand)[0]?.args[0].input).toMatchObject({
+        Username: 'dan',
+        MessageAction: 'SUPPRESS',
+      });
+      const set = cognitoMock.commandCalls(AdminSetUserPasswordCommand)[0]?.args[0].input;
+      expect(set).toMatchObject({ UserPoolId: POOL, Username: 'dan', Permanent: true });
+      expect(user.signIn).toEqual({ initialPassword: set?.Password });
+      expect(set?.Password).toMatch(/^(?=.*[a-z])(?=.*[A-Z])(?=.*\d)(?=.*[^A-Za-z0-9]).{12,}$/);
     });
 
     it('updates the e-mail and moves the user between groups to match', async () => {

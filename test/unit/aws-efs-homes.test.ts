@@ -1,3 +1,4 @@
+import '../support/aws-calls/checked.ts';
 import {
   AccessPointAlreadyExists,
   type AccessPointDescription,
@@ -44,12 +45,12 @@ describe('EfsHomes', () => {
       efsMock.on(DescribeAccessPointsCommand, { FileSystemId: FS }).resolves({ AccessPoints: [] });
       efsMock
         .on(CreateAccessPointCommand)
-        .resolves({ AccessPointId: 'fsap-alice', LifeCycleState: 'creating' });
+        .resolves({ AccessPointId: 'fsap-0a11ce0000000000a', LifeCycleState: 'creating' });
       efsMock
-        .on(DescribeAccessPointsCommand, { AccessPointId: 'fsap-alice' })
-        .resolves({ AccessPoints: [accessPoint('fsap-alice', 'alice')] });
+        .on(DescribeAccessPointsCommand, { AccessPointId: 'fsap-0a11ce0000000000a' })
+        .resolves({ AccessPoints: [accessPoint('fsap-0a11ce0000000000a', 'alice')] });
 
-      expect(await homes().ensure('alice')).toBe('fsap-alice');
+      expect(await homes().ensure('alice')).toBe('fsap-0a11ce0000000000a');
 
       const creates = efsMock.commandCalls(CreateAccessPointCommand);
       expect(creates).toHaveLength(1);
@@ -71,12 +72,12 @@ describe('EfsHomes', () => {
     it('returns the existing access point of a returning user without creating one', async () => {
       efsMock
         .on(DescribeAccessPointsCommand, { FileSystemId: FS, NextToken: undefined })
-        .resolves({ AccessPoints: [accessPoint('fsap-bob', 'bob')], NextToken: 'page-2' });
+        .resolves({ AccessPoints: [accessPoint('fsap-0b0b000000000000b', 'bob')], NextToken: 'page-2' });
       efsMock
         .on(DescribeAccessPointsCommand, { FileSystemId: FS, NextToken: 'page-2' })
-        .resolves({ AccessPoints: [accessPoint('fsap-alice', 'alice')] });
+        .resolves({ AccessPoints: [accessPoint('fsap-0a11ce0000000000a', 'alice')] });
 
-      expect(await homes().ensure('Alice')).toBe('fsap-alice');
+      expect(await homes().ensure('Alice')).toBe('fsap-0a11ce0000000000a');
       expect(efsMock.commandCalls(CreateAccessPointCommand)).toHaveLength(0);
       expect(efsMock.commandCalls(DescribeAccessPointsCommand)).toHaveLength(2);
     });
@@ -94,36 +95,54 @@ describe('EfsHomes', () => {
           message: 'exists',
           $metadata: {},
           ErrorCode: 'AccessPointAlreadyExists',
-          AccessPointId: 'fsap-race',
+          AccessPointId: 'fsap-0ace000000000000c',
         }),
       );
       efsMock
-        .on(DescribeAccessPointsCommand, { AccessPointId: 'fsap-race' })
-        .resolves({ AccessPoints: [accessPoint('fsap-race', 'alice')] });
-      expect(await homes().ensure('alice')).toBe('fsap-race');
+        .on(DescribeAccessPointsCommand, { AccessPointId: 'fsap-0ace000000000000c' })
+        .resolves({ AccessPoints: [accessPoint('fsap-0ace000000000000c', 'alice')] });
+      expect(await homes().ensure('alice')).toBe('fsap-0ace000000000000c');
     });
 
     it('waits until a new access point is available', async () => {
       efsMock.on(DescribeAccessPointsCommand, { FileSystemId: FS }).resolves({ AccessPoints: [] });
-      efsMock.on(CreateAccessPointCommand).resolves({ AccessPointId: 'fsap-new' });
+      efsMock.on(CreateAccessPointCommand).resolves({ AccessPointId: 'fsap-0e0e000000000000d' });
       efsMock
-        .on(DescribeAccessPointsCommand, { AccessPointId: 'fsap-new' })
-        .resolvesOnce({ AccessPoints: [accessPoint('fsap-new', 'carol', 'creating')] })
-        .resolvesOnce({ AccessPoints: [accessPoint('fsap-new', 'carol', 'creating')] })
-        .resolves({ AccessPoints: [accessPoint('fsap-new', 'carol')] });
-      expect(await homes().ensure('carol')).toBe('fsap-new');
-      expect(efsMock.commandCalls(DescribeAccessPointsCommand, { AccessPointId: 'fsap-new' })).toHaveLength(
-        3,
-      );
+        .on(DescribeAccessPointsCommand, { AccessPointId: 'fsap-0e0e000000000000d' })
+        .resolvesOnce({ AccessPoints: [accessPoint('fsap-0e0e000000000000d', 'carol', 'creating')] })
+        .resolvesOnce({ AccessPoints: [accessPoint('fsap-0e0e000000000000d', 'carol', 'creating')] })
+        .resolves({ AccessPoints: [accessPoint('fsap-0e0e000000000000d', 'carol')] });
+      expect(await homes().ensure('carol')).toBe('fsap-0e0e000000000000d');
+      expect(
+        efsMock.commandCalls(DescribeAccessPointsCommand, { AccessPointId: 'fsap-0e0e000000000000d' }),
+      ).toHaveLength(3);
+    });
+
+    it('by default gives up well inside the Lambda’s 29 s timeout, leaving time to start the task', async () => {
+      let now = 0;
+      efsMock.on(DescribeAccessPointsCommand, { FileSystemId: FS }).resolves({ AccessPoints: [] });
+      efsMock.on(CreateAccessPointCommand).resolves({ AccessPointId: 'fsap-05105000000000000' });
+      efsMock
+        .on(DescribeAccessPointsCommand, { AccessPointId: 'fsap-05105000000000000' })
+        .resolves({ AccessPoints: [accessPoint('fsap-05105000000000000', 'dan', 'creating')] });
+      const slow = homes({
+        now: () => now,
+        sleep: async (ms) => {
+          now += ms;
+        },
+      });
+      expect(await slow.ensure('dan').catch((e: unknown) => e)).toBeInstanceOf(DependencyTimeoutError);
+      // RunTask, the task definition and the first status still need a few seconds of the 29.
+      expect(now).toBeLessThanOrEqual(20_000);
     });
 
     it('stops waiting after its time limit with a timeout that names the access point', async () => {
       let now = 0;
       efsMock.on(DescribeAccessPointsCommand, { FileSystemId: FS }).resolves({ AccessPoints: [] });
-      efsMock.on(CreateAccessPointCommand).resolves({ AccessPointId: 'fsap-slow' });
+      efsMock.on(CreateAccessPointCommand).resolves({ AccessPointId: 'fsap-05105000000000000' });
       efsMock
-        .on(DescribeAccessPointsCommand, { AccessPointId: 'fsap-slow' })
-        .resolves({ AccessPoints: [accessPoint('fsap-slow', 'dan', 'creating')] });
+        .on(DescribeAccessPointsCommand, { AccessPointId: 'fsap-05105000000000000' })
+        .resolves({ AccessPoints: [accessPoint('fsap-05105000000000000', 'dan', 'creating')] });
       const slow = homes({
         waitTimeoutMs: 5_000,
         pollIntervalMs: 1_000,
@@ -134,15 +153,15 @@ describe('EfsHomes', () => {
       });
       const error = await slow.ensure('dan').catch((e: unknown) => e);
       expect(error).toBeInstanceOf(DependencyTimeoutError);
-      expect((error as Error).message).toMatch(/fsap-slow is still creating/);
+      expect((error as Error).message).toMatch(/fsap-05105000000000000 is still creating/);
     });
 
     it('retries a throttled call, then succeeds', async () => {
       efsMock
         .on(DescribeAccessPointsCommand, { FileSystemId: FS })
         .rejectsOnce(new ThrottlingException({ message: 'slow down', $metadata: {} }))
-        .resolves({ AccessPoints: [accessPoint('fsap-eve', 'eve')] });
-      expect(await homes().ensure('eve')).toBe('fsap-eve');
+        .resolves({ AccessPoints: [accessPoint('fsap-0e0e000000000000e', 'eve')] });
+      expect(await homes().ensure('eve')).toBe('fsap-0e0e000000000000e');
     });
 
     it('reports a full file system as a capacity error', async () => {

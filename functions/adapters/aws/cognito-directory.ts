@@ -5,6 +5,7 @@ import {
   AdminGetUserCommand,
   AdminListGroupsForUserCommand,
   AdminRemoveUserFromGroupCommand,
+  AdminSetUserPasswordCommand,
   AdminUpdateUserAttributesCommand,
   type AttributeType,
   type CognitoIdentityProviderClient,
@@ -14,6 +15,7 @@ import {
   ListUsersInGroupCommand,
 } from '@aws-sdk/client-cognito-identity-provider';
 import { NotFoundError, ValidationError } from '../../core/errors.ts';
+import { initialPassword } from '../../core/ids.ts';
 import type { Directory, NewUser, User } from '../../core/ports.ts';
 import { normaliseUsername } from '../../core/username.ts';
 import { ADMIN_GROUP } from './names.ts';
@@ -24,8 +26,6 @@ export interface CognitoDirectoryConfig {
   userPoolId: string;
   /** Membership in this group is the admin flag. */
   adminGroup?: string;
-  /** true: create users without Cognito's invitation e-mail (an LMS or script hands out access). */
-  suppressInvitation?: boolean;
   retry?: RetryPolicy;
 }
 
@@ -39,14 +39,12 @@ export class CognitoDirectory implements Directory {
   readonly #cognito: CognitoIdentityProviderClient;
   readonly #pool: string;
   readonly #adminGroup: string;
-  readonly #suppress: boolean;
   readonly #call: Retrier;
 
   constructor(config: CognitoDirectoryConfig) {
     this.#cognito = config.cognito;
     this.#pool = config.userPoolId;
     this.#adminGroup = config.adminGroup ?? ADMIN_GROUP;
-    this.#suppress = config.suppressInvitation ?? true;
     this.#call = retrier('Amazon Cognito user pools', config.retry);
   }
 
@@ -114,8 +112,13 @@ export class CognitoDirectory implements Directory {
   async upsert(user: NewUser): Promise<User> {
     const key = normaliseUsername(user.name);
     let current = await this.get(key);
+    let signIn: User['signIn'];
     if (!current) {
       try {
+        // With an e-mail, Cognito sends its invitation (a temporary password the user changes at
+        // first sign-in). Without one, a suppressed invitation would leave the user in
+        // FORCE_CHANGE_PASSWORD with a password nobody knows (and ForgotPassword refused), so
+        // hubless sets a permanent password and returns it this once.
         await this.#call('Cognito AdminCreateUser', () =>
           this.#cognito.send(
             new AdminCreateUserCommand({
@@ -125,11 +128,26 @@ export class CognitoDirectory implements Directory {
                 ...(user.email ? emailAttributes(user.email) : []),
                 ...profileAttributes(user.profile),
               ],
-              MessageAction: this.#suppress ? 'SUPPRESS' : undefined,
-              DesiredDeliveryMediums: !this.#suppress && user.email ? ['EMAIL'] : undefined,
+              ...(user.email ? { DesiredDeliveryMediums: ['EMAIL'] } : { MessageAction: 'SUPPRESS' }),
             }),
           ),
         );
+        if (user.email) {
+          signIn = { invited: true };
+        } else {
+          const password = initialPassword();
+          await this.#call('Cognito AdminSetUserPassword', () =>
+            this.#cognito.send(
+              new AdminSetUserPasswordCommand({
+                UserPoolId: this.#pool,
+                Username: key,
+                Password: password,
+                Permanent: true,
+              }),
+            ),
+          );
+          signIn = { initialPassword: password };
+        }
       } catch (error) {
         // A concurrent upsert created it first: carry on and update it.
         if (awsErrorName(error) !== 'UsernameExistsException') throw translateCognitoError(error);
@@ -180,6 +198,7 @@ export class CognitoDirectory implements Directory {
       profile: user.profile ?? current.profile,
       groups,
       admin: wantGroups.has(this.#adminGroup),
+      ...(signIn ? { signIn } : {}),
     };
   }
 

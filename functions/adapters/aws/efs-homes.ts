@@ -50,7 +50,8 @@ export class EfsHomes implements Homes {
     this.#efs = options.efs;
     this.#fileSystemId = options.fileSystemId;
     this.#call = retrier('Amazon EFS', options.retry);
-    this.#waitTimeoutMs = options.waitTimeoutMs ?? 30_000;
+    // Inside a 29 s Lambda (and API Gateway's 30 s), with time left to start the task afterwards.
+    this.#waitTimeoutMs = options.waitTimeoutMs ?? 20_000;
     this.#pollIntervalMs = options.pollIntervalMs ?? 1_000;
     this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.#now = options.now ?? Date.now;

@@ -95,6 +95,8 @@ export const LAMBDA_ENV_NAMES = [
   'HUBLESS_USER_POOL_ID',
   'HUBLESS_USER_POOL_ARN',
   'HUBLESS_USER_POOL_CLIENT_ID',
+  // The API function only: the app clients whose tokens the APIs accept (never the ALB's).
+  'HUBLESS_API_CLIENT_IDS',
   'HUBLESS_USER_POOL_DOMAIN',
   'HUBLESS_LOGOUT_URL',
   'HUBLESS_EVENT_BUS_NAME',

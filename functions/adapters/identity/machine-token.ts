@@ -47,7 +47,7 @@ export interface MachineTokenOptions {
   jwksUri?: string;
   /** Allowed `aud` values; null (default) for providers whose access tokens carry none. */
   audience?: string | string[] | null;
-  /** Allowed `client_id` values when tokens have no audience; unset accepts any client of the issuer. */
+  /** Allowed `client_id` values: a token of another client, or without one, is refused. Unset accepts any client of the issuer. */
   clientIds?: string[];
   /** The resource server identifier that prefixes custom scopes. Default "hubless". */
   resourceServer?: string;
@@ -89,12 +89,14 @@ export function createMachineTokenVerifier(options: MachineTokenOptions): Machin
   async function principal(claims: Record<string, unknown>): Promise<MachinePrincipal> {
     const client = firstString(claims.client_id, claims.azp, claims.aud, claims.sub);
     if (!client) throw new UnauthorizedError('The token names no client (client_id, azp, aud or sub).');
-    if (
-      options.clientIds &&
-      typeof claims.client_id === 'string' &&
-      !options.clientIds.includes(claims.client_id)
-    ) {
-      throw new UnauthorizedError('The token was issued to a client this deployment does not accept.');
+    // An allow-list of clients: a token of any other client, or of none, is refused (in AWS,
+    // the ALB's sign-in client is never on it: every lab can read its users' tokens).
+    if (options.clientIds) {
+      const id = typeof claims.client_id === 'string' ? claims.client_id : undefined;
+      if (!id || !options.clientIds.includes(id))
+        throw new UnauthorizedError(
+          'The token was issued to a client this API does not accept: use your LMS client, or the admin client for an administrator’s own token.',
+        );
     }
     const username = firstString(claims.username, claims['cognito:username']);
     if (username) {

@@ -2,6 +2,7 @@ import { randomBytes, type ScryptOptions, scrypt as scryptCallback, timingSafeEq
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { NotFoundError, ValidationError } from '../../core/errors.ts';
+import { initialPassword } from '../../core/ids.ts';
 import type { Directory, NewUser, User } from '../../core/ports.ts';
 import { normaliseUsername } from '../../core/username.ts';
 
@@ -107,8 +108,10 @@ export class LocalDirectory implements Directory {
    */
   async upsert(input: NewUser): Promise<User> {
     const name = normaliseUsername(input.name);
-    const passwordHash =
-      input.password === undefined ? undefined : await hashPassword(checkPassword(input.password));
+    // A new user without a password gets one, returned this once, so they can sign in.
+    const generated = input.password === undefined && !(await this.get(name)) ? initialPassword() : undefined;
+    const password = input.password ?? generated;
+    const passwordHash = password === undefined ? undefined : await hashPassword(checkPassword(password));
     return this.#update((file) => {
       const existing = file.users[name];
       const next: StoredUser = existing
@@ -120,7 +123,8 @@ export class LocalDirectory implements Directory {
       if (input.profile !== undefined) next.profile = input.profile;
       if (passwordHash) next.passwordHash = passwordHash;
       file.users[name] = next;
-      return publicUser(next);
+      const user = publicUser(next);
+      return !existing && generated ? { ...user, signIn: { initialPassword: generated } } : user;
     });
   }
 

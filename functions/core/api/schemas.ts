@@ -107,6 +107,13 @@ export const userResponse = z.strictObject({
   admin: z.boolean(),
   disabled: z.boolean(),
   created: timestamp,
+  sign_in: z
+    .union([z.strictObject({ invited: z.literal(true) }), z.strictObject({ initial_password: z.string() })])
+    .optional()
+    .meta({
+      description:
+        'Only in the answer that created the user: "invited" (an invitation was e-mailed), or the initial password to hand to the user, shown this once.',
+    }),
 });
 
 const progressEvent = z.strictObject({ progress: z.number(), message: z.string(), time: timestamp });

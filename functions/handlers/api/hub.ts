@@ -5,7 +5,7 @@ import { grantedHubScopes, type HubScope } from '../../core/api/scopes.ts';
 import { apiStopReason } from '../../core/api/stop-reasons.ts';
 import { ForbiddenError, HublessError, NotFoundError, ValidationError } from '../../core/errors.ts';
 import { mutate } from '../../core/lifecycle.ts';
-import { baseUrlFor, isTerminal, type Session } from '../../core/session.ts';
+import { baseUrlFor, isTerminal, labOrigin, type Session } from '../../core/session.ts';
 import { getServer } from '../../core/use-cases/get-server.ts';
 import { listServers } from '../../core/use-cases/list-servers.ts';
 import { startServer } from '../../core/use-cases/start-server.ts';
@@ -60,7 +60,7 @@ function hubServer(session: Session, origin: string) {
     pending: pendingOf(session),
     url: base,
     progress_url: progress,
-    full_url: `${origin}${base}`,
+    full_url: `${labOrigin(session, origin)}${base}`,
     full_progress_url: `${origin}${progress}`,
     started: session.createdAt,
     last_activity: session.lastActivity ?? null,
@@ -107,7 +107,8 @@ function hubUser(
     admin: user.admin,
     roles: user.admin ? ['admin', 'user'] : ['user'],
     groups: user.groups,
-    server: main?.state === 'ready' ? baseUrlFor(user.name, '') : null,
+    // On a pool of balancers the lab answers only at its route's host (labOrigin).
+    server: main?.state === 'ready' ? `${labOrigin(main, '')}${baseUrlFor(user.name, '')}` : null,
     pending: main ? pendingOf(main) : null,
     created: user.createdAt,
     last_activity: latest(sessions.flatMap((s) => [s.lastActivity, s.userActivity])),
@@ -463,7 +464,7 @@ export const hubProgress: HubRoute = async (deps, { principal, params }) => {
       send({ progress: event.progress, message: event.message });
     sent = session.events.length;
     if (session.state === 'ready') {
-      const url = baseUrlFor(session.user, session.server);
+      const url = `${labOrigin(session, '')}${baseUrlFor(session.user, session.server)}`;
       send({
         progress: 100,
         ready: true,

@@ -1,6 +1,6 @@
 import type { ServerResponse, UserResponse } from '../../core/api/schemas.ts';
 import type { LifecycleEvent } from '../../core/ports.ts';
-import { baseUrlFor, type Session } from '../../core/session.ts';
+import { baseUrlFor, labOrigin, type Session } from '../../core/session.ts';
 import type { ManagedUser } from '../../core/use-cases/users.ts';
 
 /** Domain objects as /api/v1 shows them (snake_case, explicit nulls, never a lab token or route). */
@@ -14,6 +14,14 @@ export function userView(user: ManagedUser): UserResponse {
     admin: user.admin,
     disabled: user.disabled,
     created: user.createdAt,
+    ...(user.signIn
+      ? {
+          sign_in:
+            'initialPassword' in user.signIn
+              ? { initial_password: user.signIn.initialPassword }
+              : { invited: true as const },
+        }
+      : {}),
   };
 }
 
@@ -40,7 +48,7 @@ export function serverView(session: Session, publicUrl: string): ServerResponse 
     ready: session.state === 'ready',
     pending: pendingOf(session),
     profile: session.profile,
-    url: `${publicUrl.replace(/\/+$/, '')}${baseUrlFor(session.user, session.server)}`,
+    url: `${labOrigin(session, publicUrl)}${baseUrlFor(session.user, session.server)}`,
     progress: last?.progress ?? 0,
     message:
       session.state === 'failed' ? (session.reason?.message ?? 'The server failed.') : (last?.message ?? ''),

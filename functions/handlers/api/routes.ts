@@ -46,8 +46,11 @@ import { deleteUserRoute, getUserRoute, listUsersRoute, putUserRoute } from './u
  * operations.ts), which also gives each one its scope and schemas; /hub/api routes
  * follow JupyterHub. Both share authentication, path matching and error handling.
  */
-const openApiRoute: ApiHandlerFn = async (deps) =>
-  jsonResult(200, openApiDocument(deps.publicUrl, deps.tokenUrl));
+/** In AWS the API is API Gateway's, not the browsers' domain: `servers` names the host it was called at. */
+const openApiRoute: ApiHandlerFn = async (deps, { event }) => {
+  const host = event.requestContext.domainName;
+  return jsonResult(200, openApiDocument(host ? `https://${host}` : deps.publicUrl, deps.tokenUrl));
+};
 
 export const API_ROUTES: Record<OperationName, ApiHandlerFn> = {
   openapi: openApiRoute,

@@ -1,6 +1,6 @@
 import { ForbiddenError, NotFoundError } from '../../core/errors.ts';
 import type { Log } from '../../core/log.ts';
-import { baseUrlFor, type Session } from '../../core/session.ts';
+import { baseUrlFor, labOrigin, type Session } from '../../core/session.ts';
 import { findServer } from '../../core/use-cases/get-server.ts';
 import { listServers } from '../../core/use-cases/list-servers.ts';
 import { DEFAULT_NAMED_SERVER_LIMIT, profilesFor, startServer } from '../../core/use-cases/start-server.ts';
@@ -18,8 +18,12 @@ interface Request {
 }
 
 /** Where a ready lab opens: its UI, or the path an LMS launch asked for. */
-export function labUrl(session: Pick<Session, 'user' | 'server' | 'openPath'>, ui: 'lab' | 'tree'): string {
-  const base = baseUrlFor(session.user, session.server);
+export function labUrl(
+  session: Pick<Session, 'user' | 'server' | 'openPath' | 'route'>,
+  ui: 'lab' | 'tree',
+): string {
+  // Absolute when the route answers at a pool host of its own; a same-origin path otherwise.
+  const base = `${labOrigin(session, '')}${baseUrlFor(session.user, session.server)}`;
   const path = session.openPath?.replace(/^\/+/, '');
   if (!path) return `${base}${ui}`;
   const encoded = path.split('/').map(encodeURIComponent).join('/');

