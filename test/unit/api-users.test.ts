@@ -139,4 +139,23 @@ describe('API /api/v1/users', () => {
       expect((await kit.call('DELETE', '/api/v1/users/zed', { token })).status).toBe(404);
     });
   });
+
+  describe('admin accounts', () => {
+    it('are outside users:write: an LMS may neither disable nor change an admin', async () => {
+      await kit.core.directory.upsert({ name: 'root', admin: true, email: 'ops@example.edu' });
+      const disable = await kit.call('DELETE', '/api/v1/users/root', { token });
+      expect(disable.status).toBe(403);
+      expect(disable.json.error.code).toBe('admin_account');
+      expect(disable.json.error.message).toMatch(/admin account.*hubless users/);
+      expect(undocumented(disable, 'DELETE', '/users/{user}')).toEqual([]);
+      const change = await kit.call('PUT', '/api/v1/users/root', {
+        token,
+        body: { email: 'attacker@example.com', groups: [] },
+      });
+      expect(change.status).toBe(403);
+      expect(change.json.error.code).toBe('admin_account');
+      expect(undocumented(change, 'PUT', '/users/{user}')).toEqual([]);
+      expect(kit.core.directory.users.get('root')).toMatchObject({ disabled: false, email: 'ops@example.edu' });
+    });
+  });
 });

@@ -61,6 +61,7 @@ export async function putUser(
     );
   }
   const before = await deps.directory.get(input.name);
+  if (before) refuseAdmin(before, 'change');
   const request: ManagedNewUser = { name: input.name };
   if (input.email !== undefined) request.email = input.email;
   if (input.groups !== undefined) request.groups = [...new Set(input.groups)].sort();
@@ -75,10 +76,24 @@ export async function putUser(
  * Idempotent; NotFoundError for an unknown user.
  */
 export async function disableUser(deps: CoreDeps, name: string): Promise<ManagedUser> {
-  await getUser(deps, name);
+  refuseAdmin(await getUser(deps, name), 'disable');
   await deps.directory.disable(name);
   for (const session of await listServers(deps, { user: name })) {
     await stopSession(deps, session, { code: 'admin', message: 'The account was disabled.' });
   }
   return getUser(deps, name);
+}
+
+/**
+ * Admin accounts are outside a course platform's reach: `users:write` provisions
+ * students and staff, and must not let a leaked LMS credential lock the operators out
+ * (disable) or take over their accounts (change e-mail or groups). Admins are managed
+ * where they are made: `hubless users` locally, Cognito's console in AWS.
+ */
+function refuseAdmin(user: ManagedUser, action: 'change' | 'disable'): void {
+  if (!user.admin) return;
+  throw new ForbiddenError(
+    `"${user.name}" is an admin account; the API may not ${action} it (users:write covers students and staff only). Manage admins with \`hubless users\` (local mode) or the Cognito console.`,
+    'admin_account',
+  );
 }
