@@ -155,7 +155,10 @@ describe('API /api/v1/users', () => {
       expect(change.status).toBe(403);
       expect(change.json.error.code).toBe('admin_account');
       expect(undocumented(change, 'PUT', '/users/{user}')).toEqual([]);
-      expect(kit.core.directory.users.get('root')).toMatchObject({ disabled: false, email: 'ops@example.edu' });
+      expect(kit.core.directory.users.get('root')).toMatchObject({
+        disabled: false,
+        email: 'ops@example.edu',
+      });
     });
   });
 });
