@@ -5,7 +5,7 @@ import type { Session } from './session.ts';
 
 /**
  * Everything a use case may touch, built once per process by functions/wiring for one
- * column of DESIGN.md section 1 (AWS or local). Use cases never know which.
+ * column of docs/architecture.md section 1 (AWS or local). Use cases never know which.
  */
 export interface CoreDeps {
   store: SessionStore;

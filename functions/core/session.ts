@@ -1,7 +1,7 @@
 import { InvalidStateError, ValidationError } from './errors.ts';
 
 /**
- * The session lifecycle (DESIGN.md section 4):
+ * The session lifecycle (docs/architecture.md section 4):
  *   pending -> launching -> running -> ready -> stopping -> stopped, plus failed(reason).
  * One item per (user, server) holds the current session; a new start replaces a
  * terminal one. Every write is conditional on `version` (see SessionStore).

@@ -35,7 +35,7 @@ import { DEFAULT_GATEWAY_CLIENT_ID, gatewayIssuer, startGateway } from './gatewa
 import { loadOrCreateIdentitySigner } from './identity-signer.ts';
 
 /**
- * Local mode: the AWS column of DESIGN.md section 1 swapped for real local stand-ins,
+ * Local mode: the AWS column of docs/architecture.md section 1 swapped for real local stand-ins,
  * around the very same core and handlers. One process runs the gateway (the ALB), the
  * OpenID provider (Cognito) and the handlers; DynamoDB Local and the labs are children.
  */

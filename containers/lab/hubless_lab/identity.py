@@ -4,7 +4,7 @@ In AWS the ALB's ``authenticate-cognito`` action signs ``x-amzn-oidc-data`` (a J
 with a key it publishes at ``https://public-keys.auth.elb.<region>.amazonaws.com/<kid>``;
 locally the gateway signs the same header and publishes its key at
 ``/.hubless/alb-keys/<kid>``. The lab trusts a request only when that header verifies
-and names its owner: a mis-routed rule must never leak a lab (DESIGN.md section 5).
+and names its owner: a mis-routed rule must never leak a lab (docs/architecture.md section 5).
 
 This module knows nothing about Jupyter, so it can be tested on its own.
 """

@@ -50,7 +50,7 @@ const SESSION_TAG = 'hubless:session';
 const USER_TAG = 'hubless:user';
 
 /**
- * Routing on a pool of ALBs (DESIGN.md section 6: 100 target groups per ALB is a hard
+ * Routing on a pool of ALBs (docs/architecture.md section 6: 100 target groups per ALB is a hard
  * limit, so one ALB carries at most ~95 live sessions). A route is:
  *   a slot (listener, priority) claimed in DynamoDB -> a target group (ip, 8888, health
  *   check on the lab's /api) with the task's IP -> a listener rule at that priority
