@@ -8,6 +8,8 @@ Everything comes from the environment the control plane sets on the task:
   HUBLESS_SHUTDOWN_NO_ACTIVITY_SECONDS the server stops itself after this long without
                                       activity (default 2x idle): a safety net for when the
                                       control plane's culler cannot reach the lab.
+  HUBLESS_CONTENT_REPO, _BRANCH, _DIR  course material merged into the home at start
+                                      (hubless_lab/content.py)
 Command-line flags override these (local mode sets ip and port that way).
 """
 
@@ -57,3 +59,10 @@ c.MappingKernelManager.cull_busy = False
 c.TerminalManager.cull_inactive_timeout = idle
 c.TerminalManager.cull_interval = 300
 c.ServerApp.shutdown_no_activity_timeout = _seconds("HUBLESS_SHUTDOWN_NO_ACTIVITY_SECONDS", 2 * idle)
+
+# Course material (HUBLESS_CONTENT_REPO): pulled into the home before the server answers, so
+# a launch that opens one of its notebooks finds it there. A failed pull is reported in the
+# home and the log, and never stops the server.
+from hubless_lab.content import sync_from_environment  # noqa: E402
+
+sync_from_environment()

@@ -1,3 +1,4 @@
+import type { ContentSource } from './content.ts';
 import { InvalidStateError, ValidationError } from './errors.ts';
 
 /**
@@ -115,6 +116,8 @@ export interface Session {
   reason?: StopReason;
   /** Path inside the lab to open once ready, e.g. "assignments/week3.ipynb". */
   openPath?: string;
+  /** Course material the lab merges into the home when it starts (core/content.ts). */
+  content?: ContentSource;
   /**
    * Per-session secret the control plane (culler, readiness probe) uses to read the
    * lab's own API with `Authorization: token …`. Never shown to clients or logged.

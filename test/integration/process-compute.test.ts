@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -149,6 +149,56 @@ describe('ProcessCompute with real Jupyter servers', () => {
     );
     expect(read.status).toBe(200);
     expect(await read.json()).toMatchObject({ content: 'kept across restarts' });
+    await compute.stop(second, 'test over');
+  });
+
+  it('merges course material into the home before the lab answers, keeping a student edit at the next start', async () => {
+    const user = 'learner';
+    const bare = path.join(dir, 'intro.git');
+    const teacher = path.join(dir, 'teacher');
+    const git = (cwd: string, ...args: string[]) =>
+      execFileSync('git', args, {
+        cwd,
+        stdio: 'pipe',
+        env: {
+          ...process.env,
+          GIT_CONFIG_GLOBAL: '/dev/null',
+          GIT_AUTHOR_NAME: 'T',
+          GIT_AUTHOR_EMAIL: 't@example.edu',
+          GIT_COMMITTER_NAME: 'T',
+          GIT_COMMITTER_EMAIL: 't@example.edu',
+        },
+      });
+    const publish = async (files: Record<string, string>) => {
+      for (const [name, text] of Object.entries(files)) await writeFile(path.join(teacher, name), text);
+      git(teacher, 'add', '-A');
+      git(teacher, 'commit', '-q', '-m', 'course update');
+      git(teacher, 'push', '-q', 'origin', 'HEAD:main');
+    };
+    git(dir, 'init', '-q', '--bare', '--initial-branch=main', bare);
+    git(dir, 'clone', '-q', bare, teacher);
+    await publish({ 'week1.ipynb': 'week 1 v1', 'week2.ipynb': 'week 2 v1' });
+    const content = {
+      HUBLESS_CONTENT_REPO: `file://${bare}`,
+      HUBLESS_CONTENT_BRANCH: 'main',
+      HUBLESS_CONTENT_DIR: 'intro',
+    };
+
+    const first = await compute.start(await specFor(user, content));
+    await running(first);
+    const home = await homes.ensure(user);
+    expect(readFileSync(path.join(home, 'intro/week1.ipynb'), 'utf8')).toBe('week 1 v1');
+    await compute.stop(first, 'Stopped by its owner.');
+
+    await writeFile(path.join(home, 'intro/week1.ipynb'), 'my answers');
+    rmSync(path.join(home, 'intro/week2.ipynb'));
+    await publish({ 'week1.ipynb': 'week 1 v2', 'week3.ipynb': 'week 3' });
+    const second = await compute.start(await specFor(user, content));
+    await running(second);
+    expect(readFileSync(path.join(home, 'intro/week1.ipynb'), 'utf8')).toBe('my answers');
+    expect(readFileSync(path.join(home, 'intro/week1.course-update.ipynb'), 'utf8')).toBe('week 1 v2');
+    expect(readFileSync(path.join(home, 'intro/week2.ipynb'), 'utf8')).toBe('week 2 v1');
+    expect(readFileSync(path.join(home, 'intro/week3.ipynb'), 'utf8')).toBe('week 3');
     await compute.stop(second, 'test over');
   });
 

@@ -113,6 +113,31 @@ describe('launch links', () => {
       await expect(visit(json.url, 'ada')).rejects.toMatchObject({ code: 'link_used', status: 410 });
     });
 
+    it('carries course material to the lab: the repository, its branch and the folder it lands in', async () => {
+      const { json, status } = await create({
+        path: 'intro-course/week1.ipynb',
+        repository: 'https://github.com/org/intro-course.git',
+        branch: 'spring',
+      });
+      expect(status).toBe(201);
+      await visit(json.url, 'ada');
+      expect(compute.calls.start[0]?.env).toMatchObject({
+        HUBLESS_CONTENT_REPO: 'https://github.com/org/intro-course.git',
+        HUBLESS_CONTENT_BRANCH: 'spring',
+        HUBLESS_CONTENT_DIR: 'intro-course',
+      });
+      expect((await kit.core.store.get('ada', ''))?.openPath).toBe('intro-course/week1.ipynb');
+    });
+
+    it('refuses a repository that is not a git URL, an option-like branch, and a branch without repository', async () => {
+      const bad = await create({ repository: '--upload-pack=touch /tmp/x' });
+      expect(bad.status).toBe(400);
+      expect(bad.json.error.code).toBe('invalid_repository');
+      const option = await create({ repository: 'https://example.edu/c.git', branch: '-b' });
+      expect(option.json.error.code).toBe('invalid_branch');
+      expect((await create({ branch: 'main' })).status).toBe(400);
+    });
+
     it('expires', async () => {
       const { json } = await create({ ttl_seconds: 60 });
       clock.advance(61);

@@ -1,3 +1,4 @@
+import type { ContentSource } from '../content.ts';
 import type { EventSink, LifecycleEvent } from '../ports.ts';
 import type { ApiScope, HubScope } from './scopes.ts';
 
@@ -48,6 +49,8 @@ export interface LaunchLink {
   user: string;
   /** Path inside the lab to open, e.g. "week3/lab.ipynb". */
   path?: string;
+  /** Course material merged into the home when the server starts. */
+  content?: ContentSource;
   /** The client that made it (for the audit trail). */
   client: string;
   createdAt: string;

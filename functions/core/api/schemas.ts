@@ -29,6 +29,23 @@ export const labPath = z
     example: 'week3/lab.ipynb',
   });
 
+/** Course material (core/content.ts): the same two fields on a launch link and a start. */
+const contentFields = {
+  repository: z.string().max(500).optional().meta({
+    description:
+      'A git repository whose files are merged into the home, in a folder named after it, when the server starts (new files appear, updates land, the student\u2019s edits are kept).',
+    example: 'https://github.com/org/intro-course.git',
+  }),
+  branch: z
+    .string()
+    .max(100)
+    .optional()
+    .meta({ description: 'The repository\u2019s branch (default: its default branch).', example: 'main' }),
+};
+const needsRepository = (body: { repository?: string; branch?: string }) =>
+  body.branch === undefined || body.repository !== undefined;
+const needsRepositoryMessage = { message: 'branch needs repository', path: ['branch'] };
+
 const groupName = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'group names are 1-128 letters, digits, ".", "_" or "-"');
@@ -64,10 +81,13 @@ export const putUserBody = z
   })
   .meta({ description: 'Fields to set; fields left out keep their value.' });
 
-export const startServerBody = z.strictObject({
-  profile: profileName.optional(),
-  path: labPath.optional(),
-});
+export const startServerBody = z
+  .strictObject({
+    profile: profileName.optional(),
+    path: labPath.optional(),
+    ...contentFields,
+  })
+  .refine(needsRepository, needsRepositoryMessage);
 
 export const SERVER_STATE_FILTERS = ['active', 'all', ...SESSION_STATES] as const;
 export const listServersQuery = z.strictObject({
@@ -83,10 +103,13 @@ export const listServersQuery = z.strictObject({
 
 export const MAX_LINK_TTL_SECONDS = 3600;
 export const DEFAULT_LINK_TTL_SECONDS = 600;
-export const launchBody = z.strictObject({
-  path: labPath.optional(),
-  ttl_seconds: z.int().min(30).max(MAX_LINK_TTL_SECONDS).default(DEFAULT_LINK_TTL_SECONDS),
-});
+export const launchBody = z
+  .strictObject({
+    path: labPath.optional(),
+    ttl_seconds: z.int().min(30).max(MAX_LINK_TTL_SECONDS).default(DEFAULT_LINK_TTL_SECONDS),
+    ...contentFields,
+  })
+  .refine(needsRepository, needsRepositoryMessage);
 
 export const MAX_USAGE_DAYS = 92;
 export const usageQuery = z.strictObject({ from: date, to: date, user: z.string().optional() });

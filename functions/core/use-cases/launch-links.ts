@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { IdempotencyKeyReuseError, LaunchLinkError } from '../api/errors.ts';
 import type { IdempotencyRecord, LaunchLink, LaunchLinkStore } from '../api/ports.ts';
+import { type ContentSource, checkContentSource } from '../content.ts';
 import type { CoreDeps } from '../deps.ts';
 import { InvalidStateError, ValidationError } from '../errors.ts';
 import { advance, mutate } from '../lifecycle.ts';
@@ -27,6 +28,8 @@ export function hashToken(token: string): string {
 export interface CreateLinkRequest {
   user: string;
   path?: string;
+  /** Course material the lab merges into the home when it starts. */
+  content?: ContentSource;
   ttlSeconds: number;
   client: string;
   /** `<publicUrl>/launch?token=…` is what the student opens. */
@@ -64,6 +67,7 @@ export async function createLaunchLink(
     expiresAt: nowSeconds + request.ttlSeconds,
   };
   if (request.path !== undefined) link.path = request.path;
+  if (request.content !== undefined) link.content = checkContentSource(request.content);
   // The link is saved before the key is claimed: a racing duplicate that loses the claim
   // only leaves an unused link behind (it expires), never a URL that does not work.
   await links.put(link);
@@ -72,7 +76,9 @@ export async function createLaunchLink(
     return { url: url(token), expiresAt: new Date(link.expiresAt * 1000), repeated: false };
 
   const secret = `${request.client}\n${request.user}\n${request.idempotencyKey}`;
-  const requestHash = sha256(JSON.stringify([request.path ?? null, request.ttlSeconds]));
+  const requestHash = sha256(
+    JSON.stringify([request.path ?? null, request.ttlSeconds, ...(request.content ? [request.content] : [])]),
+  );
   const record: IdempotencyRecord = {
     keyHash: sha256(`key\n${secret}`),
     requestHash,
@@ -136,6 +142,7 @@ export async function redeemLaunchLink(
     profile: (await getActiveUser(deps, request.user)).profile,
     groups: request.groups,
     openPath: link.path,
+    content: link.content,
   });
   if (created || isTerminal(session.state) || session.openPath === link.path) return session;
   // Already starting or running: the student should still land where this link points.

@@ -1,3 +1,4 @@
+import { type ContentSource, contentEnvironment } from '../content.ts';
 import type { CoreDeps } from '../deps.ts';
 import {
   ForbiddenError,
@@ -19,6 +20,8 @@ export interface StartRequest {
   groups: string[];
   /** Path inside the lab to open when ready. */
   openPath?: string;
+  /** Course material to merge into the home when the server starts. */
+  content?: ContentSource;
 }
 
 export interface StartResult {
@@ -113,6 +116,7 @@ export async function startServer(deps: CoreDeps, request: StartRequest): Promis
     createdAt: now,
     updatedAt: now,
     openPath: request.openPath,
+    ...(request.content ? { content: request.content } : {}),
     labToken: deps.randomId(24),
     events: [{ progress: PROGRESS.pending, message: 'Server requested', time: now }],
   };
@@ -156,6 +160,7 @@ async function launch(deps: CoreDeps, session: Session, profile: Profile): Promi
       baseUrl: baseUrlFor(session.user, session.server),
       env: {
         ...deps.labEnvironment(session),
+        ...contentEnvironment(session.content),
         HUBLESS_OWNER: session.user,
         HUBLESS_BASE_URL: baseUrlFor(session.user, session.server),
         HUBLESS_LAB_TOKEN: session.labToken ?? '',

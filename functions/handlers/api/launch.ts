@@ -1,4 +1,5 @@
 import type { LaunchBody } from '../../core/api/schemas.ts';
+import { contentFrom } from '../../core/content.ts';
 import { createLaunchLink } from '../../core/use-cases/launch-links.ts';
 import type { ApiHandlerFn } from './context.ts';
 import { header, jsonResult } from './http.ts';
@@ -9,6 +10,7 @@ export const createLaunchLinkRoute: ApiHandlerFn = async (deps, { params, body, 
   const link = await createLaunchLink(deps.core, deps.launchLinks, {
     user: params.user!,
     path: request.path,
+    content: contentFrom(request),
     ttlSeconds: request.ttl_seconds,
     client: principal.client,
     publicUrl: deps.publicUrl,

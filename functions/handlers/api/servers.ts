@@ -1,6 +1,7 @@
 import { paginate } from '../../core/api/pagination.ts';
 import type { ListServersQuery, StartServerBody } from '../../core/api/schemas.ts';
 import { apiStopReason } from '../../core/api/stop-reasons.ts';
+import { contentFrom } from '../../core/content.ts';
 import { isTerminal, SESSION_STATES, type SessionState } from '../../core/session.ts';
 import { findServer, getServer } from '../../core/use-cases/get-server.ts';
 import { listServers } from '../../core/use-cases/list-servers.ts';
@@ -30,6 +31,7 @@ export const startServerRoute: ApiHandlerFn = async (deps, { params, body }) => 
     profile: request.profile ?? user.profile,
     groups: user.groups,
     openPath: request.path,
+    content: contentFrom(request),
   });
   const location = { location: serverPath(user.name, session.server) };
   return jsonResult(session.state === 'ready' ? 200 : 202, serverView(session, deps.publicUrl), location);
