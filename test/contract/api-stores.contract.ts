@@ -48,6 +48,31 @@ export function describeLaunchLinkStoreContract(name: string, factory: () => Pro
       expect(await store.markUsed('unknown', 'ada', 'x', NOW)).toBe(false);
     });
 
+    it('lets exactly one of concurrent redemptions with different timestamps win', async () => {
+      const store = await factory();
+      const saved = link();
+      await store.put(saved);
+      const times = [0, 1, 2, 3, 4].map((i) => `2027-01-15T08:00:0${i}.000Z`);
+      const results = await Promise.all(
+        times.map((usedAt) => store.markUsed(saved.tokenHash, 'ada', usedAt, NOW)),
+      );
+      expect(results.filter(Boolean)).toHaveLength(1);
+      const winner = times[results.indexOf(true)];
+      expect((await store.get(saved.tokenHash))?.usedAt).toBe(winner);
+      // A later redemption, with yet another timestamp, is refused and changes nothing.
+      expect(await store.markUsed(saved.tokenHash, 'ada', '2027-01-15T09:00:00.000Z', NOW + 1)).toBe(false);
+      expect((await store.get(saved.tokenHash))?.usedAt).toBe(winner);
+    });
+
+    it('redeems a link in its last second and not for another user', async () => {
+      const store = await factory();
+      const saved = link();
+      await store.put(saved);
+      expect(await store.markUsed(saved.tokenHash, 'adam', 'x', NOW)).toBe(false);
+      expect(await store.markUsed(saved.tokenHash, 'ad', 'x', NOW)).toBe(false);
+      expect(await store.markUsed(saved.tokenHash, 'ada', '2027-01-15T08:00:00.000Z', NOW + 599)).toBe(true);
+    });
+
     it('claims an idempotency key once until it expires', async () => {
       const store = await factory();
       const record = {

@@ -112,6 +112,8 @@ function session(user: string, server = ''): Session {
   };
 }
 
+const NEAR_MISSES = ['ali', 'alice2', 'alicex'];
+
 describe('local gateway', () => {
   let dataDir: string;
   let gateway: Gateway;
@@ -127,6 +129,8 @@ describe('local gateway', () => {
     await directory.upsert({ name: 'alice', email: 'alice@example.org', password: 'alice-password' });
     await directory.upsert({ name: 'bob', password: 'bob-password' });
     await directory.upsert({ name: 'carol', password: 'carol-password' });
+    // Near misses of alice: a prefix and two extensions of her name.
+    for (const name of NEAR_MISSES) await directory.upsert({ name, password: `${name}-password` });
     await directory.disable('carol');
 
     const port = await freePort();
@@ -314,6 +318,24 @@ describe('local gateway', () => {
     const response = await browser.request('/user/alice/lab');
     expect(response.status).toBe(403);
     expect(await response.text()).toContain('another user');
+  });
+
+  it.each(NEAR_MISSES)('keeps %s, a near miss of alice, out of her lab', async (name) => {
+    const browser = new Browser(gateway.url);
+    await signIn(browser, name, `${name}-password`);
+    const response = await browser.request('/user/alice/lab');
+    expect(response.status).toBe(403);
+    expect(await response.text()).toContain('another user');
+  });
+
+  it('lets alice into her lab when she signs in as ALICE (logins are case-insensitive)', async () => {
+    const browser = new Browser(gateway.url);
+    await signIn(browser, 'ALICE', 'alice-password');
+    const response = await browser.request('/user/alice/api/status');
+    expect(response.status).toBe(200);
+    expect((await verifier.verify((await response.json()).headers['x-amzn-oidc-data'])).username).toBe(
+      'alice',
+    );
   });
 
   it('hands /user/<key>/ to the portal when no route exists', async () => {

@@ -175,6 +175,11 @@ describe('lab owner check', () => {
       expect(await response.json()).toMatchObject({ type: 'directory' });
     });
 
+    it('is the owner whatever the case of the signed username (logins are case-insensitive)', async () => {
+      const response = await get(`${BASE}api/contents`, { 'x-amzn-oidc-data': await identity('ALICE') });
+      expect(response.status).toBe(200);
+    });
+
     it.runIf(HAS_TREE)('opens the classic UI page', async () => {
       const response = await get(`${BASE}tree`, { 'x-amzn-oidc-data': await identity(OWNER) });
       expect(response.status).toBe(200);
@@ -193,6 +198,16 @@ describe('lab owner check', () => {
       expect(response.status).toBe(403);
       expect(await get(`${BASE}tree`).then((r) => r.status)).toBe(403);
     });
+
+    // Near misses of the owner's name: a prefix, extensions, a character the rule never
+    // allows. A prefix or suffix match in the comparison would let these in.
+    it.each(['ali', 'alice2', 'alicex', 'alice.'])(
+      'gets 403 as %s, a near miss of the owner',
+      async (name) => {
+        const response = await get(`${BASE}api/contents`, { 'x-amzn-oidc-data': await identity(name) });
+        expect(response.status).toBe(403);
+      },
+    );
 
     it('gets 403 with a forged signature', async () => {
       const forger = await generateKeyPair('ES256');

@@ -38,6 +38,21 @@ describe('normaliseUsername', () => {
     expect(error.message).not.toMatch(/[\u0000-\u001f]/);
   });
 
+  it('accepts a username of exactly 32 characters, the README’s limit', () => {
+    const longest = `a${'b'.repeat(31)}`;
+    expect(longest).toHaveLength(32);
+    expect(normaliseUsername(longest)).toBe(longest);
+    expect(normaliseUsername(`  ${longest.toUpperCase()} `)).toBe(longest);
+  });
+
+  it('refuses a username of 33 characters, saying how long it is', () => {
+    expect(() => normaliseUsername('a'.repeat(33))).toThrow(/is 33 characters long.*1-32 characters/);
+  });
+
+  it('counts the length after trimming, so spaces around a 32-character login do not refuse it', () => {
+    expect(normaliseUsername(` ${'c'.repeat(32)} `)).toBe('c'.repeat(32));
+  });
+
   it('refuses values that are not strings', () => {
     expect(() => normaliseUsername(42)).toThrow(ValidationError);
   });

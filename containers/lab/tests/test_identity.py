@@ -104,6 +104,23 @@ class TestOwnerOf:
         kid, private = keys.add()
         assert denied_reason(verifier, sign(private, kid, username="bob")) == "This server belongs to alice."
 
+    # Near misses of the owner "alice": a prefix or suffix match, a look-alike, or a
+    # character the username rule never allows must all be refused.
+    @pytest.mark.parametrize(
+        "username",
+        ["ali", "alic", "alice2", "alicex", "alice-", "alice.", ".alice", "xalice", "alice bob", "a", "bob"],
+    )
+    def test_refuses_a_near_miss_of_the_owner(self, keys, verifier, username):
+        kid, private = keys.add()
+        assert denied_reason(verifier, sign(private, kid, username=username)) == "This server belongs to alice."
+
+    # The username rule makes logins case-insensitive (core lowercases them), so case alone
+    # does not make another user.
+    @pytest.mark.parametrize("username", ["ALICE", "aLiCe", "Alice"])
+    def test_accepts_the_owner_in_any_case(self, keys, verifier, username):
+        kid, private = keys.add()
+        assert verifier.owner_of(sign(private, kid, username=username)) == "alice"
+
     def test_refuses_an_expired_header(self, keys, verifier):
         kid, private = keys.add()
         assert "expired" in denied_reason(verifier, sign(private, kid, exp_in=-31))
