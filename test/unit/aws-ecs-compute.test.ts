@@ -217,6 +217,27 @@ describe('EcsCompute', () => {
       expect(ecsMock.commandCalls(RunTaskCommand)[0]?.args[0].input.taskDefinition).toBe(TD_ARN);
     });
 
+    it('carries course material in the overrides, so a launch with another repository reuses the definition', async () => {
+      const compute = new EcsCompute(config());
+      const { tags: _ignored, ...template } = compute.taskDefinitionFor(spec());
+      ecsMock.on(DescribeTaskDefinitionCommand).resolves({
+        taskDefinition: { taskDefinitionArn: TD_ARN, status: 'ACTIVE' },
+        tags: [{ key: 'hubless:template-hash', value: templateHash(template) }],
+      });
+      ecsMock.on(RunTaskCommand).resolves({ tasks: [{ taskArn: TASK_ARN }] });
+      const content = {
+        HUBLESS_CONTENT_REPO: 'https://github.com/org/intro.git',
+        HUBLESS_CONTENT_BRANCH: 'main',
+        HUBLESS_CONTENT_DIR: 'intro',
+      };
+      await compute.start(spec({ env: { ...spec().env, ...content } }));
+      expect(ecsMock.commandCalls(RegisterTaskDefinitionCommand)).toHaveLength(0);
+      const overrides = ecsMock.commandCalls(RunTaskCommand)[0]?.args[0].input.overrides;
+      expect(overrides?.containerOverrides?.[0]?.environment).toEqual(
+        expect.arrayContaining(Object.entries(content).map(([name, value]) => ({ name, value }))),
+      );
+    });
+
     it('re-registers when the access point (or anything in the template) changed', async () => {
       const compute = new EcsCompute(config());
       const { tags: _ignored, ...template } = compute.taskDefinitionFor(spec());

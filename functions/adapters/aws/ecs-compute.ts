@@ -37,6 +37,10 @@ export const DEFAULT_SESSION_ENV_KEYS = [
   'HUBLESS_SESSION_ID',
   'HUBLESS_SERVER',
   'HUBLESS_BASE_URL',
+  // Course material differs per launch (core/content.ts).
+  'HUBLESS_CONTENT_REPO',
+  'HUBLESS_CONTENT_BRANCH',
+  'HUBLESS_CONTENT_DIR',
 ];
 
 export interface EcsComputeConfig {
