@@ -33,6 +33,7 @@ import { createLocalDynamoClients, type DynamoDbLocal, startDynamoDbLocal } from
 import { ensureFirstAdmin } from './first-admin.ts';
 import { DEFAULT_GATEWAY_CLIENT_ID, gatewayIssuer, startGateway } from './gateway/index.ts';
 import { loadOrCreateIdentitySigner } from './identity-signer.ts';
+import { lockDataDir } from './instance-lock.ts';
 
 /**
  * Local mode: the AWS column of docs/architecture.md section 1 swapped for real local stand-ins,
@@ -75,6 +76,10 @@ export async function startLocalRuntime(
   const log: Log =
     options.log ?? (options.quiet ? () => undefined : new JsonLogger({ level: settings.logLevel }).log);
   const cleanups: Array<() => Promise<void>> = [];
+  // Before anything else touches the data dir: a second instance would reap this one's
+  // labs as its own leftovers and the two would fight over every session.
+  const lock = await lockDataDir(dataDir, { port: local.port, url: local.publicUrl });
+  cleanups.push(() => lock.release());
 
   try {
     let dynamo: DynamoDbLocal | undefined;
