@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type CryptoKey, exportJWK, exportSPKI, generateKeyPair, importJWK, type JWK, SignJWT } from 'jose';
+import { DataFileError, parseDataFile } from '../adapters/local/data-file.ts';
 
 /**
  * The local gateway's stand-in for the ALB's token signer. It signs the
@@ -98,11 +99,12 @@ async function readStoredKey(dataDir: string): Promise<StoredKey | undefined> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
-  const parsed = JSON.parse(text) as Partial<StoredKey>;
-  if (typeof parsed.kid !== 'string' || !parsed.privateJwk || typeof parsed.publicKeyPem !== 'string') {
-    throw new Error(
-      `${join(dataDir, ...KEY_FILE)} is not a hubless identity key; move it away to create a new one.`,
-    );
+  const file = join(dataDir, ...KEY_FILE);
+  const fix =
+    'Remove it (or move it away) and start hubless again: a new key is made, and everyone signs in again.';
+  const parsed = parseDataFile(file, text, fix) as Partial<StoredKey> | null;
+  if (typeof parsed?.kid !== 'string' || !parsed.privateJwk || typeof parsed.publicKeyPem !== 'string') {
+    throw new DataFileError(file, 'is not a hubless identity key', fix);
   }
   return parsed as StoredKey;
 }

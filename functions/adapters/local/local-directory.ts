@@ -5,6 +5,7 @@ import { NotFoundError, ValidationError } from '../../core/errors.ts';
 import { initialPassword } from '../../core/ids.ts';
 import type { Directory, NewUser, User } from '../../core/ports.ts';
 import { normaliseUsername } from '../../core/username.ts';
+import { DataFileError, parseDataFile } from './data-file.ts';
 
 /**
  * The local mode's user directory (Cognito's stand-in): `<dataDir>/users.json`.
@@ -187,9 +188,12 @@ export class LocalDirectory implements Directory {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, users: {} };
       throw error;
     }
-    const parsed = JSON.parse(text) as Partial<UsersFile>;
+    const fix =
+      'Restore it from a backup, or fix it by hand (expected {"version":1,"users":{...}}); ' +
+      'removing it removes every user, and the next `hubless start` creates a new first admin.';
+    const parsed = parseDataFile(this.file, text, fix) as Partial<UsersFile> | null;
     if (!parsed || typeof parsed.users !== 'object' || parsed.users === null) {
-      throw new Error(`${this.file} is not a hubless users file (expected {"version":1,"users":{...}}).`);
+      throw new DataFileError(this.file, 'is not a hubless users file', fix);
     }
     return { version: 1, users: parsed.users };
   }

@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import Provider, { type InteractionDetails, errors as oidcErrors } from 'oidc-provider';
+import { DataFileError, parseDataFile } from '../../adapters/local/data-file.ts';
 import type { LocalDirectory } from '../../adapters/local/local-directory.ts';
 import { DEFAULT_RESOURCE_SERVER } from '../../core/api/scopes.ts';
 import { BodyTooLargeError, readBody } from '../gateway/body.ts';
@@ -122,13 +123,19 @@ interface StoredKeys {
 async function loadOrCreateKeys(dataDir: string): Promise<StoredKeys> {
   const dir = join(dataDir, 'oidc');
   const file = join(dir, 'keys.json');
+  let text: string | undefined;
   try {
-    const stored = JSON.parse(await readFile(file, 'utf8')) as StoredKeys;
-    if (Array.isArray(stored.jwks?.keys) && stored.jwks.keys.length > 0 && Array.isArray(stored.cookieKeys))
-      return stored;
-    throw new Error(`${file} is not a hubless OIDC key file; move it away to create new keys.`);
+    text = await readFile(file, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  if (text !== undefined) {
+    const fix =
+      'Remove it (or move it away) and start hubless again: new keys are made, and everyone signs in again.';
+    const stored = parseDataFile(file, text, fix) as StoredKeys | null;
+    if (Array.isArray(stored?.jwks?.keys) && stored.jwks.keys.length > 0 && Array.isArray(stored.cookieKeys))
+      return stored;
+    throw new DataFileError(file, 'is not a hubless OIDC key file', fix);
   }
   const { privateKey } = await generateKeyPair('RS256', { extractable: true });
   const jwk = {
