@@ -27,6 +27,7 @@ import { EmfMetrics } from '../functions/adapters/metrics/emf.ts';
 import { DEFAULT_PROFILES } from '../functions/core/config.ts';
 import type { CullerDeps } from '../functions/core/culling/ports.ts';
 import { randomHex } from '../functions/core/ids.ts';
+import { hmacLabTokens } from '../functions/core/lab-tokens.ts';
 import type { Compute, ComputeStatus, ComputeTask } from '../functions/core/ports.ts';
 import { systemClock } from '../functions/core/ports.ts';
 import type { Session } from '../functions/core/session.ts';
@@ -171,7 +172,6 @@ async function main(): Promise<void> {
           lastActivity: n % IDLE_EVERY === 0 ? readyAt : new Date(now.getTime() - 5_000).toISOString(),
           computeHandle: handle,
           target: { host: '127.0.0.1', port: labs.port },
-          labToken: randomHex(16),
         };
         // A finished session of another server of the same user: history the sweep must not read.
         const old: Session = {
@@ -192,6 +192,7 @@ async function main(): Promise<void> {
 
       const metricLines: string[] = [];
       const store = new DynamoSessionStore({ client: doc, tableName });
+      const labTokens = hmacLabTokens(async () => randomHex(32));
       const deps: CullerDeps = {
         store,
         compute,
@@ -212,8 +213,9 @@ async function main(): Promise<void> {
           profiles: DEFAULT_PROFILES,
         },
         labEnvironment: () => ({}),
+        labTokens,
         randomId: randomHex,
-        probe: new HttpActivityProbe(),
+        probe: new HttpActivityProbe({ labTokens }),
         lease: new DynamoLeaseStore({ client: doc, tableName }),
         metrics: new EmfMetrics({ write: (line) => metricLines.push(line) }),
         culling: { concurrency },

@@ -40,7 +40,16 @@ export function Api({ stack, app }: StackContext) {
       HUBLESS_API_CLIENT_IDS: apiClients.map((client) => client.userPoolClientId).join(','),
     },
   });
-  grantCapabilities(api, cp, ['sessions', 'launch', 'observe', 'routes', 'homes', 'directory', 'events']);
+  grantCapabilities(api, cp, [
+    'sessions',
+    'launch',
+    'observe',
+    'routes',
+    'homes',
+    'directory',
+    'events',
+    'lab-tokens',
+  ]);
 
   const authorizer = new HttpUserPoolAuthorizer('Cognito', userPool, {
     userPoolClients: apiClients,

@@ -3,6 +3,7 @@ import { DockerImageAsset, Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import { Cluster, ContainerInsights } from 'aws-cdk-lib/aws-ecs';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { NagSuppressions } from 'cdk-nag';
 import { type StackContext, use } from 'sst/constructs';
 import { clusterName } from '../functions/adapters/aws/names.ts';
@@ -62,5 +63,22 @@ export function Compute({ stack, app }: StackContext) {
     true,
   );
 
-  return { cluster, labImage, labLogGroup, executionRole };
+  // The key lab tokens are derived from (HMAC-SHA256(key, session id)): generated here, read
+  // by the Lambdas once per cold start. Labs are given only a token's hash, never this key.
+  // Its name is generated: a named secret deleted with the stack stays reserved for its
+  // recovery window (7-30 days), and redeploying the stage would fail on the name.
+  const labTokenKey = new Secret(stack, 'LabTokenKey', {
+    description: 'hubless: key of the per-session tokens the control plane shows labs (culler probe)',
+    generateSecretString: { passwordLength: 64, excludePunctuation: true, includeSpace: false },
+    removalPolicy: RemovalPolicy.DESTROY,
+  });
+  NagSuppressions.addResourceSuppressions(labTokenKey, [
+    {
+      id: 'AwsSolutions-SMG4',
+      reason:
+        'Not rotated automatically: a new key changes the token of every running lab, whose hash is fixed at its start, so the culler could no longer read them until they restart. Rotate by updating the secret while no labs run.',
+    },
+  ]);
+
+  return { cluster, labImage, labLogGroup, executionRole, labTokenKey };
 }

@@ -44,7 +44,7 @@ export function Routing({ stack, app }: StackContext) {
   const { vpc, albSecurityGroup, labSecurityGroup } = use(Network);
   const { table, fileSystem, labTaskRole } = use(Storage);
   const { userPool, albClient, domain: loginDomain, hosts } = use(Identity);
-  const { cluster, labImage, labLogGroup, executionRole } = use(Compute);
+  const { cluster, labImage, labLogGroup, executionRole, labTokenKey } = use(Compute);
 
   const certificate = importOrIssueCertificate(stack, config);
   const logBucket = accessLogBucket(stack, config);
@@ -95,6 +95,7 @@ export function Routing({ stack, app }: StackContext) {
     executionRole,
     labTaskRole,
     fileSystem,
+    labTokenKey,
     userPool,
     albClient,
     loginDomain,
@@ -117,6 +118,7 @@ export function Routing({ stack, app }: StackContext) {
     'homes',
     'directory-read',
     'events',
+    'lab-tokens',
   ]);
 
   balancers.forEach(({ alb, https, host }, index) => {

@@ -39,7 +39,7 @@ export function Schedules({ stack, app }: StackContext) {
     timeout: Duration.minutes(Math.min(config.cullEveryMinutes, 5)),
     vpc: { vpc, securityGroup: cullerSecurityGroup },
   });
-  grantCapabilities(culler, cp, ['sessions', 'observe', 'reconcile', 'routes', 'events']);
+  grantCapabilities(culler, cp, ['sessions', 'observe', 'reconcile', 'routes', 'events', 'lab-tokens']);
   new Rule(stack, 'CullSchedule', {
     description: 'hubless idle culler',
     schedule: Schedule.rate(Duration.minutes(config.cullEveryMinutes)),

@@ -7,6 +7,7 @@ import type { Cluster } from 'aws-cdk-lib/aws-ecs';
 import type { FileSystem } from 'aws-cdk-lib/aws-efs';
 import { Effect, type IRole, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { NagSuppressions } from 'cdk-nag';
 import type { Function as SstFunction } from 'sst/constructs';
 import { encodeAlbPool } from '../functions/adapters/aws/alb-pool.ts';
@@ -33,6 +34,8 @@ export interface ControlPlane {
   executionRole: IRole;
   labTaskRole: IRole;
   fileSystem: FileSystem;
+  /** The secret holding the lab token key. */
+  labTokenKey: ISecret;
   userPool: UserPool;
   albClient: UserPoolClient;
   loginDomain: UserPoolDomain;
@@ -86,9 +89,8 @@ export function controlPlaneEnvironment(cp: ControlPlane): ControlPlaneEnvironme
     HUBLESS_USER_POOL_ARN: cp.userPool.userPoolArn,
     HUBLESS_USER_POOL_CLIENT_ID: cp.albClient.userPoolClientId,
     HUBLESS_USER_POOL_DOMAIN: cp.loginDomain.domainName,
-    // Signing out must end the Cognito session too, or the ALB signs the user straight back in.
-    HUBLESS_LOGOUT_URL: `${cp.loginDomain.baseUrl()}/logout?client_id=${cp.albClient.userPoolClientId}&logout_uri=${encodeURIComponent(publicUrl)}`,
     HUBLESS_EVENT_BUS_NAME: 'default',
+    HUBLESS_LAB_TOKEN_KEY_ARN: cp.labTokenKey.secretArn,
     HUBLESS_PROFILES: stack.toJsonString(cp.config.profiles),
     HUBLESS_IDLE_TIMEOUT_SECONDS: String(cp.config.idleTimeoutSeconds),
     HUBLESS_MAX_AGE_SECONDS: String(cp.config.maxAgeSeconds),
@@ -109,7 +111,8 @@ export type Capability =
   | 'homes'
   | 'directory-read'
   | 'directory'
-  | 'events';
+  | 'events'
+  | 'lab-tokens';
 
 export function grantCapabilities(fn: SstFunction, cp: ControlPlane, capabilities: Capability[]): void {
   const stack = CdkStack.of(fn);
@@ -275,6 +278,15 @@ export function grantCapabilities(fn: SstFunction, cp: ControlPlane, capabilitie
               'cognito-idp:CreateGroup',
             ],
             resources: [cp.userPool.userPoolArn],
+          }),
+        );
+        break;
+      case 'lab-tokens':
+        // The lab token key (Compute stack), read once per cold start; nothing else in Secrets Manager.
+        statements.push(
+          new PolicyStatement({
+            actions: ['secretsmanager:GetSecretValue'],
+            resources: [cp.labTokenKey.secretArn],
           }),
         );
         break;

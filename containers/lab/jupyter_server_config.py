@@ -2,7 +2,8 @@
 
 Everything comes from the environment the control plane sets on the task:
   HUBLESS_BASE_URL                    /user/<key>/ (or /user/<key>/<server>/)
-  HUBLESS_LAB_TOKEN                   the control plane's token (Authorization header only)
+  HUBLESS_LAB_TOKEN_SHA256            SHA-256 of the control plane's token (never the token itself;
+                                      the token is accepted in the Authorization header only)
   HUBLESS_OWNER, HUBLESS_IDENTITY_*   the owner check (see hubless_lab/__init__.py)
   HUBLESS_IDLE_TIMEOUT_SECONDS        idle kernels are culled after this (default 3600)
   HUBLESS_SHUTDOWN_NO_ACTIVITY_SECONDS the server stops itself after this long without
@@ -39,15 +40,12 @@ c.ServerApp.open_browser = False
 c.ServerApp.allow_remote_access = True
 c.ServerApp.trust_xheaders = True
 
-token = os.environ.get("HUBLESS_LAB_TOKEN", "")
+# The owner check decides every request (hubless_lab.gate); jupyter's own token is unused,
+# and the control plane's token is never given to the lab, only its hash.
 if jupyter_server.version_info[0] >= 2:
     c.ServerApp.identity_provider_class = "hubless_lab.jupyter2.OwnerIdentityProvider"
-    if token:
-        c.IdentityProvider.token = token
 else:
     c.ServerApp.login_handler_class = "hubless_lab.jupyter1.OwnerLoginHandler"
-    if token:
-        c.ServerApp.token = token
 
 idle = _seconds("HUBLESS_IDLE_TIMEOUT_SECONDS", 3600)
 c.MappingKernelManager.cull_idle_timeout = idle

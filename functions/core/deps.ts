@@ -1,4 +1,5 @@
 import type { Settings } from './config.ts';
+import type { LabTokens } from './lab-tokens.ts';
 import type { Log } from './log.ts';
 import type { Clock, Compute, Directory, EventSink, Homes, Router, SessionStore } from './ports.ts';
 import type { Session } from './session.ts';
@@ -19,7 +20,9 @@ export interface CoreDeps {
     Partial<Pick<Settings, 'namedServerLimit'>>;
   /** The environment a lab needs to verify identity headers, besides owner/base URL/token. */
   labEnvironment: (session: Session) => Record<string, string>;
-  /** Random, URL-safe identifiers (session nonces, lab tokens). Injected so tests are repeatable. */
+  /** The token the control plane shows a lab (derived per session, never stored). */
+  labTokens: LabTokens;
+  /** Random, URL-safe identifiers (session nonces). Injected so tests are repeatable. */
   randomId: (bytes?: number) => string;
   log?: Log;
 }

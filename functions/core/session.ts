@@ -118,11 +118,6 @@ export interface Session {
   openPath?: string;
   /** Course material the lab merges into the home when it starts (core/content.ts). */
   content?: ContentSource;
-  /**
-   * Per-session secret the control plane (culler, readiness probe) uses to read the
-   * lab's own API with `Authorization: token …`. Never shown to clients or logged.
-   */
-  labToken?: string;
   lastActivity?: string;
   /**
    * The user's own activity reported without a server (JupyterHub's user-level

@@ -40,8 +40,8 @@ const awsEnvSchema = z.object({
   HUBLESS_API_CLIENT_IDS: list.optional(),
   HUBLESS_USER_POOL_DOMAIN: z.string().min(1),
   HUBLESS_EVENT_BUS_NAME: z.string().default('default'),
-  HUBLESS_LOGOUT_URL: z.url().optional(),
   HUBLESS_PUBLIC_URL: z.url(),
+  HUBLESS_LAB_TOKEN_KEY_ARN: z.string().startsWith('arn:'),
 } satisfies Record<'AWS_REGION' | LambdaEnvName, z.ZodType>);
 
 export interface AwsSettings extends Settings {

@@ -4,6 +4,7 @@ import { ECSClient } from '@aws-sdk/client-ecs';
 import { EFSClient } from '@aws-sdk/client-efs';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { AlbRouter } from '../adapters/aws/alb-router.ts';
 import { AlbSlots } from '../adapters/aws/alb-slots.ts';
@@ -11,12 +12,14 @@ import { CognitoDirectory } from '../adapters/aws/cognito-directory.ts';
 import { EcsCompute } from '../adapters/aws/ecs-compute.ts';
 import { EfsHomes } from '../adapters/aws/efs-homes.ts';
 import { EventBridgeSink } from '../adapters/aws/eventbridge-sink.ts';
+import { secretsManagerKey } from '../adapters/aws/lab-token-key.ts';
 import { ALB_AUTH, albKeysUrl, cognitoIssuer } from '../adapters/aws/names.ts';
 import { JsonLogger } from '../adapters/log/json-logger.ts';
 import { EmfMetrics } from '../adapters/metrics/emf.ts';
 import { logLevelOf } from '../core/config.ts';
 import type { CullerDeps } from '../core/culling/ports.ts';
 import type { CoreDeps } from '../core/deps.ts';
+import { hmacLabTokens } from '../core/lab-tokens.ts';
 import type { ApiDeps } from '../handlers/api/context.ts';
 import type { PortalDeps } from '../handlers/portal/context.ts';
 import { type AwsSettings, parseAwsSettings } from './aws-settings.ts';
@@ -72,6 +75,13 @@ export function awsParts(settings: AwsSettings, logger: JsonLogger): Parts {
       events: new EventBridgeClient({ region }),
       eventBusName: aws.HUBLESS_EVENT_BUS_NAME,
     }),
+    // Read once per instance, on the first start or probe (functions that never call a lab never read it).
+    labTokens: hmacLabTokens(
+      secretsManagerKey({
+        secrets: new SecretsManagerClient({ region }),
+        secretId: aws.HUBLESS_LAB_TOKEN_KEY_ARN,
+      }),
+    ),
     log: logger.log,
     metrics: new EmfMetrics({ dimensions: { Stage: aws.HUBLESS_STAGE } }),
     // Labs and the portal verify the ALB's own signature, with keys from the regional key server.
@@ -89,7 +99,7 @@ export function awsParts(settings: AwsSettings, logger: JsonLogger): Parts {
       cognito: { userPoolId: aws.HUBLESS_USER_POOL_ID, clientId: apiClientIds(settings) },
       clientIds: apiClientIds(settings),
     },
-    portal: { labUi: 'lab', logoutUrl: aws.HUBLESS_LOGOUT_URL, sessionCookie: ALB_AUTH.sessionCookie },
+    portal: { labUi: 'lab', logoutUrl: cognitoLogoutUrl(settings), sessionCookie: ALB_AUTH.sessionCookie },
     api: { publicUrl: aws.HUBLESS_PUBLIC_URL, tokenUrl: `${cognitoOrigin(settings)}/oauth2/token` },
   };
 }
@@ -99,6 +109,15 @@ function apiClientIds(settings: AwsSettings): string[] {
   return (settings.aws.HUBLESS_API_CLIENT_IDS ?? []).filter(
     (id) => id !== settings.aws.HUBLESS_USER_POOL_CLIENT_ID,
   );
+}
+
+/**
+ * Signing out must end the Cognito session too, or the ALB signs the user straight back in.
+ * Derived here rather than passed in the environment (its 4 KB are spent on the pool and profiles).
+ */
+function cognitoLogoutUrl(settings: AwsSettings): string {
+  const { aws } = settings;
+  return `${cognitoOrigin(settings)}/logout?client_id=${aws.HUBLESS_USER_POOL_CLIENT_ID}&logout_uri=${encodeURIComponent(aws.HUBLESS_PUBLIC_URL)}`;
 }
 
 /** Cognito's hosted domain: a bare prefix means <prefix>.auth.<region>.amazoncognito.com. */

@@ -1,5 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { FileServiceTokenStore } from '../adapters/local/service-tokens.ts';
+import { hmacLabTokens } from '../core/lab-tokens.ts';
 import { SESSION_COOKIE } from '../local/gateway/identity-headers.ts';
 import { ALB_KEYS_PATH, type IdentitySigner } from '../local/identity-signer.ts';
 import { assembleDeps, type Deps, type Parts } from './recipe.ts';
@@ -24,8 +26,11 @@ export type LocalDeps = Deps;
 export function buildLocalDeps(parts: LocalParts, labUi: 'lab' | 'tree'): LocalDeps {
   const { settings, signer, gatewayOrigin } = parts;
   const publicUrl = settings.local.publicUrl;
+  // A new key each start, in memory only: labs never outlive the process that started them.
+  const labKey = randomBytes(32);
   return assembleDeps({
     ...parts,
+    labTokens: hmacLabTokens(async () => labKey),
     identity: {
       signers: [signer.signerArn],
       issuer: signer.issuer,

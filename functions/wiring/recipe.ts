@@ -13,6 +13,7 @@ import { withEventMetrics } from '../core/culling/metrics.ts';
 import type { CullerDeps, Metrics } from '../core/culling/ports.ts';
 import type { CoreDeps } from '../core/deps.ts';
 import { randomHex } from '../core/ids.ts';
+import type { LabTokens } from '../core/lab-tokens.ts';
 import type { Log } from '../core/log.ts';
 import type { Compute, Directory, EventSink, Homes, Router } from '../core/ports.ts';
 import { systemClock } from '../core/ports.ts';
@@ -39,6 +40,8 @@ export interface Parts {
   log: Log;
   /** Embedded-metric-format lines (stdout; discarded when local mode is quiet). */
   metrics: Metrics;
+  /** Derives each session's lab token from a key: Secrets Manager on AWS, random per start locally. */
+  labTokens: LabTokens;
   /** Who signs the identity header: the ALB pool, or the local gateway. Labs and the portal verify it. */
   identity: {
     /** Load balancer ARN(s) allowed as the header's signer. */
@@ -100,6 +103,7 @@ export function coreDeps(parts: Parts): CoreDeps {
       // The lab's own shutdown is only a safety net for when the culler is down.
       HUBLESS_SHUTDOWN_NO_ACTIVITY_SECONDS: String(settings.idleTimeoutSeconds * 2),
     }),
+    labTokens: parts.labTokens,
     randomId: randomHex,
     log: parts.log,
   };
@@ -135,7 +139,7 @@ export function apiDeps(parts: Parts, core: CoreDeps): ApiDeps {
 export function cullerDeps(parts: Parts, core: CoreDeps): CullerDeps {
   return {
     ...core,
-    probe: new HttpActivityProbe(),
+    probe: new HttpActivityProbe({ labTokens: core.labTokens }),
     lease: new DynamoLeaseStore({ client: parts.doc, tableName: parts.settings.tableName }),
     metrics: parts.metrics,
   };

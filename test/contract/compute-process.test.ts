@@ -19,7 +19,7 @@ function labEnv(owner: string): Record<string, string> {
     HUBLESS_IDENTITY_KEYS_URL: 'http://127.0.0.1:9/.hubless/alb-keys',
     HUBLESS_IDENTITY_SIGNER: 'arn:hubless:local:gateway',
     HUBLESS_IDENTITY_ISSUER: 'http://127.0.0.1:9/oidc',
-    HUBLESS_LAB_TOKEN: randomBytes(16).toString('hex'),
+    HUBLESS_LAB_TOKEN_SHA256: randomBytes(32).toString('hex'),
   };
 }
 

@@ -1,6 +1,7 @@
 import { DEFAULT_PROFILES } from '../../functions/core/config.ts';
 import type { CoreDeps } from '../../functions/core/deps.ts';
 import { randomHex } from '../../functions/core/ids.ts';
+import { hmacLabTokens } from '../../functions/core/lab-tokens.ts';
 import type { Compute, Router, SessionStore } from '../../functions/core/ports.ts';
 import { FakeCompute } from './fake-compute.ts';
 import { FakeClock, FakeHomes, MemoryDirectory, MemoryEventSink } from './fake-parts.ts';
@@ -16,6 +17,9 @@ export interface TestDeps extends CoreDeps {
   clock: FakeClock;
   directory: MemoryDirectory;
 }
+
+/** The lab token key of makeTestDeps (a deployment's is random). */
+export const TEST_LAB_TOKEN_KEY = 'test-lab-token-key-0123456789abcdef';
 
 /** Core deps over fakes; pass parts to override. */
 export function makeTestDeps(overrides: Partial<TestDeps> = {}): TestDeps {
@@ -34,6 +38,7 @@ export function makeTestDeps(overrides: Partial<TestDeps> = {}): TestDeps {
       profiles: DEFAULT_PROFILES,
     },
     labEnvironment: () => ({ HUBLESS_IDENTITY_KEYS_URL: 'http://keys.invalid' }),
+    labTokens: hmacLabTokens(async () => TEST_LAB_TOKEN_KEY),
     randomId: randomHex,
     ...overrides,
     clock,

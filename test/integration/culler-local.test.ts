@@ -13,6 +13,7 @@ import { discardMetrics } from '../../functions/adapters/metrics/emf.ts';
 import { DEFAULT_PROFILES } from '../../functions/core/config.ts';
 import { MemoryLeaseStore } from '../../functions/core/culling/memory-lease-store.ts';
 import type { CullerDeps } from '../../functions/core/culling/ports.ts';
+import { hmacLabTokens } from '../../functions/core/lab-tokens.ts';
 import { systemClock } from '../../functions/core/ports.ts';
 import { baseUrlFor, type Session } from '../../functions/core/session.ts';
 import { type CullSummary, cullServers } from '../../functions/core/use-cases/cull.ts';
@@ -35,6 +36,8 @@ let compute: ProcessCompute;
 let router: GatewayRouter;
 let events: LogEventSink;
 let deps: CullerDeps;
+/** A random key per run, as local mode makes one per start. */
+const labTokens = hmacLabTokens(async () => randomBytes(32));
 
 beforeAll(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'hubless-culler-'));
@@ -67,8 +70,9 @@ beforeAll(() => {
       HUBLESS_IDENTITY_SIGNER: 'arn:hubless:local:test',
       HUBLESS_IDENTITY_ISSUER: 'http://127.0.0.1/test',
     }),
+    labTokens,
     randomId: (bytes = 9) => randomBytes(bytes).toString('hex'),
-    probe: new HttpActivityProbe(),
+    probe: new HttpActivityProbe({ labTokens }),
     lease: new MemoryLeaseStore(),
     metrics: discardMetrics,
     culling: { probeMissLimit: 2 },
@@ -104,7 +108,7 @@ function labUrl(session: Session, rest: string): string {
 
 /** Starts a kernel and runs `code` in it over the kernel's websocket (as the control plane, with the lab token). */
 async function runCell(session: Session, code: string): Promise<{ close: () => void }> {
-  const headers = { authorization: `token ${session.labToken}` };
+  const headers = { authorization: `token ${await labTokens.tokenFor(session.id)}` };
   const created = await fetch(labUrl(session, 'api/kernels'), {
     method: 'POST',
     headers: { ...headers, 'content-type': 'application/json' },
@@ -158,7 +162,7 @@ async function runCell(session: Session, code: string): Promise<{ close: () => v
 }
 
 async function serverReports(session: Session, state: string, nudge?: () => void): Promise<void> {
-  const probe = new HttpActivityProbe();
+  const probe = new HttpActivityProbe({ labTokens });
   for (let i = 0; i < 150; i++) {
     if (i % 3 === 0) nudge?.();
     const activity = await probe.probe(session).catch(() => undefined);

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -22,7 +22,9 @@ const SIGNER =
 const ISSUER = 'http://127.0.0.1/hubless-test-issuer';
 const OWNER = 'alice';
 const BASE = `/user/${OWNER}/`;
-const LAB_TOKEN = randomBytes(24).toString('hex');
+/** The control plane's token; the lab is given only its SHA-256 (LAB_TOKEN_HASH). */
+const LAB_TOKEN = randomBytes(32).toString('hex');
+const LAB_TOKEN_HASH = createHash('sha256').update(LAB_TOKEN).digest('hex');
 
 type KeyPair = Awaited<ReturnType<typeof generateKeyPair>>;
 
@@ -142,7 +144,7 @@ beforeAll(async () => {
         JUPYTER_CONFIG_DIR: path.join(workDir, '.jupyter'),
         TRAITLETS_APPLICATION_RAISE_CONFIG_FILE_ERROR: '1',
         HUBLESS_BASE_URL: BASE,
-        HUBLESS_LAB_TOKEN: LAB_TOKEN,
+        HUBLESS_LAB_TOKEN_SHA256: LAB_TOKEN_HASH,
         HUBLESS_OWNER: OWNER,
         HUBLESS_IDENTITY_KEYS_URL: keysUrl,
         HUBLESS_IDENTITY_SIGNER: SIGNER,
@@ -255,6 +257,12 @@ describe('lab owner check', () => {
 
     it('is refused with a wrong token', async () => {
       expect((await get(`${BASE}api/status`, { Authorization: 'token wrong' })).status).toBe(403);
+      const nearMiss = `${LAB_TOKEN.slice(0, -1)}${LAB_TOKEN.endsWith('0') ? '1' : '0'}`;
+      expect((await get(`${BASE}api/status`, { Authorization: `token ${nearMiss}` })).status).toBe(403);
+    });
+
+    it('is refused when shown the hash it was given (what describing the task reveals)', async () => {
+      expect((await get(`${BASE}api/status`, { Authorization: `token ${LAB_TOKEN_HASH}` })).status).toBe(403);
     });
   });
 

@@ -50,7 +50,7 @@ async function specFor(user: string, env: Record<string, string> = {}): Promise<
       HUBLESS_IDENTITY_KEYS_URL: keysUrl,
       HUBLESS_IDENTITY_SIGNER: SIGNER,
       HUBLESS_IDENTITY_ISSUER: ISSUER,
-      HUBLESS_LAB_TOKEN: randomBytes(16).toString('hex'),
+      HUBLESS_LAB_TOKEN_SHA256: randomBytes(32).toString('hex'),
       ...env,
     },
   };

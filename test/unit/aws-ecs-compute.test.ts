@@ -51,7 +51,7 @@ function spec(overrides: Partial<LaunchSpec> = {}): LaunchSpec {
     env: {
       HUBLESS_JWKS_URL: 'https://example.org/jwks',
       HUBLESS_IDLE_TIMEOUT: '3600',
-      HUBLESS_LAB_TOKEN: 'secret-per-session',
+      HUBLESS_LAB_TOKEN_SHA256: 'a'.repeat(64),
     },
     ...overrides,
   };
@@ -161,7 +161,7 @@ describe('EcsCompute', () => {
                 { name: 'HUBLESS_BASE_URL', value: '/user/alice/' },
                 { name: 'HUBLESS_SESSION_ID', value: 'alice__n1' },
                 { name: 'HUBLESS_SERVER', value: '' },
-                { name: 'HUBLESS_LAB_TOKEN', value: 'secret-per-session' },
+                { name: 'HUBLESS_LAB_TOKEN_SHA256', value: 'a'.repeat(64) },
               ],
             },
           ],

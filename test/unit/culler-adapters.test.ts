@@ -21,9 +21,11 @@ const lab: Session = {
   createdAt: '2026-11-21T10:00:00.000Z',
   updatedAt: '2026-11-21T10:00:00.000Z',
   target: { host: '10.0.3.7', port: 8888 },
-  labToken: 'secret-token',
   events: [],
 };
+
+/** Stands in for HMAC(key, session id): the probe must ask for the session's own token. */
+const labTokens = { tokenFor: async (sessionId: string) => `token-of-${sessionId}` };
 
 type Route = (url: URL, init: RequestInit) => Response | Promise<Response>;
 
@@ -70,7 +72,7 @@ describe('HttpActivityProbe', () => {
   describe('probe', () => {
     it("reads status, kernels and terminals under the lab's base URL with the control plane token", async () => {
       const { fetch, calls } = fakeFetch(jupyter);
-      const activity = await new HttpActivityProbe({ fetch }).probe(lab);
+      const activity = await new HttpActivityProbe({ fetch, labTokens }).probe(lab);
       expect(activity).toEqual({
         lastActivity: '2026-11-21T11:00:00.000000Z',
         connections: 2,
@@ -85,24 +87,27 @@ describe('HttpActivityProbe', () => {
         'http://10.0.3.7:8888/user/alice/proj/api/status',
         'http://10.0.3.7:8888/user/alice/proj/api/terminals?no_track_activity=1',
       ]);
-      expect(calls.every((c) => c.headers.authorization === 'token secret-token')).toBe(true);
+      // The token is recomputed from the session id: the session carries none.
+      expect(calls.every((c) => c.headers.authorization === 'token token-of-alice_proj_n1')).toBe(true);
     });
 
     it('counts no terminals when the lab has terminals turned off (404)', async () => {
       const { fetch } = fakeFetch((url, init) =>
         url.pathname.endsWith('/api/terminals') ? new Response('', { status: 404 }) : jupyter(url, init),
       );
-      expect((await new HttpActivityProbe({ fetch }).probe(lab)).terminals).toBe(0);
+      expect((await new HttpActivityProbe({ fetch, labTokens }).probe(lab)).terminals).toBe(0);
     });
 
     it('throws LabUnreachableError when the lab answers 500', async () => {
       const { fetch } = fakeFetch(() => new Response('oops', { status: 500 }));
-      await expect(new HttpActivityProbe({ fetch }).probe(lab)).rejects.toBeInstanceOf(LabUnreachableError);
+      await expect(new HttpActivityProbe({ fetch, labTokens }).probe(lab)).rejects.toBeInstanceOf(
+        LabUnreachableError,
+      );
     });
 
     it('says so when the lab refuses the token', async () => {
       const { fetch } = fakeFetch(() => new Response('', { status: 403 }));
-      await expect(new HttpActivityProbe({ fetch }).probe(lab)).rejects.toThrow(
+      await expect(new HttpActivityProbe({ fetch, labTokens }).probe(lab)).rejects.toThrow(
         /does not accept the control plane token/,
       );
     });
@@ -115,16 +120,16 @@ describe('HttpActivityProbe', () => {
           }),
       );
       const started = Date.now();
-      await expect(new HttpActivityProbe({ fetch, timeoutMs: 50 }).probe(lab)).rejects.toBeInstanceOf(
-        DependencyTimeoutError,
-      );
+      await expect(
+        new HttpActivityProbe({ fetch, labTokens, timeoutMs: 50 }).probe(lab),
+      ).rejects.toBeInstanceOf(DependencyTimeoutError);
       expect(Date.now() - started).toBeLessThan(2000);
     });
 
     it('throws for a session without a target', async () => {
       const { fetch, calls } = fakeFetch(jupyter);
       await expect(
-        new HttpActivityProbe({ fetch }).probe({ ...lab, target: undefined }),
+        new HttpActivityProbe({ fetch, labTokens }).probe({ ...lab, target: undefined }),
       ).rejects.toBeInstanceOf(LabUnreachableError);
       expect(calls).toEqual([]);
     });

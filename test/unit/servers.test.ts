@@ -1,3 +1,4 @@
+import { createHash, createHmac } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   CapacityError,
@@ -6,6 +7,7 @@ import {
   ThrottledError,
   ValidationError,
 } from '../../functions/core/errors.ts';
+import { hmacLabTokens } from '../../functions/core/lab-tokens.ts';
 import { finish } from '../../functions/core/lifecycle.ts';
 import type { Session } from '../../functions/core/session.ts';
 import type { TaskStateChangeEvent } from '../../functions/core/task-event.ts';
@@ -14,7 +16,7 @@ import { handleTaskEvent } from '../../functions/core/use-cases/handle-task-even
 import { listServers } from '../../functions/core/use-cases/list-servers.ts';
 import { startServer } from '../../functions/core/use-cases/start-server.ts';
 import { stopServer } from '../../functions/core/use-cases/stop-server.ts';
-import { makeTestDeps } from '../fakes/core-deps.ts';
+import { makeTestDeps, TEST_LAB_TOKEN_KEY } from '../fakes/core-deps.ts';
 import { type FakeBehaviour, FakeCompute } from '../fakes/fake-compute.ts';
 import { FakeRouter } from '../fakes/fake-router.ts';
 
@@ -51,16 +53,40 @@ describe('startServer', () => {
     expect(compute.calls.start).toHaveLength(1);
   });
 
-  it('launches the lab under the user base URL with its owner and a per-session token', async () => {
+  it('launches the lab under the user base URL with its owner and the hash of its token', async () => {
     const { deps, compute } = setup();
     const { session } = await start(deps);
     const spec = compute.calls.start[0]!;
     expect(spec.baseUrl).toBe('/user/alice/');
     expect(spec.home).toBe('/homes/alice');
     expect(spec.env.HUBLESS_OWNER).toBe('alice');
-    expect(spec.env.HUBLESS_LAB_TOKEN).toBe(session.labToken);
-    expect(session.labToken).toMatch(/^[0-9a-f]{48}$/);
     expect(spec.env.HUBLESS_IDENTITY_KEYS_URL).toBe('http://keys.invalid');
+    // The lab gets SHA-256 of HMAC(key, session id): the token it will be shown when the culler calls.
+    const token = createHmac('sha256', TEST_LAB_TOKEN_KEY).update(session.id).digest('hex');
+    expect(spec.env.HUBLESS_LAB_TOKEN_SHA256).toBe(createHash('sha256').update(token).digest('hex'));
+  });
+
+  it('stores no lab token and hands none to the compute: only its hash travels', async () => {
+    const { deps, compute } = setup();
+    const { session } = await start(deps);
+    const token = await deps.labTokens.tokenFor(session.id);
+    const stored = await deps.store.get('alice', '');
+    expect(JSON.stringify(stored)).not.toContain(token);
+    expect(JSON.stringify(compute.calls.start[0])).not.toContain(token);
+    expect(Object.keys(compute.calls.start[0]!.env)).not.toContain('HUBLESS_LAB_TOKEN');
+    // Tokens differ per session and keys differ per deployment.
+    const other = hmacLabTokens(async () => 'another-deployment-key-0123456789');
+    expect(await other.tokenFor(session.id)).not.toBe(token);
+    expect(await deps.labTokens.tokenFor(`${session.id}x`)).not.toBe(token);
+  });
+
+  it('refuses to make lab tokens from an empty key, and reads the key again after a failure', async () => {
+    let reads = 0;
+    const tokens = hmacLabTokens(async () => (++reads === 1 ? '' : 'a-key-of-enough-length-123'));
+    await expect(tokens.tokenFor('alice__n1')).rejects.toThrow(/lab token key/);
+    await expect(tokens.tokenFor('alice__n1')).resolves.toMatch(/^[0-9a-f]{64}$/);
+    await tokens.tokenFor('bob__n2');
+    expect(reads).toBe(2);
   });
 
   it('is idempotent: a second start returns the same session', async () => {

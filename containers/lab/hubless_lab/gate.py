@@ -2,7 +2,10 @@
 
 Two ways in, nothing else:
 - the owner, proven by the front door's signed identity header;
-- the control plane (the culler), with ``Authorization: token <HUBLESS_LAB_TOKEN>``.
+- the control plane (the culler), with ``Authorization: token <its token for this session>``.
+The lab never holds that token: it is given ``HUBLESS_LAB_TOKEN_SHA256``, the token's SHA-256,
+and compares the hash of what it is shown with it in constant time. A task's environment is
+visible to whoever may describe the task; a hash there opens nothing.
 The token is never read from the URL (URLs end up in logs and browser history), and no
 cookie is trusted: the front door adds the header to every request, so there is nothing
 to remember, and a cookie left by another user can never open this lab.
@@ -10,6 +13,7 @@ to remember, and a cookie left by another user can never open this lab.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import os
 import re
@@ -19,7 +23,15 @@ from typing import Mapping
 from .identity import HEADER, Denied, IdentityConfig, Verifier
 
 CONTROL_PLANE_USER = "hubless-control-plane"
+TOKEN_HASH_ENV = "HUBLESS_LAB_TOKEN_SHA256"
 _TOKEN_AUTH = re.compile(r"^token\s+(\S+)\s*$", re.IGNORECASE)
+_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+
+
+def token_hash_from_env(env: Mapping[str, str] = os.environ) -> str:
+    """The control plane token's SHA-256 (hex), or "" (no token accepted) when unset or malformed."""
+    value = (env.get(TOKEN_HASH_ENV) or "").strip().lower()
+    return value if _SHA256_HEX.match(value) else ""
 
 
 @dataclass(frozen=True)
@@ -29,18 +41,19 @@ class Caller:
 
 
 class Gate:
-    def __init__(self, verifier: Verifier | None, token: str, config_error: str | None = None):
+    def __init__(self, verifier: Verifier | None, token_hash: str, config_error: str | None = None):
         self._verifier = verifier
-        self._token = token
+        self._token_hash = token_hash
         self._config_error = config_error
 
     @classmethod
-    def from_env(cls, token: str, env: Mapping[str, str] = os.environ) -> "Gate":
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> "Gate":
         # A misconfigured lab refuses everyone instead of falling open.
+        token_hash = token_hash_from_env(env)
         try:
-            return cls(Verifier(IdentityConfig.from_env(env)), token)
+            return cls(Verifier(IdentityConfig.from_env(env)), token_hash)
         except ValueError as error:
-            return cls(None, token, str(error))
+            return cls(None, token_hash, str(error))
 
     @property
     def config_error(self) -> str | None:
@@ -53,7 +66,10 @@ class Gate:
     def is_token(self, headers: Mapping[str, str]) -> bool:
         """Whether the request carries the control plane's token in its Authorization header."""
         match = _TOKEN_AUTH.match(headers.get("Authorization", "") or "")
-        return bool(match and self._token and hmac.compare_digest(match.group(1), self._token))
+        if not (match and self._token_hash):
+            return False
+        presented = hashlib.sha256(match.group(1).encode("utf-8")).hexdigest()
+        return hmac.compare_digest(presented, self._token_hash)
 
     def identify(self, headers: Mapping[str, str]) -> Caller:
         """The caller of a request with these headers; raises Denied with a reason to show."""
@@ -67,7 +83,7 @@ class Gate:
 def refuse_to_start_unconfigured(app) -> None:
     """Called at start-up: a lab without its owner settings exits with the reason on stderr
     (the control plane shows the last stderr lines) instead of running and refusing everyone."""
-    gate = Gate.from_env("")
+    gate = Gate.from_env()
     if gate.owner is None:
         app.log.critical("hubless owner check: %s", gate.config_error)
         raise SystemExit(1)

@@ -22,7 +22,7 @@ class OwnerLoginHandler(LoginHandler):
     @classmethod
     def gate(cls, handler) -> Gate:
         if cls._gate is None:
-            cls._gate = Gate.from_env(handler.settings.get("token") or "")
+            cls._gate = Gate.from_env()
         return cls._gate
 
     @classmethod

@@ -24,7 +24,7 @@ class OwnerIdentityProvider(IdentityProvider):
 
     def gate(self) -> Gate:
         if self._gate is None:
-            self._gate = Gate.from_env(self.token or "")
+            self._gate = Gate.from_env()
         return self._gate
 
     def get_user(self, handler: web.RequestHandler) -> User | None:

@@ -1,6 +1,7 @@
 """The owner check's token verification, with keys made here (no network)."""
 
 import base64
+import hashlib
 import json
 import time
 import uuid
@@ -210,8 +211,10 @@ class TestConfig:
 
 class TestGate:
     def make(self, keys, token="lab-token"):
+        # The lab is given the token's hash, never the token.
         config = IdentityConfig(owner="alice", keys_url=KEYS_URL, signers=(SIGNER,), issuer=ISSUER)
-        return Gate(Verifier(config, KeyCache(KEYS_URL, keys.fetch)), token)
+        token_hash = hashlib.sha256(token.encode()).hexdigest() if token else ""
+        return Gate(Verifier(config, KeyCache(KEYS_URL, keys.fetch)), token_hash)
 
     def test_lets_the_control_plane_in_with_its_token(self, keys):
         caller = self.make(keys).identify({"Authorization": "token lab-token"})
@@ -231,7 +234,7 @@ class TestGate:
         assert (caller.name, caller.by_token) == ("alice", False)
 
     def test_refuses_everyone_when_unconfigured(self):
-        gate = Gate.from_env("lab-token", {})
+        gate = Gate.from_env({"HUBLESS_LAB_TOKEN_SHA256": "0" * 64})
         with pytest.raises(Denied) as caught:
             gate.identify({})
         assert "HUBLESS_OWNER" in caught.value.reason

@@ -33,7 +33,7 @@ export const HOME_MOUNT = '/home/jovyan';
  * server's URL) and overridden per session, so named servers share one definition.
  */
 export const DEFAULT_SESSION_ENV_KEYS = [
-  'HUBLESS_LAB_TOKEN',
+  'HUBLESS_LAB_TOKEN_SHA256',
   'HUBLESS_SESSION_ID',
   'HUBLESS_SERVER',
   'HUBLESS_BASE_URL',

@@ -98,7 +98,8 @@ export const LAMBDA_ENV_NAMES = [
   // The API function only: the app clients whose tokens the APIs accept (never the ALB's).
   'HUBLESS_API_CLIENT_IDS',
   'HUBLESS_USER_POOL_DOMAIN',
-  'HUBLESS_LOGOUT_URL',
   'HUBLESS_EVENT_BUS_NAME',
+  // The Secrets Manager secret holding the lab token key (core/lab-tokens.ts).
+  'HUBLESS_LAB_TOKEN_KEY_ARN',
 ] as const;
 export type LambdaEnvName = (typeof LAMBDA_ENV_NAMES)[number];

@@ -1,8 +1,11 @@
 import { DependencyTimeoutError, HublessError } from '../../core/errors.ts';
+import type { LabTokens } from '../../core/lab-tokens.ts';
 import type { ActivityProbe, KernelActivity, LabActivity } from '../../core/ports.ts';
 import { baseUrlFor, type Session } from '../../core/session.ts';
 
 export interface HttpActivityProbeOptions {
+  /** Recomputes each session's lab token (it is stored nowhere). */
+  labTokens: LabTokens;
   /** Per request. Default 3000 ms. */
   timeoutMs?: number;
   /** Injectable for tests. */
@@ -20,7 +23,8 @@ export class LabUnreachableError extends HublessError {
  * ActivityProbe over the lab's own REST API, the way jupyterhub-idle-culler reads a
  * server: `api/status` (server-wide last_activity and connections), `api/kernels`
  * (per-kernel last_activity and execution_state) and `api/terminals`, with
- * `Authorization: token <session.labToken>` (never a token in the URL).
+ * `Authorization: token <the session's lab token>`, recomputed from the session id (never
+ * stored, never in the URL).
  *
  * Kernels and terminals are read with `no_track_activity=1`: jupyter counts every
  * authenticated API request as user activity (api/status is the exception), so without
@@ -33,8 +37,10 @@ export class LabUnreachableError extends HublessError {
 export class HttpActivityProbe implements ActivityProbe {
   readonly #timeoutMs: number;
   readonly #fetch: typeof fetch;
+  readonly #labTokens: LabTokens;
 
-  constructor(options: HttpActivityProbeOptions = {}) {
+  constructor(options: HttpActivityProbeOptions) {
+    this.#labTokens = options.labTokens;
     this.#timeoutMs = options.timeoutMs ?? 3000;
     this.#fetch = options.fetch ?? fetch;
   }
@@ -46,9 +52,7 @@ export class HttpActivityProbe implements ActivityProbe {
         ? `[${session.target.host}]`
         : session.target.host;
     const root = `http://${host}:${session.target.port}${baseUrlFor(session.user, session.server)}`;
-    const headers: Record<string, string> = session.labToken
-      ? { authorization: `token ${session.labToken}` }
-      : {};
+    const headers = { authorization: `token ${await this.#labTokens.tokenFor(session.id)}` };
     const [status, kernels, terminals] = await Promise.all([
       this.#get(`${root}api/status`, headers, false),
       this.#get(`${root}api/kernels?no_track_activity=1`, headers, false),

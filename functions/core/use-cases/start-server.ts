@@ -7,6 +7,7 @@ import {
   SessionConflictError,
   ValidationError,
 } from '../errors.ts';
+import { LAB_TOKEN_HASH_ENV, labTokenHash } from '../lab-tokens.ts';
 import { advance, finish, mutate } from '../lifecycle.ts';
 import type { Profile } from '../ports.ts';
 import { baseUrlFor, isTerminal, newSessionId, PROGRESS, type Session, transition } from '../session.ts';
@@ -117,7 +118,6 @@ export async function startServer(deps: CoreDeps, request: StartRequest): Promis
     updatedAt: now,
     openPath: request.openPath,
     ...(request.content ? { content: request.content } : {}),
-    labToken: deps.randomId(24),
     events: [{ progress: PROGRESS.pending, message: 'Server requested', time: now }],
   };
 
@@ -163,7 +163,8 @@ async function launch(deps: CoreDeps, session: Session, profile: Profile): Promi
         ...contentEnvironment(session.content),
         HUBLESS_OWNER: session.user,
         HUBLESS_BASE_URL: baseUrlFor(session.user, session.server),
-        HUBLESS_LAB_TOKEN: session.labToken ?? '',
+        // Only the token's hash: the environment of a task is visible to whoever may describe it.
+        [LAB_TOKEN_HASH_ENV]: labTokenHash(await deps.labTokens.tokenFor(session.id)),
         HUBLESS_SESSION_ID: session.id,
       },
     });

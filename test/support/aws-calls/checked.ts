@@ -21,6 +21,7 @@ import { ECSClient } from '@aws-sdk/client-ecs';
 import { EFSClient } from '@aws-sdk/client-efs';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, afterEach, expect } from 'vitest';
@@ -36,6 +37,7 @@ const CLIENTS: Record<string, string> = {
   EventBridgeClient: 'eventbridge',
   DynamoDBClient: 'dynamodb',
   DynamoDBDocumentClient: 'dynamodb',
+  SecretsManagerClient: 'secretsmanager',
 };
 const CLASSES = [
   ECSClient,
@@ -45,6 +47,7 @@ const CLASSES = [
   EventBridgeClient,
   DynamoDBClient,
   DynamoDBDocumentClient,
+  SecretsManagerClient,
 ];
 
 interface Recorded extends AwsCall {

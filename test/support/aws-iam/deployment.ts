@@ -247,6 +247,17 @@ export class Deployment {
         const name = prop('FunctionName') ?? generated(64);
         return { ref: name, attributes: { Arn: arn('lambda', `function:${name}`) } };
       }
+      case 'AWS::SecretsManager::Secret': {
+        // Secrets Manager appends "-" and six random characters to the name in the ARN.
+        const name = prop('Name') ?? generated(128);
+        const secretArn = arn(
+          'secretsmanager',
+          `secret:${name}-${digest(name, 'base64url')
+            .replace(/[^A-Za-z0-9]/g, '')
+            .slice(0, 6)}`,
+        );
+        return { ref: secretArn, attributes: { Id: secretArn } };
+      }
       case 'AWS::ECR::Repository': {
         const name = prop('RepositoryName') ?? generated(256).toLowerCase();
         return { ref: name, attributes: { Arn: arn('ecr', `repository/${name}`) } };

@@ -42,6 +42,7 @@ export const SERVICES: Record<string, string> = {
   'cognito-idp': 'cognito-idp',
   eventbridge: 'events',
   dynamodb: 'dynamodb',
+  secretsmanager: 'secretsmanager',
 };
 
 type Input = Record<string, unknown>;
@@ -519,6 +520,21 @@ dynamodb.TransactWriteItems = async (ctx, input) => {
   return requests;
 };
 
+// ---------------------------------------------------------------------------------- Secrets Manager
+
+const secretsmanager: Record<string, Builder> = {
+  async GetSecretValue(ctx, input) {
+    const id = str(input.SecretId);
+    // A name is authorized on the secret's ARN, which ends in "-" and six random characters.
+    const arn = id.startsWith('arn:')
+      ? id
+      : await ctx.arn('secretsmanager', 'Secret', { SecretId: `${id}-${ctx.newId('secret').slice(0, 6)}` });
+    return [
+      req('secretsmanager:GetSecretValue', arn, 'reads the secret', { 'secretsmanager:SecretId': arn }),
+    ];
+  },
+};
+
 const BUILDERS: Record<string, Builder> = Object.fromEntries(
   Object.entries({
     ecs,
@@ -527,6 +543,7 @@ const BUILDERS: Record<string, Builder> = Object.fromEntries(
     'cognito-idp': cognito,
     eventbridge,
     dynamodb,
+    secretsmanager,
   }).flatMap(([service, builders]) =>
     Object.entries(builders).map(([operation, builder]) => [`${service}:${operation}`, builder]),
   ),

@@ -125,6 +125,7 @@ function enumsOfV3Client(service: string): Record<string, string[]> {
     'cognito-idp': '@aws-sdk/client-cognito-identity-provider',
     eventbridge: '@aws-sdk/client-eventbridge',
     dynamodb: '@aws-sdk/client-dynamodb',
+    secretsmanager: '@aws-sdk/client-secrets-manager',
   };
   const name = packages[service];
   if (!name) return {};
