@@ -1,23 +1,21 @@
 /**
- * The hubless command line (local mode):
- *   hubless start
- *   hubless users add NAME [--admin] [--email E] [--groups a,b] [--password-stdin]
- *   hubless users list | disable NAME | enable NAME | passwd NAME [--password-stdin]
- *   hubless tokens create NAME --scopes a,b [--user U] [--culls] | list | revoke ID-OR-NAME
- * User commands work on the data dir directly, whether or not local mode is running.
+ * The hubless command line (local mode): `hubless --help` lists the commands, and every
+ * command answers -h / --help with its own usage without touching the data dir or
+ * starting anything. User, client and token commands work on the data dir directly,
+ * whether or not local mode is running.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { LocalDirectory } from '../adapters/local/local-directory.ts';
-import { LocalMachineClients } from '../adapters/local/machine-clients.ts';
-import { FileServiceTokenStore } from '../adapters/local/service-tokens.ts';
-import { createServiceToken, revokeServiceToken } from '../core/api/service-tokens.ts';
 import { parseSettings } from '../core/config.ts';
 import { HublessError } from '../core/errors.ts';
-import { startLocalRuntime } from './runtime.ts';
 
-const USAGE = `Usage:
+// Each command imports what it uses when it runs (the runtime pulls in the OpenID
+// provider, DynamoDB Local and the SDK): --help and --version answer at once.
+
+const USAGE = `Usage: hubless <command> [options]      (hubless <command> --help for one command)
+
   hubless start                                   run local mode (settings: HUBLESS_* variables, see README)
   hubless users add NAME [--admin] [--email E] [--groups a,b] [--password-stdin]
   hubless users list
@@ -30,9 +28,98 @@ const USAGE = `Usage:
   hubless tokens create NAME --scopes list:users,read:servers,…  [--user U] [--culls]
                                                   (a JupyterHub service token for /hub/api; prints it once)
   hubless tokens list
-  hubless tokens revoke ID-OR-NAME`;
+  hubless tokens revoke ID-OR-NAME
+  hubless --version                               print the version`;
+
+const DATA_DIR_NOTE =
+  'Works on the data dir (HUBLESS_DATA_DIR, default .hubless) whether or not hubless is running.';
+
+/** Usage of each command and command group, shown by `--help` / `-h` / `hubless help ...`. */
+const HELP: Record<string, string> = {
+  start: `Usage: hubless start
+
+Runs local mode in the foreground: DynamoDB Local, the OpenID provider, the gateway at
+http://localhost:8000 (HUBLESS_PORT) and a lab per user who starts one. Settings come
+from HUBLESS_* environment variables (see the README). On the first start it creates
+the user "admin" and prints its password once. Ctrl+C stops every lab and service.`,
+  users: `Usage: hubless users <command>
+
+  add NAME [--admin] [--email E] [--groups a,b] [--password-stdin]   create a user
+  list                                   list users, with admin, disabled and groups
+  disable NAME                           refuse sign-in (files are kept)
+  enable NAME                            let a disabled user sign in again
+  passwd NAME [--password-stdin]         set a new password
+
+${DATA_DIR_NOTE}`,
+  'users add': `Usage: hubless users add NAME [--admin] [--email E] [--groups a,b] [--password-stdin]
+
+Creates the user NAME (lowercase letters, digits and single hyphens, starting with a
+letter, at most 32 characters) and prints a generated password once, unless
+--password-stdin reads one from standard input.
+
+  --admin            the user may manage every server
+  --email E          their e-mail address
+  --groups a,b       groups, which decide the profiles they may use
+  --password-stdin   read the password from standard input
+
+An existing user is never changed: use \`hubless users passwd NAME\` for a new password.
+${DATA_DIR_NOTE}`,
+  'users list': `Usage: hubless users list
+
+Lists every user with their flags (admin, disabled) and groups. ${DATA_DIR_NOTE}`,
+  'users disable': `Usage: hubless users disable NAME
+
+Refuses NAME's sign-in. Their files are kept; \`hubless users enable NAME\` undoes it.`,
+  'users enable': `Usage: hubless users enable NAME
+
+Lets a disabled user sign in again.`,
+  'users passwd': `Usage: hubless users passwd NAME [--password-stdin]
+
+Sets a new password for NAME: a generated one, printed once, or the one read from
+standard input with --password-stdin.`,
+  clients: `Usage: hubless clients <command>
+
+  add NAME --scopes a,b    an OAuth client-credentials client for a course platform (LMS);
+                           prints its secret once. Scopes: users:read users:write
+                           servers:read servers:write launch
+  list                     list clients and their scopes
+  remove NAME              delete a client
+
+The OpenID provider reads its clients at start-up: restart local mode after a change.
+${DATA_DIR_NOTE}`,
+  tokens: `Usage: hubless tokens <command>
+
+  create NAME --scopes a,b [--user U] [--culls]   a JupyterHub service token for /hub/api,
+                           printed once. --user U: acts as that user; --culls: its stops
+                           count as idle culls (for jupyterhub-idle-culler)
+  list                     list tokens (never the tokens themselves)
+  revoke ID-OR-NAME        revoke at once, no restart needed
+
+${DATA_DIR_NOTE}`,
+};
+HELP['clients add'] = HELP.clients as string;
+HELP['clients list'] = HELP.clients as string;
+HELP['clients remove'] = HELP.clients as string;
+HELP['tokens create'] = HELP.tokens as string;
+HELP['tokens list'] = HELP.tokens as string;
+HELP['tokens revoke'] = HELP.tokens as string;
+
+/** The usage for the command words in argv: its own when it has one, else its group's, else all. */
+function helpFor(words: string[]): string {
+  const [command, action] = words;
+  return HELP[`${command} ${action}`] ?? HELP[command ?? ''] ?? USAGE;
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
 
 class UsageError extends Error {}
+/** A well-formed command that hubless declines (exit status 1, no usage). */
+class RefusedError extends Error {}
 
 async function readStdin(): Promise<string> {
   if (process.stdin.isTTY)
@@ -64,6 +151,7 @@ async function users(args: string[]): Promise<void> {
   });
   const [action, name] = positionals;
   const settings = parseSettings(process.env);
+  const { LocalDirectory } = await import('../adapters/local/local-directory.ts');
   const directory = new LocalDirectory({ dataDir: resolve(settings.local.dataDir) });
   const needName = () => {
     if (!name) throw new UsageError(`hubless users ${action} needs a NAME.`);
@@ -71,6 +159,15 @@ async function users(args: string[]): Promise<void> {
   };
   switch (action) {
     case 'add': {
+      const existing = await directory.get(needName());
+      if (existing) {
+        // `add` used to update an existing user: a second `add alice` reset her password and
+        // dropped her admin flag without a word. Changing a user is an explicit command.
+        throw new RefusedError(
+          `The user ${existing.name} already exists${existing.admin ? ' (admin)' : ''}; nothing was changed. ` +
+            `Set a new password with \`hubless users passwd ${existing.name}\`${existing.disabled ? `, let them sign in again with \`hubless users enable ${existing.name}\`` : ''}.`,
+        );
+      }
       const { password, generated } = await passwordFrom(values['password-stdin']);
       const user = await directory.upsert({
         name: needName(),
@@ -128,6 +225,7 @@ async function clients(args: string[]): Promise<void> {
   });
   const [action, name] = positionals;
   const settings = parseSettings(process.env);
+  const { LocalMachineClients } = await import('../adapters/local/machine-clients.ts');
   const store = new LocalMachineClients({ dataDir: resolve(settings.local.dataDir) });
   switch (action) {
     case 'add': {
@@ -173,6 +271,8 @@ async function tokens(args: string[]): Promise<void> {
   });
   const [action, name] = positionals;
   const settings = parseSettings(process.env);
+  const { FileServiceTokenStore } = await import('../adapters/local/service-tokens.ts');
+  const { createServiceToken, revokeServiceToken } = await import('../core/api/service-tokens.ts');
   const store = new FileServiceTokenStore({ dataDir: resolve(settings.local.dataDir) });
   switch (action) {
     case 'create': {
@@ -222,6 +322,7 @@ async function tokens(args: string[]): Promise<void> {
 
 async function start(): Promise<void> {
   const settings = parseSettings(process.env);
+  const { startLocalRuntime } = await import('./runtime.ts');
   const runtime = await startLocalRuntime(settings);
   console.log(`\nhubless is running at ${runtime.url}`);
   if (runtime.firstAdmin) {
@@ -244,15 +345,28 @@ async function start(): Promise<void> {
 }
 
 async function main(argv: string[]): Promise<void> {
+  // Help and version before anything reads settings or touches the data dir.
+  if (argv.includes('--version') || argv.includes('-V') || argv[0] === 'version') {
+    console.log(`hubless ${version()}`);
+    return;
+  }
+  const words = argv.filter((arg) => !arg.startsWith('-'));
+  if (argv.includes('--help') || argv.includes('-h') || argv.length === 0) {
+    console.log(helpFor(words));
+    return;
+  }
+  if (words[0] === 'help') {
+    console.log(helpFor(words.slice(1)));
+    return;
+  }
   const [command, ...rest] = argv;
-  if (command === 'start') return start();
+  if (command === 'start') {
+    if (rest.length) throw new UsageError(`hubless start takes no arguments (got ${rest.join(' ')}).`);
+    return start();
+  }
   if (command === 'users') return users(rest);
   if (command === 'clients') return clients(rest);
   if (command === 'tokens') return tokens(rest);
-  if (!command || command === 'help' || command === '--help') {
-    console.log(USAGE);
-    return;
-  }
   throw new UsageError(`Unknown command "${command}".`);
 }
 
@@ -264,10 +378,11 @@ main(process.argv.slice(2)).catch((error: unknown) => {
       'code' in error &&
       String(error.code).startsWith('ERR_PARSE_ARGS'))
   ) {
-    console.error(`hubless: ${(error as Error).message}\n\n${USAGE}`);
+    const words = process.argv.slice(2).filter((arg) => !arg.startsWith('-'));
+    console.error(`hubless: ${(error as Error).message}\n\n${helpFor(words)}`);
     process.exit(2);
   }
-  if (error instanceof HublessError) {
+  if (error instanceof HublessError || error instanceof RefusedError) {
     console.error(`hubless: ${error.message}`);
     process.exit(1);
   }
