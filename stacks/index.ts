@@ -4,6 +4,7 @@ import { Api } from './Api.ts';
 import { Compute } from './Compute.ts';
 import { useStageConfig } from './config.ts';
 import { Identity } from './Identity.ts';
+import { Monitoring } from './Monitoring.ts';
 import { Network } from './Network.ts';
 import { Routing } from './Routing.ts';
 import { Schedules } from './Schedules.ts';
@@ -13,7 +14,7 @@ import { Storage } from './Storage.ts';
 export function hublessStacks(app: App): void {
   // Validate before any construct exists, so a bad value fails with its own message.
   useStageConfig(app);
-  app.stack(Network).stack(Storage).stack(Identity).stack(Compute).stack(Routing).stack(Api).stack(Schedules);
+  app.stack(Network).stack(Storage).stack(Identity).stack(Compute).stack(Routing).stack(Api).stack(Schedules).stack(Monitoring);
   for (const stack of app.node.children) {
     if (!(stack instanceof Stack)) continue;
     NagSuppressions.addResourceSuppressions(
@@ -38,4 +39,4 @@ export function hublessStacks(app: App): void {
   }
 }
 
-export { Api, Compute, Identity, Network, Routing, Schedules, Storage };
+export { Api, Compute, Identity, Monitoring, Network, Routing, Schedules, Storage };

@@ -23,7 +23,7 @@ let t: Record<StackName, Template>;
 beforeAll(async () => {
   synth = await synthesize({ nag: true });
   t = synth.templates;
-  console.info(`[infra] synthesized 7 stacks (cdk-nag on) in ${Math.round(synth.millis)} ms`);
+  console.info(`[infra] synthesized 8 stacks (cdk-nag on) in ${Math.round(synth.millis)} ms`);
 });
 
 function resources(template: Template, type: string): Resources {

@@ -12,6 +12,7 @@ import {
   Compute,
   hublessStacks,
   Identity,
+  Monitoring,
   Network,
   Routing,
   Schedules,
@@ -32,7 +33,7 @@ import { HANDLERS_DIR_CONTEXT_KEY, type HandlerName } from '../../stacks/lambda.
 export const TEST_ACCOUNT = '123456789012';
 export const TEST_REGION = 'us-east-1';
 
-const STACKS = { Network, Storage, Identity, Compute, Routing, Api, Schedules };
+const STACKS = { Network, Storage, Identity, Compute, Routing, Api, Schedules, Monitoring };
 export type StackName = keyof typeof STACKS;
 
 export interface Synthesized {

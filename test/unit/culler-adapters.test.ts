@@ -190,6 +190,18 @@ describe('withEventMetrics', () => {
     expect(parsed[1]).toMatchObject({ SessionEnds: 1, Type: 'cull', Reason: 'idle' });
     expect(parsed[2]).toMatchObject({ SessionSeconds: 3600 });
   });
+  it('counts every failed start once more without a reason, so one alarm sees them all', async () => {
+    const lines: string[] = [];
+    const metrics = new EmfMetrics({ dimensions: { Stage: 'prod' }, write: (line) => lines.push(line) });
+    const sink = withEventMetrics(new MemoryEventSink(), metrics);
+    const base = { time: '2026-11-21T10:00:00Z', user: 'a', server: '', sessionId: 'a__1' };
+    await sink.publish({ ...base, type: 'fail', reason: 'capacity', durationSeconds: 3 });
+    await sink.publish({ ...base, type: 'stop', reason: 'user', durationSeconds: 60 });
+    const failed = lines.map((l) => JSON.parse(l)).filter((line) => 'StartsFailed' in line);
+    expect(failed).toHaveLength(1);
+    expect(failed[0]).toMatchObject({ StartsFailed: 1, Stage: 'prod' });
+    expect(failed[0]._aws.CloudWatchMetrics[0].Dimensions).toEqual([['Stage']]);
+  });
 });
 
 describe('LogEventSink', () => {

@@ -1,7 +1,8 @@
+import { METRIC_NAMESPACE } from '../../core/culling/metrics.ts';
 import type { MetricDatum, Metrics } from '../../core/culling/ports.ts';
 
 export interface EmfMetricsOptions {
-  /** CloudWatch namespace. Default "hubless". */
+  /** CloudWatch namespace. Default METRIC_NAMESPACE ("hubless"), which the stacks' alarms read. */
   namespace?: string;
   /** Added to every line, e.g. { Stage: 'prod' }. */
   dimensions?: Record<string, string>;
@@ -23,7 +24,7 @@ export class EmfMetrics implements Metrics {
   readonly #now: () => number;
 
   constructor(options: EmfMetricsOptions = {}) {
-    this.#namespace = options.namespace ?? 'hubless';
+    this.#namespace = options.namespace ?? METRIC_NAMESPACE;
     this.#dimensions = options.dimensions ?? {};
     this.#write = options.write ?? ((line) => process.stdout.write(`${line}\n`));
     this.#now = options.now ?? Date.now;

@@ -4,15 +4,21 @@ import type { ReconcileResult } from './reconcile.ts';
 import type { SweepResult } from './sweep.ts';
 
 /**
- * Metric names, in one place so dashboards and alarms (stacks/) can import them.
- * Dimensions: `State` on SessionsByState, `Reason` on CullsRequested and SessionEnds,
- * `Type` on SessionEnds.
+ * Metric names, in one place so the dashboard and alarms (stacks/Monitoring.ts) import
+ * them; docs/operations.md says what each means. Every metric carries the `Stage`
+ * dimension; besides it: `State` on SessionsByState, `Type` and `Reason` on SessionEnds,
+ * `Reason` on CullsRequested. StartsFailed has no other dimension, so one alarm sees
+ * every failed start whatever its reason.
  */
+/** The CloudWatch namespace of every hubless metric. */
+export const METRIC_NAMESPACE = 'hubless';
+
 export const METRIC = {
   sessionsByState: 'SessionsByState',
   spawnSeconds: 'SpawnSeconds',
   sessionSeconds: 'SessionSeconds',
   sessionEnds: 'SessionEnds',
+  startsFailed: 'StartsFailed',
   cullsRequested: 'CullsRequested',
   sweepMilliseconds: 'SweepMilliseconds',
   sweepItemsRead: 'SweepItemsRead',
@@ -66,7 +72,8 @@ export function putSweepMetrics(
 /**
  * Wraps an EventSink so every lifecycle event also becomes a metric: spawn time from
  * `ready` (request to ready), session length and end counts (by type and reason) from
- * `stop`, `cull` and `fail`. Metrics never make publishing fail.
+ * `stop`, `cull` and `fail`, and failed starts from `fail`. Metrics never make
+ * publishing fail.
  */
 export function withEventMetrics(sink: EventSink, metrics: Metrics): EventSink {
   return {
@@ -80,6 +87,8 @@ export function withEventMetrics(sink: EventSink, metrics: Metrics): EventSink {
             Type: event.type,
             Reason: event.reason ?? 'unknown',
           });
+          // A session that fails ended before it was ever ready: a failed start.
+          if (event.type === 'fail') metrics.put([{ name: METRIC.startsFailed, value: 1, unit: 'Count' }]);
           if (event.durationSeconds !== undefined) {
             metrics.put([{ name: METRIC.sessionSeconds, value: event.durationSeconds, unit: 'Seconds' }]);
           }
