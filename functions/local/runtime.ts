@@ -34,6 +34,7 @@ import { ensureFirstAdmin } from './first-admin.ts';
 import { DEFAULT_GATEWAY_CLIENT_ID, gatewayIssuer, startGateway } from './gateway/index.ts';
 import { loadOrCreateIdentitySigner } from './identity-signer.ts';
 import { lockDataDir } from './instance-lock.ts';
+import { openLocalLogOutput } from './log-output.ts';
 
 /**
  * Local mode: the AWS column of docs/architecture.md section 1 swapped for real local stand-ins,
@@ -73,13 +74,20 @@ export async function startLocalRuntime(
   const local = settings.local;
   const dataDir = resolve(local.dataDir);
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const log: Log =
-    options.log ?? (options.quiet ? () => undefined : new JsonLogger({ level: settings.logLevel }).log);
   const cleanups: Array<() => Promise<void>> = [];
   // Before anything else touches the data dir: a second instance would reap this one's
   // labs as its own leftovers and the two would fight over every session.
   const lock = await lockDataDir(dataDir, { port: local.port, url: local.publicUrl });
   cleanups.push(() => lock.release());
+  // JSON lines to <data dir>/logs/hubless.log, readable lines on a terminal (log-output.ts).
+  const output =
+    options.log || options.quiet
+      ? undefined
+      : openLocalLogOutput({ file: resolve(dataDir, 'logs', 'hubless.log') });
+  if (output) cleanups.push(() => output.close());
+  const log: Log =
+    options.log ??
+    (output ? new JsonLogger({ level: settings.logLevel, write: output.write }).log : () => undefined);
 
   try {
     let dynamo: DynamoDbLocal | undefined;
@@ -150,7 +158,9 @@ export async function startLocalRuntime(
         gatewayOrigin,
         events,
         log,
-        metrics: options.quiet ? discardMetrics : new EmfMetrics({ dimensions: { Stage: 'local' } }),
+        metrics: options.quiet
+          ? discardMetrics
+          : new EmfMetrics({ dimensions: { Stage: 'local' }, write: output?.fileOnly }),
       },
       jupyter.ui,
     );
