@@ -14,7 +14,15 @@ import { Storage } from './Storage.ts';
 export function hublessStacks(app: App): void {
   // Validate before any construct exists, so a bad value fails with its own message.
   useStageConfig(app);
-  app.stack(Network).stack(Storage).stack(Identity).stack(Compute).stack(Routing).stack(Api).stack(Schedules).stack(Monitoring);
+  app
+    .stack(Network)
+    .stack(Storage)
+    .stack(Identity)
+    .stack(Compute)
+    .stack(Routing)
+    .stack(Api)
+    .stack(Schedules)
+    .stack(Monitoring);
   for (const stack of app.node.children) {
     if (!(stack instanceof Stack)) continue;
     NagSuppressions.addResourceSuppressions(

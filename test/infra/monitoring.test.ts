@@ -3,7 +3,12 @@ import path from 'node:path';
 import type { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EmfMetrics } from '../../functions/adapters/metrics/emf.ts';
-import { METRIC, METRIC_NAMESPACE, putSweepMetrics, withEventMetrics } from '../../functions/core/culling/metrics.ts';
+import {
+  METRIC,
+  METRIC_NAMESPACE,
+  putSweepMetrics,
+  withEventMetrics,
+} from '../../functions/core/culling/metrics.ts';
 import type { ReconcileResult } from '../../functions/core/culling/reconcile.ts';
 import type { SweepResult } from '../../functions/core/culling/sweep.ts';
 import type { LifecycleEvent } from '../../functions/core/ports.ts';
