@@ -54,11 +54,13 @@ export function queryParam(event: AlbEvent, name: string): string | undefined {
 /**
  * Form posts must come from our own pages: browsers send Origin on every POST, and a
  * cross-site form (CSRF) carries another site's origin. Sec-Fetch-Site covers browsers
- * that omit Origin on same-origin requests.
+ * that omit Origin on same-origin requests. The host compared is the one the browser
+ * connected to (the ALB and the gateway pass Host through); never X-Forwarded-Host,
+ * which any client can send.
  */
 export function isSameOrigin(event: AlbEvent): boolean {
   const origin = event.headers.origin;
-  const host = event.headers['x-forwarded-host'] ?? event.headers.host;
+  const host = event.headers.host;
   if (origin && host) {
     try {
       return new URL(origin).host === host;

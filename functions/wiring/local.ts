@@ -36,6 +36,7 @@ export function buildLocalDeps(parts: LocalParts, labUi: 'lab' | 'tree'): LocalD
       issuer: signer.issuer,
       clientId: signer.clientId,
       keysUrl: `${gatewayOrigin}${ALB_KEYS_PATH}`,
+      publicHost: new URL(publicUrl).hostname,
     },
     machineTokens: {
       issuer: signer.issuer,

@@ -50,6 +50,12 @@ export interface Parts {
     clientId: string;
     /** Where `<keysUrl>/<kid>` serves the public keys. */
     keysUrl: string;
+    /**
+     * The host name browsers reach labs by. A lab refuses any other name (an IP address
+     * or localhost excepted: the control plane's own calls), so a page on an attacker's
+     * name that resolves to the lab (DNS rebinding) gets nothing.
+     */
+    publicHost?: string;
   };
   /** How the machine API verifies bearer tokens (a Cognito pool, or the embedded provider). */
   machineTokens: Omit<MachineTokenOptions, 'directory'>;
@@ -99,6 +105,7 @@ export function coreDeps(parts: Parts): CoreDeps {
       HUBLESS_IDENTITY_SIGNER: identity.signers.join(','),
       HUBLESS_IDENTITY_ISSUER: identity.issuer,
       HUBLESS_IDENTITY_CLIENT: identity.clientId,
+      ...(identity.publicHost ? { HUBLESS_PUBLIC_HOST: identity.publicHost } : {}),
       HUBLESS_IDLE_TIMEOUT_SECONDS: String(settings.idleTimeoutSeconds),
       // The lab's own shutdown is only a safety net for when the culler is down.
       HUBLESS_SHUTDOWN_NO_ACTIVITY_SECONDS: String(settings.idleTimeoutSeconds * 2),

@@ -25,6 +25,7 @@ const BASE = `/user/${OWNER}/`;
 /** The control plane's token; the lab is given only its SHA-256 (LAB_TOKEN_HASH). */
 const LAB_TOKEN = randomBytes(32).toString('hex');
 const LAB_TOKEN_HASH = createHash('sha256').update(LAB_TOKEN).digest('hex');
+const PUBLIC_HOST = 'class.example.edu';
 
 type KeyPair = Awaited<ReturnType<typeof generateKeyPair>>;
 
@@ -83,6 +84,18 @@ async function waitForLab(deadline: number): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   throw new Error(`jupyter-server did not answer in time:\n${jupyterLog}`);
+}
+
+/** A GET naming `host` in its Host header (fetch always sends the URL's): resolves with the status. */
+function getAs(host: string, pathname: string, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(`${labUrl}${pathname}`, { headers: { ...headers, host } }, (response) => {
+      response.resume();
+      resolve(response.statusCode ?? 0);
+    });
+    request.on('error', reject);
+    request.end();
+  });
 }
 
 /** A WebSocket handshake with the given headers: resolves with 101 or the refusal status. */
@@ -149,6 +162,7 @@ beforeAll(async () => {
         HUBLESS_IDENTITY_KEYS_URL: keysUrl,
         HUBLESS_IDENTITY_SIGNER: SIGNER,
         HUBLESS_IDENTITY_ISSUER: ISSUER,
+        HUBLESS_PUBLIC_HOST: PUBLIC_HOST,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
@@ -271,6 +285,21 @@ describe('lab owner check', () => {
       const response = await get(`${BASE}api`);
       expect(response.status).toBe(200);
       expect(await response.json()).toHaveProperty('version');
+    });
+  });
+
+  describe('DNS rebinding', () => {
+    it('refuses a request naming another host, even from the owner or with the lab token', async () => {
+      const contents = `${BASE}api/contents`;
+      const owner = { 'x-amzn-oidc-data': await identity(OWNER) };
+      const token = { Authorization: `token ${LAB_TOKEN}` };
+      const port = new URL(labUrl).port;
+      expect(await getAs(`rebind.attacker.example:${port}`, contents, owner)).toBe(403);
+      expect(await getAs(`rebind.attacker.example:${port}`, `${BASE}api/status`, token)).toBe(403);
+      // The gateway's public name, and the addresses the control plane uses, still work.
+      expect(await getAs(PUBLIC_HOST, contents, owner)).toBe(200);
+      expect(await getAs(`${PUBLIC_HOST.toUpperCase()}:443`, contents, owner)).toBe(200);
+      expect(await getAs(`127.0.0.1:${port}`, `${BASE}api/status`, token)).toBe(200);
     });
   });
 

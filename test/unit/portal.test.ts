@@ -122,6 +122,16 @@ describe('portal', () => {
     expect(await deps.store.get('alice', '')).toBeUndefined();
   });
 
+  it('does not let a client-sent X-Forwarded-Host pass a cross-site form as same-origin', async () => {
+    const { request, deps } = setup();
+    const forged = await request('POST', '/start', 'alice', {
+      headers: { origin: 'https://evil.example', 'x-forwarded-host': 'evil.example' },
+      body: '',
+    });
+    expect(forged.statusCode).toBe(403);
+    expect(await deps.store.get('alice', '')).toBeUndefined();
+  });
+
   it('keeps the admin page to administrators', async () => {
     const { request, deps } = setup();
     expect((await request('GET', '/admin', 'bob')).statusCode).toBe(403);

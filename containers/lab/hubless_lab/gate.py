@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import os
 import re
 from dataclasses import dataclass
@@ -40,20 +41,57 @@ class Caller:
     by_token: bool
 
 
+def host_name(host: str) -> str:
+    """The name part of a Host header: no port, no IPv6 brackets, no trailing dot, lower case."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0].rstrip(".") if host.count(":") == 1 else host.rstrip(".")
+
+
+def is_rebinding_proof(name: str) -> bool:
+    """An IP address or localhost: names no attacker's DNS can point here."""
+    if name == "localhost":
+        return True
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
 class Gate:
-    def __init__(self, verifier: Verifier | None, token_hash: str, config_error: str | None = None):
+    def __init__(
+        self,
+        verifier: Verifier | None,
+        token_hash: str,
+        config_error: str | None = None,
+        public_host: str | None = None,
+    ):
         self._verifier = verifier
         self._token_hash = token_hash
         self._config_error = config_error
+        self._public_host = host_name(public_host) if public_host else None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Gate":
         # A misconfigured lab refuses everyone instead of falling open.
         token_hash = token_hash_from_env(env)
+        public_host = env.get("HUBLESS_PUBLIC_HOST", "").strip() or None
         try:
-            return cls(Verifier(IdentityConfig.from_env(env)), token_hash)
+            return cls(Verifier(IdentityConfig.from_env(env)), token_hash, public_host=public_host)
         except ValueError as error:
-            return cls(None, token_hash, str(error))
+            return cls(None, token_hash, str(error), public_host=public_host)
+
+    def check_host(self, host: str | None) -> None:
+        """Refuses a request for a name other than the public one (DNS rebinding): a page on
+        an attacker's name that resolves to this lab's port must get nothing, not even with
+        the control plane's token. IP addresses and localhost cannot be rebound."""
+        if self._public_host is None:
+            return
+        name = host_name(host or "")
+        if name != self._public_host and not is_rebinding_proof(name):
+            raise Denied(f"This server answers only as {self._public_host}, not as {host!r}.")
 
     @property
     def config_error(self) -> str | None:
@@ -73,6 +111,7 @@ class Gate:
 
     def identify(self, headers: Mapping[str, str]) -> Caller:
         """The caller of a request with these headers; raises Denied with a reason to show."""
+        self.check_host(headers.get("Host"))
         if self.is_token(headers):
             return Caller(CONTROL_PLANE_USER, by_token=True)
         if self._verifier is None:

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseSessionId } from '../../core/session.ts';
 import type { IdentitySigner } from '../identity-signer.ts';
+import { forwardedHeaders, isProxyOnlyHeader } from './front-door.ts';
 import { refuse } from './refusals.ts';
 import type { BrowserSession } from './sessions.ts';
 
@@ -32,14 +33,17 @@ const IDENTITY_TTL_SECONDS = 120;
 export type Headers = Record<string, string | string[]>;
 
 /**
- * The headers the gateway forwards for a request: the client's minus any
- * `x-amzn-oidc-*` it sent, plus the signed identity of its session when there is one.
+ * The headers the gateway forwards for a request: the client's minus any identity or
+ * forwarding header it sent, plus the gateway's own X-Forwarded-* and the signed
+ * identity of its session when there is one.
  */
 export class IdentityHeaders {
   readonly #signer: IdentitySigner;
+  readonly #publicProto: string;
 
-  constructor(signer: IdentitySigner) {
+  constructor(signer: IdentitySigner, publicProto: string) {
     this.#signer = signer;
+    this.#publicProto = publicProto;
   }
 
   /** For a handler, as a Lambda event carries them (one value per header). */
@@ -73,10 +77,11 @@ export class IdentityHeaders {
   async #forward(req: IncomingMessage, session: BrowserSession | undefined): Promise<Headers> {
     const headers: Headers = {};
     for (const [name, value] of Object.entries(req.headers)) {
-      // Never trust identity headers from the client: only the gateway sets them.
-      if (value === undefined || name.startsWith('x-amzn-oidc-')) continue;
+      // Never trust identity or forwarding headers from the client: only the gateway sets them.
+      if (value === undefined || isProxyOnlyHeader(name)) continue;
       headers[name] = value;
     }
+    Object.assign(headers, forwardedHeaders(req, this.#publicProto));
     if (session) {
       const now = Date.now();
       if (!session.signed || session.signed.renewAfter <= now) {

@@ -3,6 +3,7 @@ import type { LocalDirectory } from '../../adapters/local/local-directory.ts';
 import type { AlbEvent, AlbResult, HttpApiEvent, HttpApiResult } from '../../handlers/http-types.ts';
 import type { IdentitySigner } from '../identity-signer.ts';
 import { type EmbeddedOidc, type MachineClientConfig, OIDC_MOUNT_PATH } from '../oidc/provider.ts';
+import type { ConnectionLimits } from './listener.ts';
 
 /** What starts a gateway (server.ts) and what it gives back. */
 
@@ -17,8 +18,12 @@ export function gatewayIssuer(publicUrl: string): string {
 export interface GatewayOptions {
   host?: string;
   port: number;
-  /** The URL browsers use. Default http://<host>:<port>. */
+  /** The URL browsers use. Default http(s)://<host>:<port>. Requests naming another Host get 421. */
   publicUrl?: string;
+  /** PEM certificate chain and key: the gateway serves HTTPS (Secure cookies, HSTS). */
+  tls?: { cert: string; key: string };
+  /** Timeouts and connection caps; defaults in listener.ts. */
+  limits?: Partial<ConnectionLimits>;
   dataDir: string;
   directory: LocalDirectory;
   router: GatewayRouter;

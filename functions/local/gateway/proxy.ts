@@ -28,11 +28,11 @@ const HOP_BY_HOP = new Set([
   'proxy-connection',
 ]);
 
-/** Headers to send upstream: the client's minus hop-by-hop ones, plus the identity and X-Forwarded-*. */
+/** Headers to send upstream: the gateway's (identity-headers.ts) minus hop-by-hop ones. */
 export function upstreamHeaders(
   req: IncomingMessage,
   cleaned: Record<string, string | string[]>,
-  options: { upgrade?: boolean; publicProto: string },
+  options: { upgrade?: boolean },
 ): OutgoingHttpHeaders {
   const headers: OutgoingHttpHeaders = {};
   const connectionTokens = new Set(
@@ -45,11 +45,6 @@ export function upstreamHeaders(
     if (HOP_BY_HOP.has(name) || connectionTokens.has(name)) continue;
     headers[name] = value;
   }
-  const remote = req.socket.remoteAddress ?? '';
-  const prior = req.headers['x-forwarded-for'];
-  headers['x-forwarded-for'] = prior ? `${prior}, ${remote}` : remote;
-  headers['x-forwarded-proto'] = options.publicProto;
-  if (req.headers.host) headers['x-forwarded-host'] = req.headers.host;
   if (options.upgrade) {
     headers.connection = 'Upgrade';
     headers.upgrade = req.headers.upgrade ?? 'websocket';

@@ -4,6 +4,7 @@ import { isApiPath } from '../../handlers/api/http.ts';
 import { ALB_KEYS_PATH } from '../identity-signer.ts';
 import { OIDC_MOUNT_PATH } from '../oidc/provider.ts';
 import { CALLBACK_PATH, LOGOUT_PATH, startBrowserSignIn } from './browser-sessions.ts';
+import { HSTS, PublicHost } from './front-door.ts';
 import { sendJson } from './html.ts';
 import { IdentityHeaders, ownsRoute } from './identity-headers.ts';
 import { ALB_TARGET, HTTP_API, invoke } from './lambda-events.ts';
@@ -24,9 +25,17 @@ import type { BrowserSession } from './sessions.ts';
  */
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const host = options.host ?? '127.0.0.1';
-  const listener = await listen(host, options.port);
-  const publicUrl = (options.publicUrl ?? `http://${host}:${listener.port}`).replace(/\/+$/, '');
+  const listener = await listen({
+    host,
+    port: options.port,
+    ...(options.tls ? { tls: options.tls } : {}),
+    ...(options.limits ? { limits: options.limits } : {}),
+  });
+  const scheme = options.tls ? 'https' : 'http';
+  const publicUrl = (options.publicUrl ?? `${scheme}://${host}:${listener.port}`).replace(/\/+$/, '');
   const publicProto = new URL(publicUrl).protocol.slice(0, -1);
+  const publicHost = new PublicHost(publicUrl, `${host}:${listener.port}`);
+  const secure = publicProto === 'https';
   const { router } = options;
   const { oidc, sessions } = await startBrowserSignIn({
     ...options,
@@ -36,7 +45,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     await listener.close();
     throw error;
   });
-  const identity = new IdentityHeaders(options.signer);
+  const identity = new IdentityHeaders(options.signer, publicProto);
   const log = options.log ?? (() => {});
   /** The signed-in owner's lab under /user/, with what to forward; undefined: no route, the portal answers. */
   const labFor = async (req: IncomingMessage, session: BrowserSession, upgrade = false) => {
@@ -44,14 +53,17 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     if (!route) return undefined;
     if (!ownsRoute(session, route.sessionId)) return 'forbidden' as const;
     const headers = await identity.forLab(req, session);
-    return { target: route.target, headers: upstreamHeaders(req, headers, { upgrade, publicProto }) };
+    return { target: route.target, headers: upstreamHeaders(req, headers, { upgrade }) };
   };
 
   async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = pathOf(req.url);
     res.on('finish', () => log(`${req.method} ${path} ${res.statusCode}`));
+    if (secure) res.setHeader('strict-transport-security', HSTS);
     try {
       if (!isSafePath(path)) return refuse(req, res, BAD_PATH);
+      if (!publicHost.accepts(req.headers.host))
+        return refuse(req, res, publicHost.refusal(req.headers.host));
       if (path === HEALTH_PATH) return sendJson(res, 200, { status: 'ok' });
       if (path.startsWith(`${ALB_KEYS_PATH}/`))
         return identity.serveKey(req, res, path.slice(ALB_KEYS_PATH.length + 1));
@@ -81,6 +93,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       void socket.end(`HTTP/1.1 ${line}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     try {
       if (!isSafePath(path) || !path.startsWith('/user/')) return status('404 Not Found');
+      if (!publicHost.accepts(req.headers.host)) return status('421 Misdirected Request');
       const session = await sessions.current(req);
       if (!session) return status('401 Unauthorized');
       const lab = await labFor(req, session, true);
