@@ -1,4 +1,5 @@
 import type { MiddlewareObj } from '@middy/core';
+import type { InvocationDeadline } from '../adapters/aws/retry.ts';
 import type { JsonLogger } from '../adapters/log/json-logger.ts';
 
 /**
@@ -11,6 +12,24 @@ import type { JsonLogger } from '../adapters/log/json-logger.ts';
 /** The part of Lambda's context object these middlewares read. */
 interface InvocationContext {
   awsRequestId: string;
+  getRemainingTimeInMillis(): number;
+}
+
+/**
+ * Bounds every AWS call's retries (the SDK clients' one retry strategy, wiring/aws.ts) by
+ * this invocation's remaining time, so a throttled call gives up while the handler can
+ * still answer, instead of the Lambda being killed mid-wait.
+ */
+export function invocationDeadline<TEvent>(
+  deadline: InvocationDeadline,
+): MiddlewareObj<TEvent, unknown, Error, InvocationContext> {
+  const clear = (): void => deadline.clear();
+  return {
+    name: 'invocationDeadline',
+    before: ({ context }) => deadline.start(context.getRemainingTimeInMillis()),
+    after: clear,
+    onError: clear,
+  };
 }
 
 let coldStart = true;

@@ -14,6 +14,7 @@ import { EfsHomes } from '../adapters/aws/efs-homes.ts';
 import { EventBridgeSink } from '../adapters/aws/eventbridge-sink.ts';
 import { secretsManagerKey } from '../adapters/aws/lab-token-key.ts';
 import { ALB_AUTH, albKeysUrl, cognitoIssuer } from '../adapters/aws/names.ts';
+import { DeadlineRetryStrategy, InvocationDeadline } from '../adapters/aws/retry.ts';
 import { JsonLogger } from '../adapters/log/json-logger.ts';
 import { EmfMetrics } from '../adapters/metrics/emf.ts';
 import { logLevelOf } from '../core/config.ts';
@@ -30,10 +31,11 @@ import { apiDeps, coreDeps, cullerDeps, type Parts, portalDeps } from './recipe.
  * set, once per Lambda instance (on its first event, by the getters below), so every
  * later invocation reuses the clients.
  */
-export function awsParts(settings: AwsSettings, logger: JsonLogger): Parts {
+export function awsParts(settings: AwsSettings, logger: JsonLogger, deadline: InvocationDeadline): Parts {
   const { aws } = settings;
   const region = aws.AWS_REGION;
-  const doc = DynamoDBDocumentClient.from(new DynamoDBClient({ region }), {
+  const client = { region, ...awsRetryConfig(deadline) };
+  const doc = DynamoDBDocumentClient.from(new DynamoDBClient(client), {
     marshallOptions: { removeUndefinedValues: true },
   });
   const signers = aws.HUBLESS_ALB_POOL.map((entry) => entry.loadBalancerArn);
@@ -41,7 +43,7 @@ export function awsParts(settings: AwsSettings, logger: JsonLogger): Parts {
     settings,
     doc,
     compute: new EcsCompute({
-      ecs: new ECSClient({ region }),
+      ecs: new ECSClient(client),
       cluster: aws.HUBLESS_CLUSTER_ARN,
       stage: aws.HUBLESS_STAGE,
       image: aws.HUBLESS_LAB_IMAGE,
@@ -55,7 +57,7 @@ export function awsParts(settings: AwsSettings, logger: JsonLogger): Parts {
       cpuArchitecture: aws.HUBLESS_LAB_CPU_ARCHITECTURE,
     }),
     router: new AlbRouter({
-      elb: new ElasticLoadBalancingV2Client({ region }),
+      elb: new ElasticLoadBalancingV2Client(client),
       slots: new AlbSlots({ doc, tableName: settings.tableName, capacityPerAlb: aws.HUBLESS_ALB_CAPACITY }),
       pool: aws.HUBLESS_ALB_POOL,
       vpcId: aws.HUBLESS_VPC_ID,
@@ -66,19 +68,19 @@ export function awsParts(settings: AwsSettings, logger: JsonLogger): Parts {
         userPoolDomain: aws.HUBLESS_USER_POOL_DOMAIN,
       },
     }),
-    homes: new EfsHomes({ efs: new EFSClient({ region }), fileSystemId: aws.HUBLESS_FILE_SYSTEM_ID }),
+    homes: new EfsHomes({ efs: new EFSClient(client), fileSystemId: aws.HUBLESS_FILE_SYSTEM_ID }),
     directory: new CognitoDirectory({
-      cognito: new CognitoIdentityProviderClient({ region }),
+      cognito: new CognitoIdentityProviderClient(client),
       userPoolId: aws.HUBLESS_USER_POOL_ID,
     }),
     events: new EventBridgeSink({
-      events: new EventBridgeClient({ region }),
+      events: new EventBridgeClient(client),
       eventBusName: aws.HUBLESS_EVENT_BUS_NAME,
     }),
     // Read once per instance, on the first start or probe (functions that never call a lab never read it).
     labTokens: hmacLabTokens(
       secretsManagerKey({
-        secrets: new SecretsManagerClient({ region }),
+        secrets: new SecretsManagerClient(client),
         secretId: aws.HUBLESS_LAB_TOKEN_KEY_ARN,
       }),
     ),
@@ -128,6 +130,36 @@ function cognitoOrigin(settings: AwsSettings): string {
     : `https://${domain}.auth.${settings.aws.AWS_REGION}.amazoncognito.com`;
 }
 
+/**
+ * Requests per AWS call, the first included: the SDK's default is 3; a class starting at
+ * once throttles ECS, ELB and Cognito for longer, so more tries, each bounded by the
+ * invocation's deadline (docs/aws-api-calls.md, "Retries").
+ */
+export const AWS_MAX_ATTEMPTS = 6;
+
+/** The one retry strategy of every SDK client (adapters never retry on their own). */
+export function awsRetryConfig(
+  deadline: InvocationDeadline,
+  /** Tests only: a steady jitter. */
+  random?: () => number,
+): { maxAttempts: number; retryStrategy: DeadlineRetryStrategy } {
+  return {
+    maxAttempts: AWS_MAX_ATTEMPTS,
+    retryStrategy: new DeadlineRetryStrategy({
+      maxAttempts: AWS_MAX_ATTEMPTS,
+      deadline: () => deadline.get(),
+      ...(random ? { random } : {}),
+    }),
+  };
+}
+
+const invocationDeadline = new InvocationDeadline();
+
+/** When the current invocation must have answered by; the Lambda middleware sets it per event. */
+export function awsInvocationDeadline(): InvocationDeadline {
+  return invocationDeadline;
+}
+
 let loggerCache: JsonLogger | undefined;
 let built: { parts: Parts; core: CoreDeps } | undefined;
 
@@ -140,7 +172,7 @@ export function awsLogger(): JsonLogger {
 /** The parts and core deps of this Lambda instance, built on its first event from its environment. */
 function awsBuilt(): { parts: Parts; core: CoreDeps } {
   if (!built) {
-    const parts = awsParts(parseAwsSettings(process.env), awsLogger());
+    const parts = awsParts(parseAwsSettings(process.env), awsLogger(), invocationDeadline);
     built = { parts, core: coreDeps(parts) };
   }
   return built;

@@ -26,12 +26,11 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { type AlbPoolEntry, AlbRouter } from '../../functions/adapters/aws/alb-router.ts';
 import { AlbSlots } from '../../functions/adapters/aws/alb-slots.ts';
-import { CapacityError, SpawnError } from '../../functions/core/errors.ts';
+import { CapacityError, SpawnError, ThrottledError } from '../../functions/core/errors.ts';
 import { newSessionId, type Session } from '../../functions/core/session.ts';
 
 const elbMock = mockClient(ElasticLoadBalancingV2Client);
 const docMock = mockClient(DynamoDBDocumentClient);
-const noSleep = async () => {};
 const TABLE = 'hubless-test';
 const POOL: AlbPoolEntry[] = [
   { listenerArn: 'arn:listener/a', host: 'labs-1.example.org', loadBalancerArn: 'arn:lb/a' },
@@ -63,7 +62,6 @@ function router(capacityPerAlb = 95) {
     doc,
     tableName: TABLE,
     capacityPerAlb,
-    retry: { sleep: noSleep },
     random: () => 0,
   });
   return new AlbRouter({
@@ -77,7 +75,6 @@ function router(capacityPerAlb = 95) {
       userPoolClientId: 'client-1',
       userPoolDomain: 'hubless-dev',
     },
-    retry: { sleep: noSleep },
   });
 }
 
@@ -299,15 +296,19 @@ describe('AlbRouter', () => {
       expect(docMock.commandCalls(DeleteCommand)).toHaveLength(1);
     });
 
-    it('retries a throttled CreateTargetGroup, then succeeds', async () => {
+    it('does not retry a throttled CreateTargetGroup itself (the client does) and says what to do', async () => {
       mockHappyElb();
       elbMock
         .on(CreateTargetGroupCommand)
-        .rejectsOnce(Object.assign(new Error('Rate exceeded'), { name: 'Throttling' }))
-        .resolves({ TargetGroups: [{ TargetGroupArn: TG_ARN }] });
-      const route = await router().addRoute(session('gina'), target);
-      expect(route.targetGroupArn).toBe(TG_ARN);
-      expect(elbMock.commandCalls(CreateTargetGroupCommand)).toHaveLength(2);
+        .rejects(
+          Object.assign(new Error('Rate exceeded'), { name: 'Throttling', $metadata: { attempts: 5 } }),
+        );
+      const error = await router()
+        .addRoute(session('gina'), target)
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ThrottledError);
+      expect((error as Error).message).toMatch(/CreateTargetGroup \(5 attempts\).*Elastic Load Balancing/);
+      expect(elbMock.commandCalls(CreateTargetGroupCommand)).toHaveLength(1);
     });
 
     it('returns the existing route when its rule still exists', async () => {

@@ -26,7 +26,6 @@ function directory() {
   return new CognitoDirectory({
     cognito: new CognitoIdentityProviderClient({}),
     userPoolId: POOL,
-    retry: { sleep: async () => {} },
   });
 }
 

@@ -13,11 +13,10 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { EcsCompute, type EcsComputeConfig, templateHash } from '../../functions/adapters/aws/ecs-compute.ts';
-import { CapacityError, SpawnError } from '../../functions/core/errors.ts';
+import { CapacityError, SpawnError, ThrottledError } from '../../functions/core/errors.ts';
 import type { LaunchSpec } from '../../functions/core/ports.ts';
 
 const ecsMock = mockClient(ECSClient);
-const noSleep = async () => {};
 const CLUSTER = 'arn:aws:ecs:eu-west-1:111122223333:cluster/hubless-dev';
 const TASK_ARN = 'arn:aws:ecs:eu-west-1:111122223333:task/hubless-dev/abc123';
 const TD_ARN = 'arn:aws:ecs:eu-west-1:111122223333:task-definition/hubless-dev-alice:1';
@@ -35,7 +34,6 @@ function config(overrides: Partial<EcsComputeConfig> = {}): EcsComputeConfig {
     securityGroups: ['sg-lab'],
     logGroup: '/hubless/dev/labs',
     region: 'eu-west-1',
-    retry: { sleep: noSleep },
     ...overrides,
   };
 }
@@ -287,16 +285,13 @@ describe('EcsCompute', () => {
       await expect(new EcsCompute(config()).start(spec())).rejects.toThrow(SpawnError);
     });
 
-    it('retries a throttled RunTask with the same client token, then succeeds', async () => {
+    it('leaves retrying a throttled RunTask to the client, and turns what outlasts it into a ThrottledError', async () => {
       mockNewFamily();
       ecsMock
         .on(RunTaskCommand)
-        .rejectsOnce(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }))
-        .resolves({ tasks: [{ taskArn: TASK_ARN }] });
-      expect(await new EcsCompute(config()).start(spec())).toBe(TASK_ARN);
-      const tokens = ecsMock.commandCalls(RunTaskCommand).map((call) => call.args[0].input.clientToken);
-      expect(tokens).toHaveLength(2);
-      expect(tokens[0]).toBe(tokens[1]);
+        .rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
+      await expect(new EcsCompute(config()).start(spec())).rejects.toThrow(ThrottledError);
+      expect(ecsMock.commandCalls(RunTaskCommand)).toHaveLength(1);
     });
   });
 

@@ -23,7 +23,6 @@ function homes(options: Partial<ConstructorParameters<typeof EfsHomes>[0]> = {})
     efs: new EFSClient({}),
     fileSystemId: FS,
     sleep: noSleep,
-    retry: { sleep: noSleep },
     ...options,
   });
 }
@@ -156,12 +155,16 @@ describe('EfsHomes', () => {
       expect((error as Error).message).toMatch(/fsap-05105000000000000 is still creating/);
     });
 
-    it('retries a throttled call, then succeeds', async () => {
-      efsMock
-        .on(DescribeAccessPointsCommand, { FileSystemId: FS })
-        .rejectsOnce(new ThrottlingException({ message: 'slow down', $metadata: {} }))
-        .resolves({ AccessPoints: [accessPoint('fsap-0e0e000000000000e', 'eve')] });
-      expect(await homes().ensure('eve')).toBe('fsap-0e0e000000000000e');
+    it('turns throttling that outlasted the client’s retries into a ThrottledError', async () => {
+      efsMock.on(DescribeAccessPointsCommand, { FileSystemId: FS }).rejects(
+        new ThrottlingException({
+          message: 'slow down',
+          $metadata: { attempts: 4, totalRetryDelay: 2500 },
+        }),
+      );
+      await expect(homes().ensure('eve')).rejects.toThrow(
+        /throttling EFS DescribeAccessPoints \(4 attempts over 2.5 s\)/,
+      );
     });
 
     it('reports a full file system as a capacity error', async () => {

@@ -19,7 +19,6 @@ function sink(log: Array<[string, unknown]> = []) {
   return new EventBridgeSink({
     events: new EventBridgeClient({}),
     eventBusName: 'hubless-dev',
-    retry: { sleep: async () => {} },
     log: (m, d) => log.push([m, d]),
   });
 }

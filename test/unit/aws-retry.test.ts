@@ -1,157 +1,137 @@
+import '../support/aws-calls/checked.ts';
+import { Readable } from 'node:stream';
+import { ECSClient } from '@aws-sdk/client-ecs';
 import { describe, expect, it } from 'vitest';
-import { retrier, withRetries } from '../../functions/adapters/aws/retry.ts';
+import { EcsCompute } from '../../functions/adapters/aws/ecs-compute.ts';
+import { awsCaller, DeadlineRetryStrategy, InvocationDeadline } from '../../functions/adapters/aws/retry.ts';
 import { ThrottledError } from '../../functions/core/errors.ts';
+import { invocationDeadline } from '../../functions/lambda/middleware.ts';
+import { AWS_MAX_ATTEMPTS, awsRetryConfig } from '../../functions/wiring/aws.ts';
 
-function awsError(name: string, extra: Record<string, unknown> = {}): Error {
-  return Object.assign(new Error(`${name} happened`), { name, ...extra });
-}
-
-/** A clock that moves only when the code under test sleeps. */
-function fakeTime(start = 1_000_000) {
-  let now = start;
-  const sleeps: number[] = [];
-  return {
-    now: () => now,
-    sleep: async (ms: number) => {
-      sleeps.push(ms);
-      now += ms;
+/**
+ * One retry strategy, configured once in wiring on every SDK client and bounded by the
+ * Lambda's remaining time. These tests drive a real ECS client (its own retry middleware)
+ * against an HTTP handler that answers every request as a throttled ECS does.
+ */
+function throttledEcs(retry: { maxAttempts: number; retryStrategy: DeadlineRetryStrategy }) {
+  const requests: number[] = [];
+  const client = new ECSClient({
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    ...retry,
+    requestHandler: {
+      handle: async () => {
+        requests.push(Date.now());
+        return {
+          response: {
+            statusCode: 400,
+            headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': 'r' },
+            body: Readable.from([
+              Buffer.from(JSON.stringify({ __type: 'ThrottlingException', message: 'Rate exceeded' })),
+            ]),
+          },
+        };
+      },
     },
-    sleeps,
-  };
+  });
+  const compute = new EcsCompute({
+    ecs: client,
+    cluster: 'arn:aws:ecs:us-east-1:123456789012:cluster/hubless-test',
+    stage: 'test',
+    image: 'lab:1',
+    fileSystemId: 'fs-0123456789abcdef0',
+    executionRoleArn: 'arn:aws:iam::123456789012:role/exec',
+    taskRoleArn: 'arn:aws:iam::123456789012:role/task',
+    subnets: ['subnet-0123456789abcdef0'],
+    securityGroups: ['sg-0123456789abcdef0'],
+    logGroup: 'labs',
+    region: 'us-east-1',
+  });
+  return { client, compute, requests };
 }
 
-describe('withRetries', () => {
-  it('retries throttling until the call succeeds', async () => {
-    const time = fakeTime();
-    const failures = [
-      'ThrottlingException',
-      'TooManyRequestsException',
-      'RequestLimitExceeded',
-      'ProvisionedThroughputExceededException',
-    ];
-    let calls = 0;
-    const result = await withRetries(
-      async () => {
-        const failure = failures[calls++];
-        if (failure) throw awsError(failure);
-        return 'ok';
-      },
-      {
-        deadline: time.now() + 60_000,
-        baseMs: 100,
-        maxMs: 1_000,
-        sleep: time.sleep,
-        now: time.now,
-        random: () => 1,
-      },
-    );
-    expect(result).toBe('ok');
-    expect(calls).toBe(5);
-    // Exponential caps, full jitter at its maximum (random = 1): 100, 200, 400, 800.
-    expect(time.sleeps).toEqual([100, 200, 400, 800]);
-  });
+const TASK = 'arn:aws:ecs:us-east-1:123456789012:task/hubless-test/0123456789abcdef0123456789abcdef';
 
-  it('treats errors the SDK marks as throttling as throttling', async () => {
-    const time = fakeTime();
-    let calls = 0;
-    await withRetries(
-      async () => {
-        if (calls++ === 0) throw awsError('SlowDown', { $retryable: { throttling: true } });
-        return 1;
-      },
-      { deadline: time.now() + 10_000, baseMs: 10, maxMs: 100, sleep: time.sleep, now: time.now },
-    );
-    expect(calls).toBe(2);
-  });
-
-  it('spreads waits with full jitter below the cap', async () => {
-    const time = fakeTime();
-    let calls = 0;
-    await withRetries(
-      async () => {
-        if (calls++ < 3) throw awsError('ThrottlingException');
-        return 1;
-      },
-      {
-        deadline: time.now() + 10_000,
-        baseMs: 1_000,
-        maxMs: 5_000,
-        sleep: time.sleep,
-        now: time.now,
-        random: () => 0.5,
-      },
-    );
-    expect(time.sleeps).toEqual([500, 1_000, 2_000]);
-  });
-
-  it('gives up at the deadline with a ThrottledError that says what to do', async () => {
-    const time = fakeTime();
-    let calls = 0;
-    const error = await withRetries(
-      async () => {
-        calls++;
-        throw awsError('ThrottlingException');
-      },
-      {
-        deadline: time.now() + 3_000,
-        baseMs: 500,
-        maxMs: 1_000,
-        sleep: time.sleep,
-        now: time.now,
-        random: () => 1,
-        operation: 'ECS RunTask',
-        service: 'Amazon ECS',
-      },
-    ).catch((e: unknown) => e);
+describe('the retry strategy of every AWS client (wiring)', () => {
+  it('tries a throttled call at most AWS_MAX_ATTEMPTS times in all, then the adapter says what to do', async () => {
+    // Before: the adapter's own loop wrapped the client's three attempts, so one call was
+    // tried 3 x N times. Now the client's strategy is the only loop.
+    const deadline = new InvocationDeadline();
+    const { compute, requests } = throttledEcs(awsRetryConfig(deadline, () => 0));
+    const error = await compute.stop(TASK, 'test').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ThrottledError);
-    expect((error as ThrottledError).status).toBe(503);
-    expect((error as ThrottledError).expose).toBe(true);
-    // Waits 500 + 1000 + 1000 = 2.5 s; the next 1 s wait would pass the 3 s deadline.
-    expect(calls).toBe(4);
-    expect((error as Error).message).toBe(
-      'AWS is throttling ECS RunTask; retried 3 times over 2.5 s. Try again in a minute; if it persists, request a higher quota for Amazon ECS.',
-    );
+    expect((error as Error).message).toMatch(new RegExp(`StopTask \\(${AWS_MAX_ATTEMPTS} attempts`));
+    expect(requests).toHaveLength(AWS_MAX_ATTEMPTS);
   });
 
-  it('lets every other error through at once, for the adapter to translate', async () => {
-    const time = fakeTime();
-    let calls = 0;
-    const failure = awsError('ClientException');
-    await expect(
-      withRetries(
-        async () => {
-          calls++;
-          throw failure;
-        },
-        { deadline: time.now() + 10_000, baseMs: 10, maxMs: 100, sleep: time.sleep, now: time.now },
-      ),
-    ).rejects.toBe(failure);
-    expect(calls).toBe(1);
-    expect(time.sleeps).toEqual([]);
+  it('stops retrying before the invocation’s deadline instead of waiting past it', async () => {
+    const deadline = new InvocationDeadline(1_000);
+    // 1.7 s left, 1 s kept for the answer: 700 ms for retries. With full jitter at its top
+    // (random = 1) the waits would be 500 ms, then 1 s: the second would end past the deadline.
+    deadline.start(1_700);
+    const end = deadline.get();
+    const { compute, requests } = throttledEcs(awsRetryConfig(deadline, () => 1));
+    await expect(compute.stop(TASK, 'test')).rejects.toBeInstanceOf(ThrottledError);
+    expect(requests).toHaveLength(2);
+    expect(Date.now()).toBeLessThan(end);
+  });
+
+  it('makes a single attempt when the deadline has already come', async () => {
+    const deadline = new InvocationDeadline(1_000);
+    deadline.start(500);
+    const { compute, requests } = throttledEcs(awsRetryConfig(deadline, () => 1));
+    await expect(compute.stop(TASK, 'test')).rejects.toBeInstanceOf(ThrottledError);
+    expect(requests).toHaveLength(1);
   });
 });
 
-describe('retrier', () => {
-  it('gives each call its own budget from the policy', async () => {
-    const time = fakeTime();
-    const call = retrier('Amazon ECS', {
-      budgetMs: 1_000,
-      baseMs: 400,
-      maxMs: 400,
-      sleep: time.sleep,
-      now: time.now,
-      random: () => 1,
-    });
-    await expect(
-      call('ECS StopTask', async () => Promise.reject(awsError('ThrottlingException'))),
-    ).rejects.toThrow(/throttling ECS StopTask; retried 2 times .* quota for Amazon ECS/);
-    // A second call after the first used its budget still gets a full budget.
-    let calls = 0;
-    await expect(
-      call('ECS StopTask', async () => {
-        if (calls++ < 2) throw awsError('ThrottlingException');
-        return 'stopped';
-      }),
-    ).resolves.toBe('stopped');
+describe('DeadlineRetryStrategy', () => {
+  const info = (errorType: string) => ({ errorType });
+
+  it('never retries client errors (a bad request stays bad)', async () => {
+    const strategy = new DeadlineRetryStrategy({ maxAttempts: 5, deadline: () => Infinity });
+    const first = await strategy.acquireInitialRetryToken('');
+    await expect(strategy.refreshRetryTokenForRetry(first, info('CLIENT_ERROR'))).rejects.toThrow();
+  });
+
+  it('backs off exponentially with full jitter, throttling from a larger base', async () => {
+    const strategy = new DeadlineRetryStrategy({ maxAttempts: 5, deadline: () => Infinity, random: () => 1 });
+    let token = await strategy.acquireInitialRetryToken('');
+    const waits: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      token = await strategy.refreshRetryTokenForRetry(token, info('THROTTLING'));
+      waits.push(token.getRetryDelay());
+    }
+    expect(waits).toEqual([500, 1000, 2000, 4000]);
+    await expect(strategy.refreshRetryTokenForRetry(token, info('THROTTLING'))).rejects.toThrow(/attempts/);
+    const transient = await strategy.refreshRetryTokenForRetry(
+      await strategy.acquireInitialRetryToken(''),
+      info('TRANSIENT'),
+    );
+    expect(transient.getRetryDelay()).toBe(100);
+  });
+});
+
+describe('invocationDeadline middleware', () => {
+  it('sets the deadline from the Lambda context’s remaining time, and clears it after', async () => {
+    const deadline = new InvocationDeadline(1_000);
+    const middleware = invocationDeadline(deadline);
+    const before = Date.now();
+    await middleware.before?.({
+      event: {},
+      context: { awsRequestId: 'r', getRemainingTimeInMillis: () => 29_000 },
+    } as never);
+    expect(deadline.get()).toBeGreaterThanOrEqual(before + 28_000);
+    expect(deadline.get()).toBeLessThanOrEqual(Date.now() + 28_000);
+    await middleware.after?.({} as never);
+    expect(deadline.get()).toBe(Number.POSITIVE_INFINITY);
+  });
+});
+
+describe('awsCaller', () => {
+  it('passes other errors through unchanged', async () => {
+    const call = awsCaller('Amazon ECS');
+    const refused = Object.assign(new Error('no'), { name: 'AccessDeniedException' });
+    await expect(call('RunTask', () => Promise.reject(refused))).rejects.toBe(refused);
   });
 });

@@ -16,7 +16,7 @@ import type { RouteEntry, RouteRecord, Router } from '../../core/ports.ts';
 import { baseUrlFor, parseSessionId, type Session, type Target } from '../../core/session.ts';
 import { type AlbSlots, QUARANTINED, type Slot } from './alb-slots.ts';
 import { ALB_AUTH, targetGroupName } from './names.ts';
-import { awsErrorMessage, awsErrorName, type Retrier, type RetryPolicy, retrier } from './retry.ts';
+import { type AwsCaller, awsCaller, awsErrorMessage, awsErrorName } from './retry.ts';
 
 /** One load balancer of the pool: its HTTPS listener and the host name that points at it. */
 export interface AlbPoolEntry {
@@ -43,7 +43,6 @@ export interface AlbRouterConfig {
   vpcId: string;
   stage: string;
   cognito: CognitoAuthConfig;
-  retry?: RetryPolicy;
 }
 
 const SESSION_TAG = 'hubless:session';
@@ -67,12 +66,12 @@ const USER_TAG = 'hubless:user';
  */
 export class AlbRouter implements Router {
   readonly #config: AlbRouterConfig;
-  readonly #call: Retrier;
+  readonly #call: AwsCaller;
 
   constructor(config: AlbRouterConfig) {
     if (config.pool.length === 0) throw new Error('AlbRouter needs at least one load balancer in its pool.');
     this.#config = config;
-    this.#call = retrier('Elastic Load Balancing', config.retry);
+    this.#call = awsCaller('Elastic Load Balancing');
   }
 
   /** The target group name of a session: deterministic, so a lost record can be found again. */

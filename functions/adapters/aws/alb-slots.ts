@@ -6,7 +6,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { keyPrefix } from '../dynamodb/schema.ts';
-import { awsErrorName, type Retrier, type RetryPolicy, retrier } from './retry.ts';
+import { type AwsCaller, awsCaller, awsErrorName } from './retry.ts';
 
 /** 100 target groups per ALB is a hard limit; keep a few for the portal's own default. */
 export const DEFAULT_CAPACITY_PER_ALB = 95;
@@ -24,7 +24,6 @@ export interface AlbSlotsOptions {
   doc: DynamoDBDocumentClient;
   tableName: string;
   capacityPerAlb?: number;
-  retry?: RetryPolicy;
   now?: () => Date;
   /** Picks a free priority after a lost race. */
   random?: () => number;
@@ -40,7 +39,7 @@ export interface AlbSlotsOptions {
 export class AlbSlots {
   readonly #doc: DynamoDBDocumentClient;
   readonly #table: string;
-  readonly #call: Retrier;
+  readonly #call: AwsCaller;
   readonly #now: () => Date;
   readonly #random: () => number;
   readonly capacityPerAlb: number;
@@ -48,7 +47,7 @@ export class AlbSlots {
   constructor(options: AlbSlotsOptions) {
     this.#doc = options.doc;
     this.#table = options.tableName;
-    this.#call = retrier('Amazon DynamoDB', options.retry);
+    this.#call = awsCaller('Amazon DynamoDB');
     this.#now = options.now ?? (() => new Date());
     this.#random = options.random ?? Math.random;
     this.capacityPerAlb = options.capacityPerAlb ?? DEFAULT_CAPACITY_PER_ALB;

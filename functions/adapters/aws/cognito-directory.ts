@@ -19,14 +19,13 @@ import { initialPassword } from '../../core/ids.ts';
 import type { Directory, NewUser, User } from '../../core/ports.ts';
 import { normaliseUsername } from '../../core/username.ts';
 import { ADMIN_GROUP } from './names.ts';
-import { awsErrorMessage, awsErrorName, type Retrier, type RetryPolicy, retrier } from './retry.ts';
+import { type AwsCaller, awsCaller, awsErrorMessage, awsErrorName } from './retry.ts';
 
 export interface CognitoDirectoryConfig {
   cognito: CognitoIdentityProviderClient;
   userPoolId: string;
   /** Membership in this group is the admin flag. */
   adminGroup?: string;
-  retry?: RetryPolicy;
 }
 
 /**
@@ -39,13 +38,13 @@ export class CognitoDirectory implements Directory {
   readonly #cognito: CognitoIdentityProviderClient;
   readonly #pool: string;
   readonly #adminGroup: string;
-  readonly #call: Retrier;
+  readonly #call: AwsCaller;
 
   constructor(config: CognitoDirectoryConfig) {
     this.#cognito = config.cognito;
     this.#pool = config.userPoolId;
     this.#adminGroup = config.adminGroup ?? ADMIN_GROUP;
-    this.#call = retrier('Amazon Cognito user pools', config.retry);
+    this.#call = awsCaller('Amazon Cognito user pools');
   }
 
   async get(name: string): Promise<User | undefined> {

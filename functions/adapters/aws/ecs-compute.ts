@@ -17,7 +17,7 @@ import type { Compute, ComputeStatus, ComputeTask, LaunchSpec } from '../../core
 import { baseUrlFor, parseSessionId } from '../../core/session.ts';
 import { LAB_PORT, type TaskStateDetail, taskStatusFromDetail } from '../../core/task-event.ts';
 import { taskFamily, taskFamilyPrefix } from './names.ts';
-import { awsErrorMessage, awsErrorName, type Retrier, type RetryPolicy, retrier } from './retry.ts';
+import { type AwsCaller, awsCaller, awsErrorMessage, awsErrorName } from './retry.ts';
 
 export const TEMPLATE_HASH_TAG = 'hubless:template-hash';
 export const SESSION_TAG = 'hubless:session';
@@ -63,7 +63,6 @@ export interface EcsComputeConfig {
   sessionEnvKeys?: string[];
   /** How long a task ECS does not know yet counts as pending (DescribeTasks lags RunTask). */
   missingGraceMs?: number;
-  retry?: RetryPolicy;
   now?: () => number;
 }
 
@@ -86,14 +85,14 @@ export interface EcsComputeConfig {
  */
 export class EcsCompute implements Compute {
   readonly #config: EcsComputeConfig;
-  readonly #call: Retrier;
+  readonly #call: AwsCaller;
   readonly #now: () => number;
   readonly #firstSeen = new Map<string, number>();
   readonly #graceMs: number;
 
   constructor(config: EcsComputeConfig) {
     this.#config = config;
-    this.#call = retrier('Amazon ECS', config.retry);
+    this.#call = awsCaller('Amazon ECS');
     this.#now = config.now ?? Date.now;
     this.#graceMs = config.missingGraceMs ?? 60_000;
   }

@@ -8,7 +8,7 @@ import {
 import { CapacityError, DependencyTimeoutError, isHublessError, SpawnError } from '../../core/errors.ts';
 import type { Homes } from '../../core/ports.ts';
 import { normaliseUsername } from '../../core/username.ts';
-import { awsErrorMessage, awsErrorName, type Retrier, type RetryPolicy, retrier } from './retry.ts';
+import { type AwsCaller, awsCaller, awsErrorMessage, awsErrorName } from './retry.ts';
 
 /** The uid/gid the lab image runs as (jovyan:users), so files on EFS are owned by the user. */
 export const LAB_UID = 1000;
@@ -18,7 +18,6 @@ export const USER_TAG = 'hubless:user';
 export interface EfsHomesOptions {
   efs: EFSClient;
   fileSystemId: string;
-  retry?: RetryPolicy;
   /** How long ensure waits for a new access point to become available. */
   waitTimeoutMs?: number;
   pollIntervalMs?: number;
@@ -40,7 +39,7 @@ export interface EfsHomesOptions {
 export class EfsHomes implements Homes {
   readonly #efs: EFSClient;
   readonly #fileSystemId: string;
-  readonly #call: Retrier;
+  readonly #call: AwsCaller;
   readonly #waitTimeoutMs: number;
   readonly #pollIntervalMs: number;
   readonly #sleep: (ms: number) => Promise<void>;
@@ -49,7 +48,7 @@ export class EfsHomes implements Homes {
   constructor(options: EfsHomesOptions) {
     this.#efs = options.efs;
     this.#fileSystemId = options.fileSystemId;
-    this.#call = retrier('Amazon EFS', options.retry);
+    this.#call = awsCaller('Amazon EFS');
     // Inside a 29 s Lambda (and API Gateway's 30 s), with time left to start the task afterwards.
     this.#waitTimeoutMs = options.waitTimeoutMs ?? 20_000;
     this.#pollIntervalMs = options.pollIntervalMs ?? 1_000;

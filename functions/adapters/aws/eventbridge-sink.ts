@@ -4,7 +4,7 @@ import {
   type PutEventsRequestEntry,
 } from '@aws-sdk/client-eventbridge';
 import type { EventSink, LifecycleEvent } from '../../core/ports.ts';
-import { type Retrier, type RetryPolicy, retrier } from './retry.ts';
+import { type AwsCaller, awsCaller } from './retry.ts';
 
 export const EVENT_SOURCE = 'hubless';
 
@@ -12,7 +12,6 @@ export interface EventBridgeSinkConfig {
   events: EventBridgeClient;
   /** Bus name or ARN; the account's default bus when absent. */
   eventBusName?: string;
-  retry?: RetryPolicy;
   log?: (message: string, data: unknown) => void;
 }
 
@@ -25,13 +24,13 @@ export interface EventBridgeSinkConfig {
 export class EventBridgeSink implements EventSink {
   readonly #events: EventBridgeClient;
   readonly #bus: string | undefined;
-  readonly #call: Retrier;
+  readonly #call: AwsCaller;
   readonly #log: (message: string, data: unknown) => void;
 
   constructor(config: EventBridgeSinkConfig) {
     this.#events = config.events;
     this.#bus = config.eventBusName;
-    this.#call = retrier('Amazon EventBridge', config.retry);
+    this.#call = awsCaller('Amazon EventBridge');
     this.#log = config.log ?? ((message, data) => console.error(message, JSON.stringify(data)));
   }
 
