@@ -10,6 +10,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseSettings } from '../core/config.ts';
 import { HublessError } from '../core/errors.ts';
+import type { LtiPlatform } from '../core/lti/ports.ts';
 
 // Each command imports what it uses when it runs (the runtime pulls in the OpenID
 // provider, DynamoDB Local and the SDK): --help and --version answer at once.
@@ -29,6 +30,9 @@ const USAGE = `Usage: hubless <command> [options]      (hubless <command> --help
                                                   (a JupyterHub service token for /hub/api; prints it once)
   hubless tokens list
   hubless tokens revoke ID-OR-NAME
+  hubless lti add --issuer URL --client-id ID --deployment-id ID[,ID…] --jwks-url URL --auth-url URL
+                  [--username-claim CLAIM]        register an LMS for LTI 1.3 launches
+  hubless lti list | remove --issuer URL --client-id ID | urls
   hubless --version                               print the version`;
 
 const DATA_DIR_NOTE =
@@ -97,6 +101,24 @@ ${DATA_DIR_NOTE}`,
 
 ${DATA_DIR_NOTE}`,
 };
+HELP.lti = `Usage: hubless lti <command>
+
+  add --issuer URL --client-id ID --deployment-id ID[,ID…] --jwks-url URL --auth-url URL
+      [--username-claim CLAIM]
+                 register an LMS (or replace its registration) for LTI 1.3 launches. The
+                 LMS shows these values when hubless is added to it. --username-claim: the
+                 id_token claim that names the hubless user (e.g. email, or
+                 https://purl.imsglobal.org/spec/lti/claim/ext.user_username for Moodle);
+                 default: "lti-" and a hash of the LMS's user id
+  list           list registrations
+  remove --issuer URL --client-id ID
+  urls           the login, launch and keyset URLs to enter in the LMS
+
+Launches read the registrations each time: no restart needed. ${DATA_DIR_NOTE}`;
+HELP['lti add'] = HELP.lti as string;
+HELP['lti list'] = HELP.lti as string;
+HELP['lti remove'] = HELP.lti as string;
+HELP['lti urls'] = HELP.lti as string;
 HELP['clients add'] = HELP.clients as string;
 HELP['clients list'] = HELP.clients as string;
 HELP['clients remove'] = HELP.clients as string;
@@ -344,6 +366,72 @@ async function start(): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 }
 
+/** LMS registrations for LTI 1.3 launches; read at every launch, no restart needed. */
+async function lti(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      issuer: { type: 'string' },
+      'client-id': { type: 'string' },
+      'deployment-id': { type: 'string', multiple: true },
+      'jwks-url': { type: 'string' },
+      'auth-url': { type: 'string' },
+      'username-claim': { type: 'string' },
+    },
+  });
+  const [action] = positionals;
+  const settings = parseSettings(process.env);
+  const { LocalLtiPlatforms } = await import('../adapters/local/lti-platforms.ts');
+  const { LTI_JWKS_PATH, LTI_LAUNCH_PATH, LTI_LOGIN_PATH } = await import('../core/lti/launch.ts');
+  const platforms = new LocalLtiPlatforms({ dataDir: resolve(settings.local.dataDir) });
+  const base = settings.local.publicUrl.replace(/\/+$/, '');
+  switch (action) {
+    case 'add': {
+      const platform: LtiPlatform = {
+        issuer: values.issuer ?? '',
+        clientId: values['client-id'] ?? '',
+        deploymentIds: (values['deployment-id'] ?? []).flatMap((d) => d.split(',')).map((d) => d.trim()),
+        jwksUrl: values['jwks-url'] ?? '',
+        authUrl: values['auth-url'] ?? '',
+        createdAt: new Date().toISOString(),
+      };
+      if (values['username-claim']) platform.usernameClaim = values['username-claim'];
+      await platforms.put(platform);
+      console.log(
+        `Registered ${platform.issuer} (client id ${platform.clientId}, deployments ${platform.deploymentIds.join(', ')}).`,
+      );
+      return;
+    }
+    case 'list':
+      for (const p of await platforms.list())
+        console.log(
+          `${p.issuer}  client id: ${p.clientId}  deployments: ${p.deploymentIds.join(',')}  users from: ${p.usernameClaim ?? 'sub (hashed)'}`,
+        );
+      return;
+    case 'remove':
+      if (!values.issuer || !values['client-id'])
+        throw new UsageError('hubless lti remove needs --issuer and --client-id.');
+      if (!(await platforms.remove(values.issuer, values['client-id'])))
+        throw new UsageError(
+          `There is no registration of ${values.issuer} with client id ${values['client-id']}.`,
+        );
+      console.log(`Removed ${values.issuer} (client id ${values['client-id']}).`);
+      return;
+    case 'urls':
+      console.log(
+        [
+          `Login (OIDC initiation) URL:  ${base}${LTI_LOGIN_PATH}`,
+          `Target link / redirect URI:   ${base}${LTI_LAUNCH_PATH}`,
+          `Public keyset (JWKS) URL:     ${base}${LTI_JWKS_PATH}`,
+        ].join('\n'),
+      );
+      return;
+    default:
+      throw new UsageError(action ? `Unknown lti command "${action}".` : 'hubless lti needs a command.');
+  }
+}
+
 async function main(argv: string[]): Promise<void> {
   // Help and version before anything reads settings or touches the data dir.
   if (argv.includes('--version') || argv.includes('-V') || argv[0] === 'version') {
@@ -367,6 +455,7 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'users') return users(rest);
   if (command === 'clients') return clients(rest);
   if (command === 'tokens') return tokens(rest);
+  if (command === 'lti') return lti(rest);
   throw new UsageError(`Unknown command "${command}".`);
 }
 

@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createRemoteJWKSet } from 'jose';
 import { ensureTable } from '../adapters/dynamodb/table.ts';
 import { DirHomes } from '../adapters/local/dir-homes.ts';
 import { GatewayRouter } from '../adapters/local/gateway-router.ts';
@@ -11,6 +12,7 @@ import {
 } from '../adapters/local/jupyter-command.ts';
 import { LocalDirectory } from '../adapters/local/local-directory.ts';
 import { LogEventSink } from '../adapters/local/log-event-sink.ts';
+import { LocalLtiPlatforms } from '../adapters/local/lti-platforms.ts';
 import { LocalMachineClients } from '../adapters/local/machine-clients.ts';
 import { ProcessCompute, reapOrphans } from '../adapters/local/process-compute.ts';
 import { JsonLogger } from '../adapters/log/json-logger.ts';
@@ -19,6 +21,8 @@ import type { Settings } from '../core/config.ts';
 import type { CoreDeps } from '../core/deps.ts';
 import { advance } from '../core/lifecycle.ts';
 import type { Log } from '../core/log.ts';
+import { enterFromLti } from '../core/lti/enter.ts';
+import { MemoryLtiReplayGuard } from '../core/lti/memory-replay-guard.ts';
 import type { Compute, EventSink, LifecycleEvent } from '../core/ports.ts';
 import { ACTIVE_STATES } from '../core/session.ts';
 import type { TaskStateChangeEvent } from '../core/task-event.ts';
@@ -32,9 +36,11 @@ import { buildLocalDeps } from '../wiring/local.ts';
 import { createLocalDynamoClients, type DynamoDbLocal, startDynamoDbLocal } from './dynamodb-local.ts';
 import { ensureFirstAdmin } from './first-admin.ts';
 import { DEFAULT_GATEWAY_CLIENT_ID, gatewayIssuer, startGateway } from './gateway/index.ts';
+import type { GatewayLti } from './gateway/options.ts';
 import { loadOrCreateIdentitySigner } from './identity-signer.ts';
 import { lockDataDir } from './instance-lock.ts';
 import { openLocalLogOutput } from './log-output.ts';
+import { loadOrCreateLtiToolKey } from './lti-tool-key.ts';
 
 /**
  * Local mode: the AWS column of docs/architecture.md section 1 swapped for real local stand-ins,
@@ -178,6 +184,25 @@ export async function startLocalRuntime(
     await markLeftoversLost(deps);
 
     const machineClients = await new LocalMachineClients({ dataDir }).list();
+    const ltiKeys = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
+    const lti: GatewayLti = {
+      deps: {
+        platforms: new LocalLtiPlatforms({ dataDir }),
+        replay: new MemoryLtiReplayGuard(),
+        toolUrl: local.publicUrl.replace(/\/+$/, ''),
+        // One cached key set per platform JWKS URL (jose refetches on an unknown kid).
+        keysFor: (platform) => {
+          let keys = ltiKeys.get(platform.jwksUrl);
+          if (!keys) {
+            keys = createRemoteJWKSet(new URL(platform.jwksUrl), { timeoutDuration: 5_000 });
+            ltiKeys.set(platform.jwksUrl, keys);
+          }
+          return keys;
+        },
+      },
+      enter: (launch) => enterFromLti(deps, launch),
+      toolJwks: (await loadOrCreateLtiToolKey(dataDir)).publicJwks,
+    };
     const gateway = await startGateway({
       host: local.host,
       port: local.port,
@@ -188,6 +213,7 @@ export async function startLocalRuntime(
       signer,
       portal: makePortalHandler(portalDeps),
       api: makeApiHandler(apiDeps),
+      lti,
       extraClients: machineClients.map(({ clientId, clientSecret, scopes }) => ({
         clientId,
         clientSecret,

@@ -191,6 +191,37 @@ export class BrowserSessions {
     ]);
   }
 
+  /**
+   * Signs a browser in as a user another front door has already verified (an LTI launch,
+   * whose id_token the LMS signed), then sends it to `location`. A fresh session id, as
+   * after any sign-in (session fixation).
+   */
+  signInVerified(
+    req: IncomingMessage,
+    res: ServerResponse,
+    user: { username: string; sub: string; email?: string },
+    location: string,
+  ): void {
+    this.#sessions.delete(readCookie(req.headers.cookie, SESSION_COOKIE));
+    const now = Date.now();
+    const session: BrowserSession = {
+      id: randomId(),
+      sub: user.sub,
+      username: user.username,
+      createdAt: now,
+      expiresAt: now + this.#ttlSeconds * 1000,
+      checkedAt: now,
+    };
+    if (user.email) session.email = user.email;
+    this.#sessions.set(session);
+    res.writeHead(303, {
+      location,
+      'set-cookie': this.#sessionCookie(session.id, Math.floor(this.#ttlSeconds)),
+      ...securityHeaders(),
+    });
+    res.end();
+  }
+
   /** Ends the session here, then at the provider (which comes back to the portal). */
   async logout(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const id = readCookie(req.headers.cookie, SESSION_COOKIE);

@@ -1,5 +1,8 @@
+import type { JWK } from 'jose';
 import type { GatewayRouter } from '../../adapters/local/gateway-router.ts';
 import type { LocalDirectory } from '../../adapters/local/local-directory.ts';
+import type { LtiDeps, LtiLaunch } from '../../core/lti/launch.ts';
+import type { Session } from '../../core/session.ts';
 import type { AlbEvent, AlbResult, HttpApiEvent, HttpApiResult } from '../../handlers/http-types.ts';
 import type { IdentitySigner } from '../identity-signer.ts';
 import { type EmbeddedOidc, type MachineClientConfig, OIDC_MOUNT_PATH } from '../oidc/provider.ts';
@@ -38,6 +41,8 @@ export interface GatewayOptions {
   extraClients?: MachineClientConfig[];
   /** How long a browser session lasts. Default 12 hours, as the ALB's. */
   sessionTtlSeconds?: number;
+  /** LTI 1.3 tool endpoints (/lti/login, /lti/launch, /lti/jwks); absent: not served. */
+  lti?: GatewayLti;
   /** Access log; gets method, path without query, and status. Default: none. */
   log?: (line: string) => void;
 }
@@ -47,4 +52,12 @@ export interface Gateway {
   port: number;
   oidc: EmbeddedOidc;
   close(): Promise<void>;
+}
+
+/** LTI in local mode: the gateway is the tool's front door, as API Gateway is in AWS mode. */
+export interface GatewayLti {
+  deps: LtiDeps;
+  /** Creates the user and starts their server (core/lti/enter.ts). */
+  enter: (launch: LtiLaunch) => Promise<Session>;
+  toolJwks: { keys: JWK[] };
 }

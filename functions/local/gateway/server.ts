@@ -9,6 +9,7 @@ import { sendJson } from './html.ts';
 import { IdentityHeaders, ownsRoute } from './identity-headers.ts';
 import { ALB_TARGET, HTTP_API, invoke } from './lambda-events.ts';
 import { listen } from './listener.ts';
+import { handleLti, isLtiPath } from './lti.ts';
 import { type Gateway, type GatewayOptions, HEALTH_PATH } from './options.ts';
 import { isSafePath, pathOf } from './paths.ts';
 import { proxyHttp, proxyUpgrade, upstreamHeaders } from './proxy.ts';
@@ -71,6 +72,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         return await oidc.handle(req, res);
       if (path === CALLBACK_PATH) return await sessions.finishLogin(req, res);
       if (path === LOGOUT_PATH) return await sessions.logout(req, res);
+      if (options.lti && isLtiPath(path)) return await handleLti(req, res, options.lti, sessions);
       if (isApiPath(path)) {
         if (!options.api) return refuse(req, res, NO_API);
         return await invoke(req, res, options.api, HTTP_API, await identity.forHandler(req));

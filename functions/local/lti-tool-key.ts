@@ -1,0 +1,28 @@
+import { randomUUID } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { exportJWK, generateKeyPair, type JWK } from 'jose';
+
+/**
+ * The tool's own signing key (RS256, as LTI requires), kept in <dataDir>/lti-tool-key.json
+ * (mode 0600) so the public key the LMS was given stays valid across restarts. Its public
+ * half is served at /lti/jwks (the "tool JWKS URL" an LMS asks for when the tool is added).
+ */
+export async function loadOrCreateLtiToolKey(dataDir: string): Promise<{ publicJwks: { keys: JWK[] } }> {
+  const file = join(dataDir, 'lti-tool-key.json');
+  let privateJwk: JWK;
+  try {
+    privateJwk = JSON.parse(await readFile(file, 'utf8')) as JWK;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    const { privateKey } = await generateKeyPair('RS256', { extractable: true, modulusLength: 2048 });
+    privateJwk = { ...(await exportJWK(privateKey)), kid: randomUUID(), alg: 'RS256', use: 'sig' };
+    await writeFile(file, JSON.stringify(privateJwk), { mode: 0o600, flag: 'wx' }).catch(async (e) => {
+      // Another process wrote it first: use theirs.
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      privateJwk = JSON.parse(await readFile(file, 'utf8')) as JWK;
+    });
+  }
+  const { kty, n, e, kid, alg, use } = privateJwk;
+  return { publicJwks: { keys: [{ kty, n, e, kid, alg, use } as JWK] } };
+}
