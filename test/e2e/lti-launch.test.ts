@@ -1,12 +1,12 @@
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalLtiPlatforms } from '../../functions/adapters/local/lti-platforms.ts';
 import { SESSION_COOKIE } from '../../functions/local/gateway/identity-headers.ts';
-import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../support/chromium.ts';
+import { launchChromium } from '../support/chromium.ts';
 import { startTestLocalMode, type TestLocalMode } from '../support/local-mode.ts';
 import { type LaunchSpecifics, LTI, SimulatedPlatform } from '../support/lti-platform.ts';
 
@@ -24,7 +24,7 @@ const TEACHER = 'http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor';
 let local: TestLocalMode;
 let lms: SimulatedPlatform;
 let course: { bare: string; work: string };
-const browsers: { context: BrowserContext; profileDir: string }[] = [];
+let chromiumBrowser: Awaited<ReturnType<typeof launchChromium>> | undefined;
 const transcript: string[] = [];
 
 const git = (cwd: string, ...args: string[]) =>
@@ -86,10 +86,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const { context, profileDir } of browsers) {
-    await context.close().catch(() => undefined);
-    await rm(profileDir, { recursive: true, force: true });
-  }
+  await chromiumBrowser?.close().catch(() => undefined);
   await local?.stop();
   await lms?.stop();
   if (transcript.length)
@@ -97,15 +94,11 @@ afterAll(async () => {
 });
 
 async function newPage(record = false): Promise<Page> {
-  const profileDir = await mkdtemp(join(tmpdir(), 'hubless-chromium-'));
-  const context = await chromium.launchPersistentContext(profileDir, {
-    executablePath: CHROMIUM_PATH,
-    headless: true,
-    viewport: { width: 1200, height: 800 },
-    args: CHROMIUM_ARGS,
-  });
-  browsers.push({ context, profileDir });
-  const page = context.pages()[0] ?? (await context.newPage());
+  // One browser for the file, a fresh context (its own cookies) per person: much cheaper
+  // than a browser each on a busy machine.
+  chromiumBrowser ??= await launchChromium();
+  const context = await chromiumBrowser.browser.newContext({ viewport: { width: 1200, height: 800 } });
+  const page = await context.newPage();
   if (record)
     page.on('response', (response) => {
       const request = response.request();
