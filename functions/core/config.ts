@@ -65,6 +65,7 @@ const envSchema = z.object({
   HUBLESS_HOST: z.string().default('127.0.0.1'),
   HUBLESS_PUBLIC_URL: z.url().optional(),
   HUBLESS_DATA_DIR: z.string().min(1).default('.hubless'),
+  HUBLESS_HOMES_DIR: z.string().min(1).optional(),
   HUBLESS_MAX_SERVERS: z.coerce.number().int().min(1).default(200),
 });
 
@@ -88,6 +89,11 @@ export interface Settings {
     host: string;
     publicUrl: string;
     dataDir: string;
+    /**
+     * The users' homes: beside the data dir, not in it (default `<dataDir>-homes`), because
+     * a lab running as its own account must reach its home but never the data dir.
+     */
+    homesDir: string;
     maxServers: number;
   };
 }
@@ -117,6 +123,7 @@ export function parseSettings(env: Record<string, string | undefined>): Settings
       host: value.HUBLESS_HOST,
       publicUrl: (value.HUBLESS_PUBLIC_URL ?? `http://localhost:${value.HUBLESS_PORT}`).replace(/\/$/, ''),
       dataDir: value.HUBLESS_DATA_DIR,
+      homesDir: value.HUBLESS_HOMES_DIR ?? `${value.HUBLESS_DATA_DIR.replace(/\/+$/, '')}-homes`,
       maxServers: value.HUBLESS_MAX_SERVERS,
     },
   };

@@ -347,6 +347,7 @@ async function start(): Promise<void> {
   const { startLocalRuntime } = await import('./runtime.ts');
   const runtime = await startLocalRuntime(settings);
   console.log(`\nhubless is running at ${runtime.url}`);
+  console.log(runtime.isolation.notice);
   if (runtime.firstAdmin) {
     console.log(
       `First start: created the admin user "${runtime.firstAdmin.name}" with the password ${runtime.firstAdmin.password}`,

@@ -1,4 +1,5 @@
 import { mkdir } from 'node:fs/promises';
+import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRemoteJWKSet } from 'jose';
@@ -10,6 +11,7 @@ import {
   findJupyter,
   type JupyterCommand,
 } from '../adapters/local/jupyter-command.ts';
+import { type LabAccounts, labAccountsForThisProcess } from '../adapters/local/lab-accounts.ts';
 import { LocalDirectory } from '../adapters/local/local-directory.ts';
 import { LogEventSink } from '../adapters/local/log-event-sink.ts';
 import { LocalLtiPlatforms } from '../adapters/local/lti-platforms.ts';
@@ -26,6 +28,7 @@ import { MemoryLtiReplayGuard } from '../core/lti/memory-replay-guard.ts';
 import type { Compute, EventSink, LifecycleEvent } from '../core/ports.ts';
 import { ACTIVE_STATES } from '../core/session.ts';
 import type { TaskStateChangeEvent } from '../core/task-event.ts';
+import type { CullRun } from '../core/use-cases/cull.ts';
 import { listServers } from '../core/use-cases/list-servers.ts';
 import { stopSession } from '../core/use-cases/stop-server.ts';
 import { makeApiHandler } from '../handlers/api.ts';
@@ -33,6 +36,7 @@ import { makeCullerHandler } from '../handlers/culler.ts';
 import { makePortalHandler } from '../handlers/portal.ts';
 import { makeTaskEventsHandler } from '../handlers/task-events.ts';
 import { buildLocalDeps } from '../wiring/local.ts';
+import { moveLegacyHomes, publishLabPackage, secureDataDir } from './data-dir.ts';
 import { createLocalDynamoClients, type DynamoDbLocal, startDynamoDbLocal } from './dynamodb-local.ts';
 import { ensureFirstAdmin } from './first-admin.ts';
 import { DEFAULT_GATEWAY_CLIENT_ID, gatewayIssuer, startGateway } from './gateway/index.ts';
@@ -58,6 +62,8 @@ export interface LocalRuntimeOptions {
   quiet?: boolean;
   /** Where log lines go instead (benchmarks keep the errors of a long run); default: stdout unless quiet. */
   log?: Log;
+  /** Who labs run as; default: per-user system accounts when run as root, else the current user. */
+  accounts?: LabAccounts;
 }
 
 export interface LocalRuntime {
@@ -67,6 +73,12 @@ export interface LocalRuntime {
   directory: LocalDirectory;
   /** The first admin's generated password, set only on the very first start. */
   firstAdmin?: { name: string; password: string };
+  /** Whether users are kept apart (labs as per-user accounts), and the sentence start-up prints about it. */
+  isolation: { usersIsolated: boolean; notice: string };
+  /** The users' homes (HUBLESS_HOMES_DIR). */
+  homesDir: string;
+  /** One culler sweep and reconciliation now (the timer runs the same). */
+  cull(): Promise<CullRun>;
   stop(): Promise<void>;
 }
 
@@ -80,6 +92,8 @@ export async function startLocalRuntime(
   const local = settings.local;
   const dataDir = resolve(local.dataDir);
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const homesDir = resolve(local.homesDir);
+  const accounts = options.accounts ?? labAccountsForThisProcess();
   const cleanups: Array<() => Promise<void>> = [];
   // Before anything else touches the data dir: a second instance would reap this one's
   // labs as its own leftovers and the two would fight over every session.
@@ -96,6 +110,8 @@ export async function startLocalRuntime(
     (output ? new JsonLogger({ level: settings.logLevel, write: output.write }).log : () => undefined);
 
   try {
+    await moveLegacyHomes(dataDir, homesDir);
+    await secureDataDir(dataDir);
     let dynamo: DynamoDbLocal | undefined;
     let endpoint = options.dynamoEndpoint;
     if (!endpoint) {
@@ -112,7 +128,13 @@ export async function startLocalRuntime(
     const gatewayOrigin = `http://${local.host}:${local.port}`;
     const issuer = gatewayIssuer(local.publicUrl);
     const signer = await loadOrCreateIdentitySigner(dataDir, { issuer, clientId: GATEWAY_CLIENT_ID });
-    const router = new GatewayRouter({ maxRoutes: local.maxServers });
+    // A route goes only to a lab this process started (see ProcessCompute.runs); set below.
+    let routable: (sessionId: string, target: { host: string; port: number }, handle?: string) => boolean =
+      () => true;
+    const router = new GatewayRouter({
+      maxRoutes: local.maxServers,
+      trusts: (session, target) => routable(session.id, target, session.computeHandle),
+    });
     const jupyter = options.jupyter ?? findJupyter();
     if (!options.compute) checkOwnerCheckDependencies(jupyter);
 
@@ -128,11 +150,17 @@ export async function startLocalRuntime(
       await reapOrphans(runDir);
       const processes = new ProcessCompute({
         jupyter,
-        labPackageDir: LAB_PACKAGE_DIR,
+        // Labs under their own accounts read a root-owned copy beside the homes (see publishLabPackage).
+        labPackageDir: accounts.isolated
+          ? await publishLabPackage(LAB_PACKAGE_DIR, resolve(homesDir, '.hubless-lab'))
+          : LAB_PACKAGE_DIR,
         runDir,
+        labRuntimeRoot: accounts.isolated ? resolve(homesDir, '.hubless-run') : runDir,
+        accounts,
         onEvent: deliver,
         startTimeoutMs: settings.startTimeoutSeconds * 1000,
       });
+      routable = (sessionId, target, handle) => processes.runs(sessionId, target, handle);
       // Last line of defence on shutdown: no lab outlives `npm start`, even one no session claims.
       cleanups.push(() => processes.close('hubless was shut down.'));
       compute = processes;
@@ -158,7 +186,7 @@ export async function startLocalRuntime(
         doc,
         compute,
         router,
-        homes: new DirHomes({ root: resolve(dataDir, 'homes') }),
+        homes: new DirHomes({ root: homesDir, accounts }),
         directory,
         signer,
         gatewayOrigin,
@@ -237,6 +265,9 @@ export async function startLocalRuntime(
       router,
       directory,
       firstAdmin,
+      isolation: isolationOf(accounts, Boolean(options.compute)),
+      homesDir,
+      cull,
       async stop() {
         if (stopped) return;
         stopped = true;
@@ -248,6 +279,24 @@ export async function startLocalRuntime(
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
     throw error;
   }
+}
+
+function isolationOf(accounts: LabAccounts, customCompute: boolean): LocalRuntime['isolation'] {
+  if (accounts.isolated && !customCompute)
+    return {
+      usersIsolated: true,
+      notice:
+        "Users are kept apart: each one's labs run as a locked system account of their own (hubless-<name>), " +
+        'with a home only they can open; the data dir and DynamoDB Local are out of their reach.',
+    };
+  const me = userInfo();
+  return {
+    usersIsolated: false,
+    notice:
+      `Users are NOT kept apart: every lab runs as ${me.username} (uid ${me.uid}), so code in one user's ` +
+      "notebook can read the others' files and hubless's data dir. Fine for one person or a group that " +
+      'trusts each other; to serve a class, run hubless as root on Linux (each user then gets an account of their own).',
+  };
 }
 
 async function markLeftoversLost(deps: CoreDeps): Promise<void> {

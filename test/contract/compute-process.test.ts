@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -25,6 +25,8 @@ function labEnv(owner: string): Record<string, string> {
 
 function makeProcessCompute(events: TaskStateChangeEvent[] = []) {
   const dir = mkdtempSync(path.join(tmpdir(), 'hubless-compute-'));
+  // Run as root, labs run as their users' own accounts, which must pass through to their homes.
+  chmodSync(dir, 0o711);
   const homes = new DirHomes({ root: path.join(dir, 'homes') });
   const compute = new ProcessCompute({
     jupyter: findJupyter(),

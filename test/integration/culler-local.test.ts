@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -41,6 +41,8 @@ const labTokens = hmacLabTokens(async () => randomBytes(32));
 
 beforeAll(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'hubless-culler-'));
+  // Run as root, labs run as their users' own accounts, which must pass through to their homes.
+  chmodSync(dir, 0o711);
   compute = new ProcessCompute({
     jupyter: findJupyter(),
     labPackageDir: LAB_DIR,

@@ -1,6 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -104,6 +104,8 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => keyServer.listen(0, '127.0.0.1', resolve));
   keysUrl = `http://127.0.0.1:${(keyServer.address() as AddressInfo).port}/.hubless/alb-keys`;
   dir = mkdtempSync(path.join(tmpdir(), 'hubless-process-compute-'));
+  // Run as root, labs run as their users' own accounts, which must pass through to their homes.
+  chmodSync(dir, 0o711);
   runDir = path.join(dir, 'run');
   homes = new DirHomes({ root: path.join(dir, 'homes') });
   compute = new ProcessCompute({
@@ -279,7 +281,7 @@ describe('DirHomes', () => {
     it('makes a private directory per user, idempotently', async () => {
       const home = await homes.ensure('carol');
       expect(home).toBe(path.join(dir, 'homes', 'carol'));
-      expect(statSync(home).mode & 0o777).toBe(0o750);
+      expect(statSync(home).mode & 0o777).toBe(0o700);
       expect(await homes.ensure('carol')).toBe(home);
     });
 

@@ -68,6 +68,7 @@ export async function startTestLocalMode(
     async stop() {
       await runtime.stop();
       await rm(dataDir, { recursive: true, force: true });
+      await rm(runtime.homesDir, { recursive: true, force: true });
     },
   };
 }

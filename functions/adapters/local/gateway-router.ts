@@ -15,6 +15,11 @@ import { baseUrlFor, parseSessionId, type Session, type Target } from '../../cor
  */
 export const DEFAULT_MAX_ROUTES = 1000;
 
+/** addRoute was asked to route to an address that is not the session's own lab. */
+export class UntrustedTargetError extends Error {
+  override name = 'UntrustedTargetError';
+}
+
 interface RouteSlot {
   sessionId: string;
   target: Target;
@@ -24,10 +29,24 @@ export class GatewayRouter implements Router {
   readonly maxRoutes: number;
   readonly #routes = new Map<string, RouteSlot>();
   readonly #readyTimeoutMs: number;
+  readonly #trusts: (session: Session, target: Target) => boolean;
 
-  constructor(options: { maxRoutes?: number; readyTimeoutMs?: number } = {}) {
+  constructor(
+    options: {
+      maxRoutes?: number;
+      readyTimeoutMs?: number;
+      /**
+       * Whether `target` really is `session`'s lab. Local mode answers from the process
+       * compute's own list of children: the session table can be written by whoever reaches
+       * the store, so a `ready` record naming some other server must not get a route (the
+       * gateway would send that user's requests, with her signed identity header, there).
+       */
+      trusts?: (session: Session, target: Target) => boolean;
+    } = {},
+  ) {
     this.maxRoutes = options.maxRoutes ?? DEFAULT_MAX_ROUTES;
     this.#readyTimeoutMs = options.readyTimeoutMs ?? 2000;
+    this.#trusts = options.trusts ?? (() => true);
   }
 
   /** The target of the longest prefix that `path` falls under (`/user/alice` counts as `/user/alice/`). */
@@ -49,6 +68,12 @@ export class GatewayRouter implements Router {
 
   async addRoute(session: Session, target: Target): Promise<RouteRecord> {
     const prefix = baseUrlFor(session.user, session.server);
+    if (!this.#trusts(session, target)) {
+      throw new UntrustedTargetError(
+        `Refused to route ${prefix} to ${target.host}:${target.port}: this machine started no server for ` +
+          `session ${session.id} there. The session record does not match a lab hubless runs (a stale or forged record).`,
+      );
+    }
     if (!this.#routes.has(prefix) && this.#routes.size >= this.maxRoutes) {
       throw new CapacityError(
         `The local gateway is full: it routes at most ${this.maxRoutes} servers at once (the gateway router's ` +

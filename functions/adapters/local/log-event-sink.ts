@@ -34,7 +34,7 @@ export class LogEventSink implements EventSink {
     const line = `${JSON.stringify(event)}\n`;
     const write = this.#writing.then(async () => {
       await this.#dirReady;
-      await appendFile(this.path, line, 'utf8');
+      await appendFile(this.path, line, { encoding: 'utf8', mode: 0o600 });
     });
     // A failed write must not poison the chain for the next event.
     this.#writing = write.catch(() => undefined);

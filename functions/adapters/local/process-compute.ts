@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
+import { chmod, chown, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { constants } from 'node:os';
@@ -14,6 +14,7 @@ import {
   taskStatusFromDetail,
 } from '../../core/task-event.ts';
 import type { JupyterCommand } from './jupyter-command.ts';
+import { type LabAccount, type LabAccounts, labAccountsForThisProcess } from './lab-accounts.ts';
 
 export interface ProcessComputeOptions {
   jupyter: JupyterCommand;
@@ -28,6 +29,17 @@ export interface ProcessComputeOptions {
   startTimeoutMs?: number;
   /** How long stop waits after SIGTERM before SIGKILL. */
   stopGraceMs?: number;
+  /**
+   * Who each user's labs run as. Default: a locked system account per user when this
+   * process is root (Linux), else the current user. A lab never runs as root.
+   */
+  accounts?: LabAccounts;
+  /**
+   * Where each server's JUPYTER_RUNTIME_DIR (kernel connection files) is made. Default:
+   * `runDir`. With per-user accounts it must be a directory the labs can pass through
+   * (runDir sits in the data dir, which they cannot enter).
+   */
+  labRuntimeRoot?: string;
 }
 
 const HANDLE_PREFIX = 'local-task/';
@@ -83,22 +95,36 @@ export class ProcessCompute implements Compute {
   private readonly tasks = new Map<string, Task>();
 
   constructor(options: ProcessComputeOptions) {
-    this.options = { host: '127.0.0.1', startTimeoutMs: 60_000, stopGraceMs: 10_000, ...options };
+    this.options = {
+      host: '127.0.0.1',
+      startTimeoutMs: 60_000,
+      stopGraceMs: 10_000,
+      labRuntimeRoot: options.runDir,
+      ...options,
+      accounts: options.accounts ?? labAccountsForThisProcess(),
+    };
+  }
+
+  /** Whether each user's labs run as an OS account of their own (hubless runs as root). */
+  get isolated(): boolean {
+    return this.options.accounts.isolated;
   }
 
   async start(spec: LaunchSpec): Promise<string> {
     const id = randomUUID();
     const handle = `${HANDLE_PREFIX}${id}`;
     const { runDir, host } = this.options;
-    const runtimeDir = path.join(runDir, id);
+    const runtimeDir = path.join(this.options.labRuntimeRoot, id);
     let port: number;
     let child: ChildProcess;
     try {
-      await mkdir(runtimeDir, { recursive: true, mode: 0o700 });
+      const account = await this.prepare(spec, runtimeDir);
       port = await freePort(host);
       child = spawn(this.options.jupyter.command, this.argsFor(spec, id, port), {
-        env: this.envFor(spec, runtimeDir),
+        env: this.envFor(spec, runtimeDir, account),
         stdio: ['ignore', 'pipe', 'pipe'],
+        // The lab's own uid and gid (libuv also drops root's supplementary groups).
+        ...(this.isolated ? { uid: account.uid, gid: account.gid } : {}),
       });
     } catch (error) {
       throw new SpawnError(`The server could not be started: ${(error as Error).message}`, { cause: error });
@@ -143,7 +169,14 @@ export class ProcessCompute implements Compute {
     if (child.pid !== undefined) {
       await writeFile(
         path.join(runDir, `${id}.json`),
-        JSON.stringify({ pid: child.pid, handle, marker: markerFor(id), sessionId: spec.sessionId, port }),
+        JSON.stringify({
+          pid: child.pid,
+          handle,
+          marker: markerFor(id),
+          sessionId: spec.sessionId,
+          port,
+          runtimeDir,
+        }),
         { mode: 0o600 },
       );
     }
@@ -186,6 +219,23 @@ export class ProcessCompute implements Compute {
     return task && task.status.state !== 'exited' ? task.child.pid : undefined;
   }
 
+  /**
+   * Whether `target` is where a live server this instance started for `sessionId` (and
+   * `handle`, when given) listens. The local router restores a route only to such a
+   * server: a session record claiming any other address is not proof of anything, since
+   * whoever can write the store could point a user's traffic at their own server.
+   */
+  runs(sessionId: string, target: { host: string; port: number }, handle?: string): boolean {
+    return [...this.tasks.values()].some(
+      (task) =>
+        task.sessionId === sessionId &&
+        (handle === undefined || task.handle === handle) &&
+        task.status.state === 'running' &&
+        task.port === target.port &&
+        target.host === this.options.host,
+    );
+  }
+
   /** Stops every server this instance started (local mode's shutdown). */
   async close(reason = 'The local control plane is shutting down.'): Promise<void> {
     await Promise.all([...this.tasks.keys()].map((handle) => this.stop(handle, reason)));
@@ -218,11 +268,32 @@ export class ProcessCompute implements Compute {
       // Harmless display setting that carries the task's marker into /proc/<pid>/cmdline.
       `--ServerApp.custom_display_url=http://${host}:${port}${spec.baseUrl}#${markerFor(id)}`,
     ];
-    if (process.getuid?.() === 0) args.push('--ServerApp.allow_root=True');
+    // Never --ServerApp.allow_root: as root, labs run as their users' own accounts, and
+    // Jupyter's refusal to run as root is one more guard should that ever go wrong.
     return args;
   }
 
-  private envFor(spec: LaunchSpec, runtimeDir: string): NodeJS.ProcessEnv {
+  /**
+   * The account the lab runs as, its home owned by that account (0700), and a runtime
+   * dir only it can use. With per-user accounts, refuses a home the account could not
+   * reach rather than starting a lab that fails with a bare "Permission denied".
+   */
+  private async prepare(spec: LaunchSpec, runtimeDir: string): Promise<LabAccount> {
+    const { accounts, labRuntimeRoot } = this.options;
+    const account = await accounts.ensure(spec.user, spec.home);
+    await mkdir(labRuntimeRoot, { recursive: true, mode: accounts.isolated ? 0o711 : 0o700 });
+    await mkdir(runtimeDir, { recursive: true, mode: 0o700 });
+    if (accounts.isolated) {
+      await assertPassable(spec.home, account.name);
+      await assertPassable(runtimeDir, account.name);
+      await chmod(spec.home, 0o700);
+      await chown(spec.home, account.uid, account.gid);
+      await chown(runtimeDir, account.uid, account.gid);
+    }
+    return account;
+  }
+
+  private envFor(spec: LaunchSpec, runtimeDir: string, account: LabAccount): NodeJS.ProcessEnv {
     const { labPackageDir } = this.options;
     const joined = (extra: string, existing: string | undefined) =>
       existing ? `${extra}${path.delimiter}${existing}` : extra;
@@ -232,8 +303,17 @@ export class ProcessCompute implements Compute {
     const inherited = Object.fromEntries(
       Object.entries(process.env).filter(([name]) => INHERITED_ENV.test(name)),
     );
+    const who = this.isolated
+      ? {
+          USER: account.name,
+          LOGNAME: account.name,
+          // The account has no login shell; Jupyter's terminals still need one to run.
+          SHELL: ['/bin/bash', '/bin/sh'].find((shell) => existsSync(shell)) ?? '/bin/sh',
+        }
+      : {};
     return {
       ...inherited,
+      ...who,
       ...spec.env,
       HOME: spec.home,
       HUBLESS_BASE_URL: spec.baseUrl,
@@ -309,7 +389,7 @@ export class ProcessCompute implements Compute {
     }
     this.emit(task, { lastStatus: 'STOPPED', desiredStatus: 'STOPPED', ...stop }, exitCode);
     void rm(path.join(this.options.runDir, `${task.id}.json`), { force: true });
-    void rm(path.join(this.options.runDir, task.id), { recursive: true, force: true });
+    void rm(path.join(this.options.labRuntimeRoot, task.id), { recursive: true, force: true });
   }
 
   /** Updates the task's status from the event it emits, so poll and events never disagree. */
@@ -382,7 +462,7 @@ export async function reapOrphans(runDir: string, options: { graceMs?: number } 
   const reaped: string[] = [];
   for (const entry of entries.filter((name) => name.endsWith('.json'))) {
     const file = path.join(runDir, entry);
-    let record: { pid?: unknown; handle?: unknown; marker?: unknown };
+    let record: { pid?: unknown; handle?: unknown; marker?: unknown; runtimeDir?: unknown };
     try {
       record = JSON.parse(await readFile(file, 'utf8'));
     } catch {
@@ -400,8 +480,24 @@ export async function reapOrphans(runDir: string, options: { graceMs?: number } 
     }
     await rm(file, { force: true });
     await rm(path.join(runDir, entry.slice(0, -'.json'.length)), { recursive: true, force: true });
+    if (typeof record.runtimeDir === 'string' && path.basename(record.runtimeDir) === entry.slice(0, -5))
+      await rm(record.runtimeDir, { recursive: true, force: true });
   }
   return reaped;
+}
+
+/** Throws when some directory above `target` is closed to other users (its account could not reach it). */
+async function assertPassable(target: string, accountName: string): Promise<void> {
+  for (let dir = path.dirname(target); ; dir = path.dirname(dir)) {
+    const { mode } = await stat(dir);
+    if ((mode & 0o001) === 0) {
+      throw new SpawnError(
+        `The lab account ${accountName} cannot reach ${target}: ${dir} is mode ${(mode & 0o777).toString(8)} ` +
+          '(others need at least execute, o+x). Move the homes (HUBLESS_HOMES_DIR) out of it, or `chmod o+x` it.',
+      );
+    }
+    if (dir === path.dirname(dir)) return;
+  }
 }
 
 async function isOurs(pid: number, marker: string): Promise<boolean> {

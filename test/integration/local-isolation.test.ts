@@ -1,0 +1,204 @@
+import { execFileSync } from 'node:child_process';
+import { readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chown } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CurrentUserAccounts } from '../../functions/adapters/local/lab-accounts.ts';
+import type { ProcessCompute } from '../../functions/adapters/local/process-compute.ts';
+import type { Session } from '../../functions/core/session.ts';
+import { Browser, signIn } from '../support/http-browser.ts';
+import { executeInKernel } from '../support/jupyter-kernel.ts';
+import { startTestLocalMode, type TestLocalMode, waitFor } from '../support/local-mode.ts';
+
+/**
+ * Local mode run as root must keep a class apart the way the cloud does. Every attack
+ * below runs as student code would: Python sent over alice's own kernel channel, through
+ * the gateway, as JupyterLab sends it. Each must fail with a permission error.
+ */
+const asRootOnLinux = process.getuid?.() === 0 && process.platform === 'linux';
+
+/** The Python prelude: attempt(f) gives 'allowed' or the errno name (EACCES, EPERM, ...). */
+const PRELUDE = `
+import errno, json, os, signal, socket, urllib.request, urllib.error
+def attempt(f):
+    try:
+        f()
+        return 'allowed'
+    except urllib.error.HTTPError as e:
+        return 'HTTP %d' % e.code
+    except OSError as e:
+        return errno.errorcode.get(e.errno, str(e.errno))
+def read(path):
+    with open(path, 'rb') as f:
+        f.read(1)
+def append(path):
+    with open(path, 'ab') as f:
+        f.write(b'x')
+`;
+
+describe.runIf(asRootOnLinux)('local mode run as root: a lab is kept apart from everything else', () => {
+  let local: TestLocalMode;
+  let alice: Browser;
+  let bob: Browser;
+  let aliceSession: Session;
+  let bobSession: Session;
+  let channels: string;
+
+  const form = (browser: Browser, path: string) =>
+    browser.request(path, {
+      method: 'POST',
+      headers: { origin: local.url, 'content-type': 'application/x-www-form-urlencoded' },
+      body: '',
+    });
+  const untilReady = (user: string) =>
+    waitFor(
+      `${user}'s server to be ready`,
+      async () => {
+        const session = await local.runtime.deps.store.get(user, '');
+        if (session?.state === 'failed' || session?.state === 'stopped')
+          throw new Error(`${user}'s start failed: ${session.reason?.message}`);
+        return session?.state === 'ready' ? session : undefined;
+      },
+      120_000,
+    );
+
+  /** Runs Python in alice's kernel and returns the JSON its last expression dumps. */
+  async function inAlicesKernel<T>(code: string): Promise<T> {
+    const cookie = [...alice.jar].map(([k, v]) => `${k}=${v}`).join('; ');
+    const run = await executeInKernel(channels, `${PRELUDE}\n${code}`, { cookie }, 60_000);
+    expect(run.status).toBe('ok');
+    // The text/plain of a str is its repr: '...'; the JSON inside has no quotes of that kind.
+    return JSON.parse(run.result!.slice(1, -1)) as T;
+  }
+
+  beforeAll(async () => {
+    local = await startTestLocalMode();
+    await local.addUser('alice', 'alice-password');
+    await local.addUser('bob', 'bob-password');
+    alice = new Browser(local.url);
+    bob = new Browser(local.url);
+    await signIn(alice, 'alice', 'alice-password');
+    await signIn(bob, 'bob', 'bob-password');
+    await Promise.all([form(alice, '/start'), form(bob, '/start')]);
+    [aliceSession, bobSession] = await Promise.all([untilReady('alice'), untilReady('bob')]);
+    // Something of bob's to steal.
+    const secret = join(bobSession.home!, 'secret.txt');
+    writeFileSync(secret, 'bob only', { mode: 0o600 });
+    const bobStat = statSync(bobSession.home!);
+    await chown(secret, bobStat.uid, bobStat.gid);
+
+    // A page of her lab first: Jupyter sets the _xsrf cookie it wants echoed on writes.
+    await (await alice.follow('/user/alice/')).response.body?.cancel();
+    const kernel = await alice.request('/user/alice/api/kernels', {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-xsrftoken': alice.jar.get('_xsrf') ?? '',
+        origin: local.url,
+      },
+      body: JSON.stringify({ name: 'python3' }),
+    });
+    expect(kernel.status).toBe(201);
+    const { id } = (await kernel.json()) as { id: string };
+    channels = `${local.url.replace('http', 'ws')}/user/alice/api/kernels/${id}/channels`;
+  });
+
+  afterAll(async () => {
+    if (local) await Promise.all([form(alice, '/stop'), form(bob, '/stop')]).catch(() => undefined);
+    await local?.stop();
+  });
+
+  const pidOf = (session: Session) =>
+    (local.runtime.deps.compute as ProcessCompute).pidOf(session.computeHandle!);
+
+  it("runs alice's code as her own locked account, never as root", async () => {
+    const passwd = execFileSync('getent', ['passwd', 'hubless-alice'], { encoding: 'utf8' }).split(':');
+    const shadow = execFileSync('getent', ['shadow', 'hubless-alice'], { encoding: 'utf8' }).split(':');
+    const seen = await inAlicesKernel<{ uid: number; gid: number; groups: number[]; home: string }>(
+      "json.dumps({'uid': os.getuid(), 'gid': os.getgid(), 'groups': os.getgroups(), 'home': os.environ['HOME']})",
+    );
+    expect(seen.uid).not.toBe(0);
+    expect(seen.uid).toBe(Number(passwd[2]));
+    expect(seen.gid).toBe(Number(passwd[3]));
+    expect(seen.groups).not.toContain(0);
+    expect(passwd[6]?.trim()).toMatch(/nologin|false$/);
+    expect(shadow[1]).toMatch(/^!/); // locked: no password can sign in as it
+    const home = statSync(aliceSession.home!);
+    expect(home.mode & 0o777).toBe(0o700);
+    expect(home.uid).toBe(Number(passwd[2]));
+  });
+
+  it("cannot list, read or write bob's home", async () => {
+    const home = JSON.stringify(bobSession.home);
+    const seen = await inAlicesKernel<Record<string, string>>(`json.dumps({
+      'list': attempt(lambda: os.listdir(${home})),
+      'read': attempt(lambda: read(os.path.join(${home}, 'secret.txt'))),
+      'write': attempt(lambda: append(os.path.join(${home}, 'planted.py'))),
+    })`);
+    expect(seen).toEqual({ list: 'EACCES', read: 'EACCES', write: 'EACCES' });
+  });
+
+  it('cannot read any file of the data dir, nor the signing key, nor add itself an admin token', async () => {
+    const files: string[] = [];
+    const walk = (dir: string) => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        if (entry.isDirectory()) walk(join(dir, entry.name));
+        else files.push(join(dir, entry.name));
+      }
+    };
+    walk(local.dataDir);
+    const key = join(local.dataDir, 'gateway', 'identity-key.json');
+    const users = join(local.dataDir, 'users.json');
+    expect(files).toEqual(expect.arrayContaining([key, users]));
+    for (const file of files) expect(statSync(file).mode & 0o077).toBe(0);
+    const seen = await inAlicesKernel<{
+      list: string;
+      read: Record<string, string>;
+      write: string[];
+    }>(`json.dumps({
+      'list': attempt(lambda: os.listdir(${JSON.stringify(local.dataDir)})),
+      'read': {f: attempt(lambda f=f: read(f)) for f in ${JSON.stringify(files)}},
+      'write': [attempt(lambda: append(${JSON.stringify(users)})),
+                attempt(lambda: append(${JSON.stringify(join(local.dataDir, 'service-tokens.json'))}))],
+    })`);
+    expect(seen.list).toBe('EACCES');
+    expect(seen.read).toEqual(Object.fromEntries(files.map((file) => [file, 'EACCES'])));
+    expect(seen.write).toEqual(['EACCES', 'EACCES']);
+  });
+
+  it("cannot read bob's lab's environment (his lab token) nor the gateway's", async () => {
+    const seen = await inAlicesKernel<string[]>(`json.dumps([
+      attempt(lambda: read('/proc/${pidOf(bobSession)}/environ')),
+      attempt(lambda: read('/proc/${process.pid}/environ')),
+    ])`);
+    expect(seen).toEqual(['EACCES', 'EACCES']);
+  });
+
+  it("cannot signal bob's lab nor the gateway", async () => {
+    const seen = await inAlicesKernel<string[]>(`json.dumps([
+      attempt(lambda: os.kill(${pidOf(bobSession)}, signal.SIGKILL)),
+      attempt(lambda: os.kill(${process.pid}, 0)),
+    ])`);
+    expect(seen).toEqual(['EPERM', 'EPERM']);
+    expect((await local.runtime.deps.store.get('bob', ''))?.state).toBe('ready');
+  });
+
+  it("cannot open a kernel in bob's lab by going to its port directly", async () => {
+    const { host, port } = bobSession.target!;
+    const seen = await inAlicesKernel<string>(`json.dumps(attempt(lambda: urllib.request.urlopen(
+      urllib.request.Request('http://${host}:${port}/user/bob/api/kernels', data=b'{}', method='POST'), timeout=10)))`);
+    expect(seen).toBe('HTTP 403');
+  });
+});
+
+describe('local mode run as anyone but root', () => {
+  it('says plainly at start-up that users are not kept apart', async () => {
+    const local = await startTestLocalMode({}, { accounts: new CurrentUserAccounts() });
+    try {
+      expect(local.runtime.isolation.usersIsolated).toBe(false);
+      expect(local.runtime.isolation.notice).toMatch(/^Users are NOT kept apart: every lab runs as /);
+    } finally {
+      await local.stop();
+    }
+  });
+});
