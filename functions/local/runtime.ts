@@ -37,6 +37,7 @@ import { makePortalHandler } from '../handlers/portal.ts';
 import { makeTaskEventsHandler } from '../handlers/task-events.ts';
 import { buildLocalDeps } from '../wiring/local.ts';
 import { moveLegacyHomes, publishLabPackage, secureDataDir } from './data-dir.ts';
+import { namespaceSupport } from './dynamodb-isolation.ts';
 import { createLocalDynamoClients, type DynamoDbLocal, startDynamoDbLocal } from './dynamodb-local.ts';
 import { ensureFirstAdmin } from './first-admin.ts';
 import { DEFAULT_GATEWAY_CLIENT_ID, gatewayIssuer, startGateway } from './gateway/index.ts';
@@ -77,6 +78,8 @@ export interface LocalRuntime {
   isolation: { usersIsolated: boolean; notice: string };
   /** The users' homes (HUBLESS_HOMES_DIR). */
   homesDir: string;
+  /** The DynamoDB Local this runtime started (none when given an endpoint). */
+  dynamo?: DynamoDbLocal;
   /** One culler sweep and reconciliation now (the timer runs the same). */
   cull(): Promise<CullRun>;
   stop(): Promise<void>;
@@ -115,11 +118,25 @@ export async function startLocalRuntime(
     let dynamo: DynamoDbLocal | undefined;
     let endpoint = options.dynamoEndpoint;
     if (!endpoint) {
-      dynamo = await startDynamoDbLocal({ dataDir: resolve(dataDir, 'dynamodb') });
+      const namespaces = namespaceSupport();
+      dynamo = await startDynamoDbLocal({
+        dataDir: resolve(dataDir, 'dynamodb'),
+        // Java starts slowly on a busy machine (a class starting, a CI runner): wait, rather than fail.
+        startTimeoutMs: 90_000,
+        isolation:
+          'flags' in namespaces
+            ? { socketPath: resolve(dataDir, 'dynamodb.sock'), ...namespaces }
+            : undefined,
+      });
       cleanups.push(() => dynamo!.stop());
       endpoint = dynamo.endpoint;
+      if ('unavailable' in namespaces)
+        log('warn', 'DynamoDB Local is reachable from the network: it could not get a namespace of its own', {
+          port: new URL(endpoint).port,
+          reason: namespaces.unavailable,
+        });
     }
-    const { client, doc } = createLocalDynamoClients(endpoint);
+    const { client, doc } = createLocalDynamoClients(endpoint, dynamo?.socketPath);
     await ensureTable(client, settings.tableName);
 
     const directory = new LocalDirectory({ dataDir });
@@ -267,6 +284,7 @@ export async function startLocalRuntime(
       firstAdmin,
       isolation: isolationOf(accounts, Boolean(options.compute)),
       homesDir,
+      dynamo,
       cull,
       async stop() {
         if (stopped) return;

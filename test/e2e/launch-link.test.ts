@@ -30,8 +30,8 @@ beforeAll(async () => {
   await local.addUser('alice', 'alice-password');
   await local.addUser('bob', 'bob-password');
   // The assignment is already in alice's home, as nbgitpuller or a teacher's copy leaves it.
-  await mkdir(join(local.dataDir, 'homes', 'alice', 'assignments'), { recursive: true });
-  await writeFile(join(local.dataDir, 'homes', 'alice', NOTEBOOK), JSON.stringify(weekThreeNotebook()));
+  await mkdir(join(local.runtime.homesDir, 'alice', 'assignments'), { recursive: true });
+  await writeFile(join(local.runtime.homesDir, 'alice', NOTEBOOK), JSON.stringify(weekThreeNotebook()));
   await mkdir(ARTIFACTS, { recursive: true });
 });
 

@@ -1,11 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import { chown } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CurrentUserAccounts } from '../../functions/adapters/local/lab-accounts.ts';
 import type { ProcessCompute } from '../../functions/adapters/local/process-compute.ts';
-import type { Session } from '../../functions/core/session.ts';
+import { newSessionId, type Session } from '../../functions/core/session.ts';
 import { Browser, signIn } from '../support/http-browser.ts';
 import { executeInKernel } from '../support/jupyter-kernel.ts';
 import { startTestLocalMode, type TestLocalMode, waitFor } from '../support/local-mode.ts';
@@ -35,6 +37,63 @@ def append(path):
     with open(path, 'ab') as f:
         f.write(b'x')
 `;
+
+/**
+ * Someone else's server on this machine. `forwarded` lists the requests the gateway sent
+ * it on a user's behalf (they carry her signed identity header): what a forged route would
+ * give away. (The culler's activity probe also reads a ready session's recorded address.)
+ */
+async function foreignServer(): Promise<{ port: number; forwarded: string[]; close(): Promise<void> }> {
+  const forwarded: string[] = [];
+  const server = http.createServer((request, response) => {
+    if (request.headers['x-amzn-oidc-data']) forwarded.push(request.url ?? '');
+    response.end('<script>/* reads the user files from the hubless origin */</script>');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    forwarded,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+/**
+ * Another machine on the LAN: a network namespace joined to this one by a veth pair, on
+ * a /30 of its own. `connect(port)` says what a TCP connect to this machine gives there.
+ */
+async function lanHost(): Promise<{ connect(port: number): string; remove(): void }> {
+  const tag = `${process.pid % 10_000}${Math.floor(Math.random() * 100)}`;
+  const ns = `hubless-lan-${tag}`;
+  const here = `hl${tag}h`;
+  const there = `hl${tag}l`;
+  const subnet = `10.${100 + Math.floor(Math.random() * 100)}.${Math.floor(Math.random() * 250)}`;
+  const ip = (...args: string[]) => execFileSync('ip', args, { encoding: 'utf8' });
+  ip('netns', 'add', ns);
+  ip('link', 'add', here, 'type', 'veth', 'peer', 'name', there);
+  ip('link', 'set', there, 'netns', ns);
+  ip('addr', 'add', `${subnet}.1/30`, 'dev', here);
+  ip('link', 'set', here, 'up');
+  ip('netns', 'exec', ns, 'ip', 'addr', 'add', `${subnet}.2/30`, 'dev', there);
+  ip('netns', 'exec', ns, 'ip', 'link', 'set', there, 'up');
+  ip('netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up');
+  return {
+    connect(port: number) {
+      const python = `
+import errno, socket
+try:
+    socket.create_connection(('${subnet}.1', ${port}), timeout=5).close()
+    print('connected')
+except OSError as e:
+    print(errno.errorcode.get(e.errno, 'timeout' if isinstance(e, socket.timeout) else str(e)))
+`;
+      return ip('netns', 'exec', ns, 'python3', '-c', python).trim();
+    },
+    remove() {
+      // Deleting the namespace destroys its end of the pair, and with it the other end.
+      execFileSync('ip', ['netns', 'delete', ns]);
+    },
+  };
+}
 
 describe.runIf(asRootOnLinux)('local mode run as root: a lab is kept apart from everything else', () => {
   let local: TestLocalMode;
@@ -72,7 +131,8 @@ describe.runIf(asRootOnLinux)('local mode run as root: a lab is kept apart from 
   }
 
   beforeAll(async () => {
-    local = await startTestLocalMode();
+    // Its own DynamoDB Local, started as `npm start` starts it (the run's shared one is not).
+    local = await startTestLocalMode({}, { dynamoEndpoint: undefined });
     await local.addUser('alice', 'alice-password');
     await local.addUser('bob', 'bob-password');
     alice = new Browser(local.url);
@@ -183,11 +243,66 @@ describe.runIf(asRootOnLinux)('local mode run as root: a lab is kept apart from 
     expect((await local.runtime.deps.store.get('bob', ''))?.state).toBe('ready');
   });
 
+  it('cannot reach DynamoDB Local, neither its port nor the socket hubless uses, nor signal it', async () => {
+    const dynamo = local.runtime.dynamo!;
+    expect(dynamo.socketPath).toBeDefined();
+    const port = Number(new URL(dynamo.endpoint).port);
+    // The same port from hubless's side answers: the refusals below are not an accident.
+    expect((await local.runtime.deps.store.get('alice', ''))?.state).toBe('ready');
+    const seen = await inAlicesKernel<Record<string, string>>(`json.dumps({
+      'port': attempt(lambda: socket.create_connection(('127.0.0.1', ${port}), timeout=5).close()),
+      'socket': attempt(lambda: socket.socket(socket.AF_UNIX).connect(${JSON.stringify(dynamo.socketPath)})),
+      'signal': attempt(lambda: os.kill(${dynamo.pid}, 0)),
+    })`);
+    // Nothing listens on that port in the lab's network: DynamoDB Local has a namespace of its own.
+    expect(seen).toEqual({ port: 'ECONNREFUSED', socket: 'EACCES', signal: 'EPERM' });
+  });
+
   it("cannot open a kernel in bob's lab by going to its port directly", async () => {
     const { host, port } = bobSession.target!;
     const seen = await inAlicesKernel<string>(`json.dumps(attempt(lambda: urllib.request.urlopen(
       urllib.request.Request('http://${host}:${port}/user/bob/api/kernels', data=b'{}', method='POST'), timeout=10)))`);
     expect(seen).toBe('HTTP 403');
+  });
+
+  it('is unreachable from another machine on the network: neither DynamoDB Local nor a lab port', async () => {
+    const lan = await lanHost();
+    const open = http.createServer((_request, response) => response.end('ok'));
+    try {
+      // A control: a port open on every interface of this machine is reachable from the LAN host.
+      await new Promise<void>((resolve) => open.listen(0, '0.0.0.0', resolve));
+      const control = (open.address() as AddressInfo).port;
+      const dynamoPort = Number(new URL(local.runtime.dynamo!.endpoint).port);
+      const labPort = aliceSession.target!.port;
+      expect(lan.connect(control)).toBe('connected');
+      expect(lan.connect(dynamoPort)).toBe('ECONNREFUSED');
+      expect(lan.connect(labPort)).toBe('ECONNREFUSED');
+    } finally {
+      await new Promise((resolve) => open.close(resolve));
+      lan.remove();
+    }
+  });
+
+  // Last: it takes alice's route away for good.
+  it("does not restore alice's route when her session record is changed to point at another server", async () => {
+    const foreign = await foreignServer();
+    try {
+      const current = (await local.runtime.deps.store.get('alice', ''))!;
+      await local.runtime.deps.store.update(
+        { ...current, target: { host: '127.0.0.1', port: foreign.port } },
+        current.version,
+      );
+      // As after a restart of the gateway: its table forgot the route, the reconciler restores routes.
+      await local.runtime.router.deleteRoute(current.id, current.route);
+      await local.runtime.cull();
+      expect(local.runtime.router.lookup('/user/alice/')).toBeUndefined();
+      const response = await alice.request('/user/alice/api/contents');
+      await response.body?.cancel();
+      expect(response.status).not.toBe(200);
+      expect(foreign.forwarded).toEqual([]);
+    } finally {
+      await foreign.close();
+    }
   });
 });
 
@@ -198,6 +313,42 @@ describe('local mode run as anyone but root', () => {
       expect(local.runtime.isolation.usersIsolated).toBe(false);
       expect(local.runtime.isolation.notice).toMatch(/^Users are NOT kept apart: every lab runs as /);
     } finally {
+      await local.stop();
+    }
+  });
+});
+
+describe('the reconciler and a forged ready session', () => {
+  it('gives no route to a ready session whose server hubless did not start', async () => {
+    const local = await startTestLocalMode();
+    const foreign = await foreignServer();
+    try {
+      await local.addUser('carol', 'carol-password');
+      const now = new Date().toISOString();
+      // What anyone who can write the session table could add: carol's server is "ready" at theirs.
+      await local.runtime.deps.store.create({
+        id: newSessionId('carol', '', 'forged'),
+        user: 'carol',
+        server: '',
+        profile: 'default',
+        state: 'ready',
+        version: 0,
+        createdAt: now,
+        updatedAt: now,
+        readyAt: now,
+        target: { host: '127.0.0.1', port: foreign.port },
+        events: [],
+      });
+      await local.runtime.cull();
+      expect(local.runtime.router.lookup('/user/carol/')).toBeUndefined();
+      const carol = new Browser(local.url);
+      await signIn(carol, 'carol', 'carol-password');
+      const response = await carol.request('/user/carol/tree');
+      await response.body?.cancel();
+      expect(response.status).not.toBe(200);
+      expect(foreign.forwarded).toEqual([]);
+    } finally {
+      await foreign.close();
       await local.stop();
     }
   });

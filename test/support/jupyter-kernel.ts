@@ -50,6 +50,8 @@ export async function executeInKernel(
   const msgId = randomUUID();
   return new Promise((resolve, reject) => {
     let result: string | undefined;
+    let status: string | undefined;
+    let idle = false;
     const timer = setTimeout(() => {
       socket.close();
       reject(new Error(`The kernel did not answer within ${timeoutMs} ms`));
@@ -69,10 +71,14 @@ export async function executeInKernel(
       };
       if (message.parent_header?.msg_id !== msgId) return;
       if (message.msg_type === 'execute_result') result = message.content.data?.['text/plain'];
-      if (message.msg_type === 'execute_reply') {
+      if (message.msg_type === 'execute_reply') status = message.content.status ?? 'unknown';
+      // The reply (shell) and the result (iopub) travel on different channels and may arrive
+      // in either order; iopub's "idle" comes after every output of the request.
+      if (message.msg_type === 'status' && message.content.execution_state === 'idle') idle = true;
+      if (status !== undefined && idle) {
         clearTimeout(timer);
         socket.close();
-        resolve({ result, status: message.content.status ?? 'unknown' });
+        resolve({ result, status });
       }
     });
   });

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
-import { chmod, chown, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, lchown, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { constants } from 'node:os';
@@ -287,7 +287,7 @@ export class ProcessCompute implements Compute {
       await assertPassable(spec.home, account.name);
       await assertPassable(runtimeDir, account.name);
       await chmod(spec.home, 0o700);
-      await chown(spec.home, account.uid, account.gid);
+      if ((await stat(spec.home)).uid !== account.uid) await chownTree(spec.home, account);
       await chown(runtimeDir, account.uid, account.gid);
     }
     return account;
@@ -484,6 +484,21 @@ export async function reapOrphans(runDir: string, options: { graceMs?: number } 
       await rm(record.runtimeDir, { recursive: true, force: true });
   }
   return reaped;
+}
+
+/**
+ * Gives a home that is new to its account (made by root, or kept from before hubless ran
+ * as root) to that account, contents included, so the user can edit their own files. Only
+ * done while the account has never had the home, so it cannot have planted links in it;
+ * links are changed themselves (lchown), never followed.
+ */
+async function chownTree(dir: string, account: LabAccount): Promise<void> {
+  await lchown(dir, account.uid, account.gid);
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const file = path.join(dir, entry.name);
+    if (entry.isDirectory()) await chownTree(file, account);
+    else await lchown(file, account.uid, account.gid);
+  }
 }
 
 /** Throws when some directory above `target` is closed to other users (its account could not reach it). */
