@@ -1,0 +1,114 @@
+import '../support/aws-calls/checked.ts';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { SimAccount } from '../aws-sim/account.ts';
+import {
+  type ClassOptions,
+  claimedSlots,
+  enrolClass,
+  lmsStopAll,
+  morning,
+  noonCull,
+  quiesce,
+  signIn,
+  visitNeighbours,
+} from '../aws-sim/class-run.ts';
+import { resetClock } from '../aws-sim/clock.ts';
+import { deployForSimulation } from '../aws-sim/deploy.ts';
+import { TEST_DYNAMODB_ENDPOINT_VARIABLE } from '../support/dynamodb.ts';
+
+/**
+ * A whole class on AWS mode, end to end, in a simulated account (test/aws-sim): the
+ * portal, API, task-event and culler Lambdas run from their real entry points with the
+ * real wiring on a pool of 3 load balancers; only AWS's side is simulated, and every
+ * call is checked against the synthesized policy of the function that makes it.
+ */
+const CLASS_SIZE = Number(process.env.HUBLESS_SIM_CLASS_SIZE ?? 40);
+
+let sim: SimAccount;
+
+beforeAll(async () => {
+  const endpoint = inject('hublessTestDynamoEndpoint') ?? process.env[TEST_DYNAMODB_ENDPOINT_VARIABLE];
+  if (!endpoint) throw new Error('Run this in the aws project: it needs the shared DynamoDB Local.');
+  const deployment = await deployForSimulation({ dynamoEndpoint: endpoint, overrides: { albPoolSize: 3 } });
+  sim = await SimAccount.start({ deployment });
+}, 300_000);
+
+afterAll(() => {
+  sim?.close();
+  resetClock();
+});
+
+describe('a class of students on a pool of 3 load balancers', () => {
+  const options: ClassOptions = {
+    prefix: 'cs',
+    students: CLASS_SIZE,
+    arrivalMs: 5_000,
+    pollMs: 500,
+    readyTimeoutMs: 90_000,
+  };
+
+  it('signs in, starts, reaches their own lab and no one else’s; the culler and the LMS stop them; nothing leaks', async () => {
+    const passwords = await enrolClass(sim, options);
+    expect(passwords.size).toBe(CLASS_SIZE);
+    const { outcomes, browsers } = await morning(sim, options, passwords);
+    console.info(
+      '[class] outcomes',
+      JSON.stringify(outcomes.map((o) => [o.user, o.state, Math.round(o.startMs ?? 0), o.readyMs])),
+      'iamMs',
+      Math.round(sim.iamMs),
+      'shapes',
+      sim.iamShapes,
+    );
+    const notReady = outcomes.filter((o) => o.state !== 'ready');
+    expect(notReady, JSON.stringify(notReady.slice(0, 5))).toEqual([]);
+    // Every pool host carries sessions: the URL the portal gives is on the session's balancer.
+    const hosts = new Set(outcomes.map((o) => new URL(o.url ?? '').hostname));
+    expect(hosts.size).toBe(Math.min(3, Math.ceil(CLASS_SIZE / 95)));
+    expect(outcomes.filter((o) => o.ownLab !== 200)).toEqual([]);
+    await visitNeighbours(outcomes, browsers);
+    expect(outcomes.filter((o) => o.neighbourLab !== 403).map((o) => `${o.user}: ${o.neighbourLab}`)).toEqual(
+      [],
+    );
+
+    const idle = outcomes.filter((_, i) => i % 2 === 0).map((o) => o.user);
+    const active = outcomes.filter((_, i) => i % 2 === 1).map((o) => o.user);
+    const cull = (await noonCull(sim, idle)) as { culled?: { idle?: number } };
+    expect(cull.culled?.idle, JSON.stringify(cull)).toBe(idle.length);
+    await quiesce(sim, 5_000);
+    expect(sim.ecs.liveTasks().length).toBe(active.length);
+
+    const stops = await lmsStopAll(sim, active);
+    expect(stops.filter((s) => s !== 202 && s !== 204)).toEqual([]);
+    await quiesce(sim, 30_000);
+    console.info(
+      '[class] calls',
+      JSON.stringify(Object.fromEntries(sim.calls)),
+      'iamMs',
+      Math.round(sim.iamMs),
+      'events',
+      JSON.stringify(sim.events),
+    );
+
+    expect(sim.leftovers()).toEqual({
+      tasks: 0,
+      rules: 0,
+      targetGroups: 0,
+      // One home per student, kept by design.
+      accessPoints: CLASS_SIZE,
+      labs: 0,
+    });
+    expect(await claimedSlots(sim)).toBe(0);
+    expect(sim.denied).toEqual([]);
+  });
+
+  it('a user whose password was never set (FORCE_CHANGE_PASSWORD) cannot sign in until they change it', async () => {
+    const created = await sim.api('PUT', '/api/v1/users/invited1', {
+      email: 'invited1@example.edu',
+      groups: ['cs101'],
+    });
+    expect(created.status).toBe(201);
+    const temporary = sim.cognito.invitations.get('invited1') ?? '';
+    const browser = sim.browser();
+    await expect(signIn(sim, browser, 'invited1', temporary)).rejects.toThrow(/NEW_PASSWORD_REQUIRED/);
+  });
+});

@@ -1,0 +1,65 @@
+import { randomUUID } from 'node:crypto';
+import type {
+  AlbEvent,
+  AlbResult,
+  HttpApiEvent,
+  HttpApiResult,
+} from '../../functions/handlers/http-types.ts';
+import { callerFunction } from './transport.ts';
+
+/**
+ * The four Lambdas, run from their real entry points (functions/lambda/*.ts) with the
+ * real AWS wiring; only the SDK's transport is simulated. Each invocation runs inside
+ * `callerFunction`, so every AWS call it makes is checked against that function's role.
+ * Modules are imported lazily: the wiring reads process.env, which the deployment sets.
+ */
+export type FunctionName = 'portal' | 'api' | 'task-events' | 'culler';
+
+interface Entry {
+  handler: (event: unknown, context: unknown) => Promise<unknown>;
+}
+
+export interface Lambdas {
+  portal(event: AlbEvent): Promise<AlbResult>;
+  api(event: HttpApiEvent): Promise<HttpApiResult>;
+  taskEvents(event: unknown): Promise<unknown>;
+  culler(): Promise<unknown>;
+  invocations: Record<FunctionName, number>;
+  durations: Record<FunctionName, number[]>;
+}
+
+const TIMEOUT_MS = 29_000;
+
+export async function loadLambdas(): Promise<Lambdas> {
+  const entries: Record<FunctionName, Entry> = {
+    portal: (await import('../../functions/lambda/portal.ts')) as Entry,
+    api: (await import('../../functions/lambda/api.ts')) as Entry,
+    'task-events': (await import('../../functions/lambda/task-events.ts')) as Entry,
+    culler: (await import('../../functions/lambda/culler.ts')) as Entry,
+  };
+  const invocations = { portal: 0, api: 0, 'task-events': 0, culler: 0 };
+  const durations: Lambdas['durations'] = { portal: [], api: [], 'task-events': [], culler: [] };
+  const invoke = async (fn: FunctionName, event: unknown): Promise<unknown> => {
+    invocations[fn] += 1;
+    const started = performance.now();
+    const deadline = Date.now() + TIMEOUT_MS;
+    const context = {
+      awsRequestId: randomUUID(),
+      functionName: `hubless-${fn}`,
+      getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    };
+    try {
+      return await callerFunction.run(fn, () => (entries[fn] as Entry).handler(event, context));
+    } finally {
+      durations[fn].push(performance.now() - started);
+    }
+  };
+  return {
+    portal: (event) => invoke('portal', event) as Promise<AlbResult>,
+    api: (event) => invoke('api', event) as Promise<HttpApiResult>,
+    taskEvents: (event) => invoke('task-events', event),
+    culler: () => invoke('culler', { id: randomUUID() }),
+    invocations,
+    durations,
+  };
+}

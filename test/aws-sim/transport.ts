@@ -1,0 +1,109 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ECSClient } from '@aws-sdk/client-ecs';
+import { EFSClient } from '@aws-sdk/client-efs';
+import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+
+/**
+ * Installs the simulated account under the real AWS SDK clients. A middleware in the
+ * SDK's deserialize step answers every call of the services the simulator handles, so
+ * everything above it runs for real: the command's serialization and signing, and the
+ * SDK's retry strategy (a ThrottlingException from the simulator is retried by the SDK
+ * exactly as one from AWS). DynamoDB calls pass through to DynamoDB Local.
+ *
+ * Which Lambda makes a call is known from an AsyncLocalStorage that the simulated Lambda
+ * runtime (lambdas.ts) sets around each invocation: the IAM check needs it.
+ */
+
+/** The function on whose behalf the current async context runs ('portal', 'api', …). */
+export const callerFunction = new AsyncLocalStorage<string>();
+
+/** SDK client name -> the service name of the models and the IAM mapper. */
+export const SERVICE_OF: Record<string, string> = {
+  ECSClient: 'ecs',
+  EFSClient: 'elasticfilesystem',
+  ElasticLoadBalancingV2Client: 'elasticloadbalancingv2',
+  CognitoIdentityProviderClient: 'cognito-idp',
+  EventBridgeClient: 'eventbridge',
+  DynamoDBClient: 'dynamodb',
+  DynamoDBDocumentClient: 'dynamodb',
+};
+
+export interface SimCall {
+  service: string;
+  operation: string;
+  input: Record<string, unknown>;
+  /** The Lambda making it, or undefined for test code (setup, assertions). */
+  fn: string | undefined;
+}
+
+export interface Transport {
+  /**
+   * Answers a call (resolves the output) or throws the AWS error. `passThrough` means the
+   * call goes on to its real endpoint (DynamoDB Local) after `answer` has seen it.
+   */
+  answer(call: SimCall): Promise<Record<string, unknown> | typeof PASS_THROUGH>;
+}
+
+export const PASS_THROUGH = Symbol('pass-through');
+
+let active: Transport | undefined;
+
+/** Routes every SDK call of this process to `transport` until the returned function is called. */
+export function installTransport(transport: Transport): () => void {
+  patchClients();
+  active = transport;
+  return () => {
+    if (active === transport) active = undefined;
+  };
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: middleware stacks are typed per client; this one is generic.
+type Any = any;
+
+const patchedStacks = new WeakSet<object>();
+let patched = false;
+
+function patchClients(): void {
+  if (patched) return;
+  patched = true;
+  const clients = [
+    ECSClient,
+    EFSClient,
+    ElasticLoadBalancingV2Client,
+    CognitoIdentityProviderClient,
+    EventBridgeClient,
+    DynamoDBClient,
+  ];
+  // The clients may come with different copies of the SDK core: patch each one's base class.
+  for (const base of new Set(clients.map((client) => Object.getPrototypeOf(client.prototype))))
+    patchSend(base);
+}
+
+function patchSend(base: Any): void {
+  const original = base.send;
+  base.send = function (this: Any, command: Any, ...rest: unknown[]) {
+    const stack = this.middlewareStack;
+    if (stack && !patchedStacks.has(stack)) {
+      patchedStacks.add(stack);
+      stack.add(
+        (next: Any, context: Any) => async (args: Any) => {
+          const service = SERVICE_OF[context.clientName];
+          if (!active || !service) return next(args);
+          const output = await active.answer({
+            service,
+            operation: String(context.commandName).replace(/Command$/, ''),
+            input: args.input ?? {},
+            fn: callerFunction.getStore(),
+          });
+          if (output === PASS_THROUGH) return next(args);
+          return { output: { $metadata: { httpStatusCode: 200 }, ...output }, response: {} };
+        },
+        { step: 'deserialize', priority: 'high', name: 'hublessSimulatedAws' },
+      );
+    }
+    return original.call(this, command, ...rest);
+  };
+}
