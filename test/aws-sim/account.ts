@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { request } from 'node:http';
 import { decodeAlbPool } from '../../functions/adapters/aws/alb-pool.ts';
 import { ALB_AUTH, albKeysUrl, cognitoIssuer } from '../../functions/adapters/aws/names.ts';
@@ -86,6 +86,7 @@ export class SimAccount {
   readonly #checkIam: boolean;
   readonly #eventDelay: [number, number];
   readonly #verifiers = new Map<string, LabVerifier>();
+  readonly #secrets = new Map<string, string>();
   readonly #decisions = new Map<string, Promise<{ allowed: boolean; message: string }>>();
   /** Hex ids of the deployment itself (listeners, balancers): never masked in a request's shape. */
   readonly #fixedIds: Set<string>;
@@ -345,6 +346,8 @@ export class SimAccount {
           this.published.push(...entries);
           return { FailedEntryCount: 0, Entries: entries.map(() => ({ EventId: randomUUID() })) };
         }
+        case 'secretsmanager':
+          return this.#secret(call.operation, call.input);
         default:
           throw awsError('UnsupportedOperation', `The simulator has no ${call.service}`);
       }
@@ -374,6 +377,19 @@ export class SimAccount {
     return text
       .replace(/[0-9a-f]{8,}/g, (hex) => (this.#fixedIds.has(hex) ? hex : '#'.repeat(hex.length)))
       .replace(/(?<![a-z0-9])[a-z]+\d{4}(?![0-9])/g, 'user0000');
+  }
+
+  /** The secrets the stack generates (the lab token key): one random value per secret. */
+  #secret(operation: string, input: Record<string, unknown>): Record<string, unknown> {
+    if (operation !== 'GetSecretValue')
+      throw awsError('UnsupportedOperation', `The simulator does not implement Secrets Manager ${operation}`);
+    const id = String(input.SecretId);
+    let value = this.#secrets.get(id);
+    if (!value) {
+      value = randomBytes(32).toString('hex');
+      this.#secrets.set(id, value);
+    }
+    return { ARN: id, Name: id.split(':').pop(), SecretString: value, VersionId: randomUUID() };
   }
 
   onTaskChange(task: SimTask): void {

@@ -5,6 +5,7 @@ import { ECSClient } from '@aws-sdk/client-ecs';
 import { EFSClient } from '@aws-sdk/client-efs';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 
 /**
  * Installs the simulated account under the real AWS SDK clients. A middleware in the
@@ -27,6 +28,7 @@ export const SERVICE_OF: Record<string, string> = {
   ElasticLoadBalancingV2Client: 'elasticloadbalancingv2',
   CognitoIdentityProviderClient: 'cognito-idp',
   EventBridgeClient: 'eventbridge',
+  SecretsManagerClient: 'secretsmanager',
   DynamoDBClient: 'dynamodb',
   DynamoDBDocumentClient: 'dynamodb',
 };
@@ -75,6 +77,7 @@ function patchClients(): void {
     ElasticLoadBalancingV2Client,
     CognitoIdentityProviderClient,
     EventBridgeClient,
+    SecretsManagerClient,
     DynamoDBClient,
   ];
   // The clients may come with different copies of the SDK core: patch each one's base class.
