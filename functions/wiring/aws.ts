@@ -62,6 +62,7 @@ export function awsParts(settings: AwsSettings, logger: JsonLogger, deadline: In
       pool: aws.HUBLESS_ALB_POOL,
       vpcId: aws.HUBLESS_VPC_ID,
       stage: aws.HUBLESS_STAGE,
+      log: logger.log,
       cognito: {
         userPoolArn: aws.HUBLESS_USER_POOL_ARN,
         userPoolClientId: aws.HUBLESS_USER_POOL_CLIENT_ID,
@@ -76,6 +77,7 @@ export function awsParts(settings: AwsSettings, logger: JsonLogger, deadline: In
     events: new EventBridgeSink({
       events: new EventBridgeClient(client),
       eventBusName: aws.HUBLESS_EVENT_BUS_NAME,
+      log: (message, data) => logger.log('warn', message, data as Record<string, unknown>),
     }),
     // Read once per instance, on the first start or probe (functions that never call a lab never read it).
     labTokens: hmacLabTokens(

@@ -27,6 +27,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { type AlbPoolEntry, AlbRouter } from '../../functions/adapters/aws/alb-router.ts';
 import { AlbSlots } from '../../functions/adapters/aws/alb-slots.ts';
 import { CapacityError, SpawnError, ThrottledError } from '../../functions/core/errors.ts';
+import type { Log } from '../../functions/core/log.ts';
 import { newSessionId, type Session } from '../../functions/core/session.ts';
 
 const elbMock = mockClient(ElasticLoadBalancingV2Client);
@@ -56,7 +57,7 @@ function session(user: string, server = '', route?: Session['route']): Session {
   };
 }
 
-function router(capacityPerAlb = 95) {
+function router(capacityPerAlb = 95, log?: Log) {
   const doc = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' }));
   const slots = new AlbSlots({
     doc,
@@ -75,6 +76,7 @@ function router(capacityPerAlb = 95) {
       userPoolClientId: 'client-1',
       userPoolDomain: 'hubless-dev',
     },
+    log,
   });
 }
 
@@ -282,6 +284,27 @@ describe('AlbRouter', () => {
         ExpressionAttributeValues: { ':session': eve.id },
       });
       expect(docMock.commandCalls(UpdateCommand)).toHaveLength(0);
+    });
+
+    it('logs an undo step that fails as a structured error line naming the session', async () => {
+      mockHappyElb();
+      elbMock
+        .on(CreateRuleCommand)
+        .rejects(new InvalidConfigurationRequestException({ message: 'bad cognito domain', $metadata: {} }))
+        .on(DeleteTargetGroupCommand)
+        .rejects(new Error('ELB unreachable'));
+      const lines: Array<[string, string, Record<string, unknown> | undefined]> = [];
+      const grace = session('grace');
+      await router(95, (level, message, fields) => lines.push([level, message, fields]))
+        .addRoute(grace, target)
+        .catch(() => undefined);
+      expect(lines).toEqual([
+        [
+          'error',
+          'could not undo a routing step; reconciliation will remove it',
+          { sessionId: grace.id, error: 'Error: ELB unreachable' },
+        ],
+      ]);
     });
 
     it('reports the account target group quota as a capacity error and frees the slot', async () => {

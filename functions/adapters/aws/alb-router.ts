@@ -12,8 +12,10 @@ import {
   type Rule,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { CapacityError, isHublessError, SpawnError } from '../../core/errors.ts';
+import type { Log } from '../../core/log.ts';
 import type { RouteEntry, RouteRecord, Router } from '../../core/ports.ts';
 import { baseUrlFor, parseSessionId, type Session, type Target } from '../../core/session.ts';
+import { JsonLogger } from '../log/json-logger.ts';
 import { type AlbSlots, QUARANTINED, type Slot } from './alb-slots.ts';
 import { ALB_AUTH, targetGroupName } from './names.ts';
 import { type AwsCaller, awsCaller, awsErrorMessage, awsErrorName } from './retry.ts';
@@ -43,6 +45,8 @@ export interface AlbRouterConfig {
   vpcId: string;
   stage: string;
   cognito: CognitoAuthConfig;
+  /** Where a failed undo step is reported; default JSON lines on stdout/stderr. */
+  log?: Log;
 }
 
 const SESSION_TAG = 'hubless:session';
@@ -67,11 +71,13 @@ const USER_TAG = 'hubless:user';
 export class AlbRouter implements Router {
   readonly #config: AlbRouterConfig;
   readonly #call: AwsCaller;
+  readonly #log: Log;
 
   constructor(config: AlbRouterConfig) {
     if (config.pool.length === 0) throw new Error('AlbRouter needs at least one load balancer in its pool.');
     this.#config = config;
     this.#call = awsCaller('Elastic Load Balancing');
+    this.#log = config.log ?? new JsonLogger().log;
   }
 
   /** The target group name of a session: deterministic, so a lost record can be found again. */
@@ -164,7 +170,10 @@ export class AlbRouter implements Router {
       if (foreignRule) undo[0] = () => slots.quarantine(slot);
       for (const step of undo.reverse()) {
         await step().catch((undoError: unknown) => {
-          console.error('hubless: could not undo a routing step; reconciliation will remove it', undoError);
+          this.#log('error', 'could not undo a routing step; reconciliation will remove it', {
+            sessionId: session.id,
+            error: String(undoError),
+          });
         });
       }
       // A rule hubless did not make holds this priority: the slot is now fenced off, try another once.

@@ -4,6 +4,7 @@ import {
   type PutEventsRequestEntry,
 } from '@aws-sdk/client-eventbridge';
 import type { EventSink, LifecycleEvent } from '../../core/ports.ts';
+import { JsonLogger } from '../log/json-logger.ts';
 import { type AwsCaller, awsCaller } from './retry.ts';
 
 export const EVENT_SOURCE = 'hubless';
@@ -31,7 +32,8 @@ export class EventBridgeSink implements EventSink {
     this.#events = config.events;
     this.#bus = config.eventBusName;
     this.#call = awsCaller('Amazon EventBridge');
-    this.#log = config.log ?? ((message, data) => console.error(message, JSON.stringify(data)));
+    const fallback = new JsonLogger().log;
+    this.#log = config.log ?? ((message, data) => fallback('warn', message, data as Record<string, unknown>));
   }
 
   async publish(event: LifecycleEvent): Promise<void> {
@@ -53,7 +55,7 @@ export class EventBridgeSink implements EventSink {
         // Results line up with the request entries; a failed one carries an ErrorCode.
         const failed = batch.filter((_, index) => response.Entries?.[index]?.ErrorCode);
         if (attempt === 1 || failed.length === 0) {
-          this.#log('hubless: EventBridge did not accept lifecycle events', {
+          this.#log('EventBridge did not accept lifecycle events', {
             event,
             errors: response.Entries?.filter((result) => result.ErrorCode).map(
               (result) => `${result.ErrorCode}: ${result.ErrorMessage}`,
@@ -64,7 +66,7 @@ export class EventBridgeSink implements EventSink {
         pending = failed;
       }
     } catch (error) {
-      this.#log('hubless: could not publish a lifecycle event', { event, error: String(error) });
+      this.#log('could not publish a lifecycle event', { event, error: String(error) });
     }
   }
 }
