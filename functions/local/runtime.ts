@@ -176,6 +176,7 @@ export async function startLocalRuntime(
         accounts,
         onEvent: deliver,
         startTimeoutMs: settings.startTimeoutSeconds * 1000,
+        log,
       });
       routable = (sessionId, target, handle) => processes.runs(sessionId, target, handle);
       // Last line of defence on shutdown: no lab outlives `npm start`, even one no session claims.
@@ -264,6 +265,7 @@ export async function startLocalRuntime(
         clientSecret,
         scopes,
       })),
+      report: log,
     });
     cleanups.push(() => gateway.close());
 

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { NOT_YOURS, type Refusal, refuse } from '../../functions/local/gateway/refusals.ts';
+import { failure, NOT_YOURS, type Refusal, refuse } from '../../functions/local/gateway/refusals.ts';
 
 /** What the gateway wrote for one refusal. */
 function answer(url: string, headers: Record<string, string>, refusal: Refusal) {
@@ -50,5 +50,17 @@ describe('the gateway’s one error responder', () => {
     expect(JSON.parse(fetched.body ?? '')).toEqual({
       error: { code: 'forbidden', message: 'This server belongs to another user.' },
     });
+  });
+});
+
+describe('failure', () => {
+  it('answers 500 without details and logs what failed as a structured error line', () => {
+    const lines: unknown[][] = [];
+    const refusal = failure('GET /hub/home', new Error('DynamoDB Local is gone'), (...line) =>
+      lines.push(line),
+    );
+    expect(refusal.status).toBe(500);
+    expect(JSON.stringify(refusal)).not.toContain('DynamoDB Local is gone');
+    expect(lines).toEqual([['error', 'gateway: GET /hub/home failed', { error: 'DynamoDB Local is gone' }]]);
   });
 });

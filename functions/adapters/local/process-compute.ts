@@ -7,12 +7,14 @@ import type { AddressInfo } from 'node:net';
 import { constants } from 'node:os';
 import path from 'node:path';
 import { SpawnError } from '../../core/errors.ts';
+import type { Log } from '../../core/log.ts';
 import type { Compute, ComputeStatus, ComputeTask, LaunchSpec } from '../../core/ports.ts';
 import {
   type TaskStateChangeEvent,
   type TaskStateDetail,
   taskStatusFromDetail,
 } from '../../core/task-event.ts';
+import { JsonLogger } from '../log/json-logger.ts';
 import type { JupyterCommand } from './jupyter-command.ts';
 import { type LabAccount, type LabAccounts, labAccountsForThisProcess } from './lab-accounts.ts';
 
@@ -40,6 +42,8 @@ export interface ProcessComputeOptions {
    * (runDir sits in the data dir, which they cannot enter).
    */
   labRuntimeRoot?: string;
+  /** Where a failed event delivery is logged. Default: JSON lines. */
+  log?: Log;
 }
 
 const HANDLE_PREFIX = 'local-task/';
@@ -100,6 +104,7 @@ export class ProcessCompute implements Compute {
       startTimeoutMs: 60_000,
       stopGraceMs: 10_000,
       labRuntimeRoot: options.runDir,
+      log: new JsonLogger().log,
       ...options,
       accounts: options.accounts ?? labAccountsForThisProcess(),
     };
@@ -436,10 +441,11 @@ export class ProcessCompute implements Compute {
       try {
         await this.options.onEvent(event);
       } catch (error) {
-        console.error(
-          `hubless: the task event handler failed for ${task.handle} (${change.lastStatus}):`,
-          error,
-        );
+        this.options.log('error', 'task event handler failed', {
+          taskArn: task.handle,
+          lastStatus: change.lastStatus,
+          error: String(error),
+        });
       }
     });
   }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ALB_AUTH } from '../../adapters/aws/names.ts';
 import type { LocalDirectory } from '../../adapters/local/local-directory.ts';
+import type { Log } from '../../core/log.ts';
 import type { IdentitySigner } from '../identity-signer.ts';
 import { createEmbeddedOidc, type EmbeddedOidc, type MachineClientConfig } from '../oidc/provider.ts';
 import { securityHeaders } from './html.ts';
@@ -42,6 +43,8 @@ export interface BrowserSignInOptions {
   extraClients: MachineClientConfig[];
   /** How long a browser session lasts. Default: the ALB's session timeout (12 hours). */
   sessionTtlSeconds?: number;
+  /** Where warnings and failed sign-ins are logged. */
+  report: Log;
 }
 
 /** Starts the embedded provider with the gateway as its browser client, and the sessions that use it. */
@@ -52,8 +55,13 @@ export async function startBrowserSignIn(
   const issuer = gatewayIssuer(publicUrl);
   const clientId = signer.clientId;
   if (signer.issuer !== issuer) {
-    console.warn(
-      `[gateway] the identity signer's issuer (${signer.issuer}) is not this gateway's (${issuer}); labs will refuse it.`,
+    options.report(
+      'warn',
+      "gateway: the identity signer's issuer is not this gateway's; labs will refuse it",
+      {
+        signerIssuer: signer.issuer,
+        issuer,
+      },
     );
   }
   // Both ends of the browser client live in this process, so a fresh secret per start is enough.
@@ -70,10 +78,14 @@ export async function startBrowserSignIn(
       postLogoutRedirectUris: [`${publicUrl}/`],
     },
     extraClients: options.extraClients,
+    report: options.report,
   });
   const rp = new RelyingParty({ issuer, clientId, clientSecret, redirectUri });
   const ttlSeconds = options.sessionTtlSeconds ?? ALB_AUTH.sessionTimeoutSeconds;
-  return { oidc, sessions: new BrowserSessions(rp, options.directory, publicUrl, ttlSeconds) };
+  return {
+    oidc,
+    sessions: new BrowserSessions(rp, options.directory, publicUrl, ttlSeconds, options.report),
+  };
 }
 
 /**
@@ -88,8 +100,16 @@ export class BrowserSessions {
   readonly #publicUrl: string;
   readonly #ttlSeconds: number;
   readonly #secure: boolean;
+  readonly #report: Log;
 
-  constructor(rp: RelyingParty, directory: LocalDirectory, publicUrl: string, ttlSeconds: number) {
+  constructor(
+    rp: RelyingParty,
+    directory: LocalDirectory,
+    publicUrl: string,
+    ttlSeconds: number,
+    report: Log,
+  ) {
+    this.#report = report;
     this.#rp = rp;
     this.#directory = directory;
     this.#publicUrl = publicUrl;
@@ -165,9 +185,9 @@ export class BrowserSessions {
     try {
       signedIn = await this.#rp.finishLogin(url, login);
     } catch (error) {
-      console.error(
-        `[gateway] sign-in could not be completed: ${error instanceof Error ? error.name : 'error'}`,
-      );
+      this.#report('warn', 'gateway: sign-in could not be completed', {
+        error: error instanceof Error ? error.name : 'error',
+      });
       failed('Sign-in failed', 'Sign-in could not be completed', '<p><a href="/">Start again</a></p>');
       return;
     }

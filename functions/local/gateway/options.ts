@@ -1,6 +1,7 @@
 import type { JWK } from 'jose';
 import type { GatewayRouter } from '../../adapters/local/gateway-router.ts';
 import type { LocalDirectory } from '../../adapters/local/local-directory.ts';
+import type { Log } from '../../core/log.ts';
 import type { LtiDeps, LtiLaunch } from '../../core/lti/launch.ts';
 import type { Session } from '../../core/session.ts';
 import type { AlbEvent, AlbResult, HttpApiEvent, HttpApiResult } from '../../handlers/http-types.ts';
@@ -45,6 +46,8 @@ export interface GatewayOptions {
   lti?: GatewayLti;
   /** Access log; gets method, path without query, and status. Default: none. */
   log?: (line: string) => void;
+  /** Failures and warnings, as structured log lines (local mode's logger). Default: JSON lines. */
+  report?: Log;
 }
 
 export interface Gateway {

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Log } from '../../core/log.ts';
 import { apiErrorBody, isApiPath } from '../../handlers/api/http.ts';
 import { BodyTooLargeError } from './body.ts';
 import { escapeHtml, sendJson, sendPage } from './html.ts';
@@ -59,11 +60,13 @@ export const NOT_YOURS: Refusal = {
  * What a request the gateway failed to handle gets: 413 for a body over the limit (the
  * client can act on that), else a 500 whose details go to the log, never to the client.
  */
-export function failure(what: string, error: unknown): Refusal {
+export function failure(what: string, error: unknown, report: Log): Refusal {
   if (error instanceof BodyTooLargeError) {
     return { status: 413, code: 'payload_too_large', title: 'Request too large', message: error.message };
   }
-  console.error(`[gateway] ${what} failed: ${error instanceof Error ? error.message : 'unknown error'}`);
+  report('error', `gateway: ${what} failed`, {
+    error: error instanceof Error ? error.message : 'unknown error',
+  });
   return {
     status: 500,
     code: 'internal',

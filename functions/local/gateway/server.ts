@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { JsonLogger } from '../../adapters/log/json-logger.ts';
 import { isApiPath } from '../../handlers/api/http.ts';
 import { ALB_KEYS_PATH } from '../identity-signer.ts';
 import { OIDC_MOUNT_PATH } from '../oidc/provider.ts';
@@ -42,12 +43,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     ...options,
     publicUrl,
     extraClients: options.extraClients ?? [],
+    report: options.report ?? new JsonLogger().log,
   }).catch(async (error: unknown) => {
     await listener.close();
     throw error;
   });
   const identity = new IdentityHeaders(options.signer, publicProto);
   const log = options.log ?? (() => {});
+  const report = options.report ?? new JsonLogger().log;
   /** The signed-in owner's lab under /user/, with what to forward; undefined: no route, the portal answers. */
   const labFor = async (req: IncomingMessage, session: BrowserSession, upgrade = false) => {
     const route = router.lookup(pathOf(req.url));
@@ -84,7 +87,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       if (lab) return proxyHttp(req, res, lab.target, lab.headers);
       await invoke(req, res, options.portal, ALB_TARGET, await identity.forHandler(req, session));
     } catch (error) {
-      refuse(req, res, failure(`${req.method} ${path}`, error));
+      refuse(req, res, failure(`${req.method} ${path}`, error, report));
     }
   }
 
@@ -103,7 +106,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       if (lab === 'forbidden') return status('403 Forbidden');
       proxyUpgrade(req, socket, head, lab.target, lab.headers);
     } catch (error) {
-      failure(`upgrade ${path}`, error);
+      failure(`upgrade ${path}`, error, report);
       status('500 Internal Server Error');
     }
   }

@@ -6,7 +6,9 @@ import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import Provider, { type InteractionDetails, errors as oidcErrors } from 'oidc-provider';
 import { DataFileError, parseDataFile } from '../../adapters/local/data-file.ts';
 import type { LocalDirectory } from '../../adapters/local/local-directory.ts';
+import { JsonLogger } from '../../adapters/log/json-logger.ts';
 import { DEFAULT_RESOURCE_SERVER } from '../../core/api/scopes.ts';
+import type { Log } from '../../core/log.ts';
 import { BodyTooLargeError, readBody } from '../gateway/body.ts';
 import { escapeHtml, newNonce, sendPage } from '../gateway/html.ts';
 import { OIDC_COOKIES } from '../gateway/identity-headers.ts';
@@ -54,6 +56,8 @@ export interface BrowserClientConfig {
 export interface EmbeddedOidcOptions {
   /** `<publicUrl>/oidc`. */
   issuer: string;
+  /** Where the provider's server errors are logged. Default: JSON lines. */
+  report?: Log;
   dataDir: string;
   directory: LocalDirectory;
   browserClient: BrowserClientConfig;
@@ -165,6 +169,7 @@ interface OidcContext {
 
 export async function createEmbeddedOidc(options: EmbeddedOidcOptions): Promise<EmbeddedOidc> {
   const { directory } = options;
+  const report = options.report ?? new JsonLogger().log;
   const issuerUrl = new URL(options.issuer);
   const publicOrigin = issuerUrl.origin;
   const apiResource = options.apiResource ?? `${publicOrigin}/api/v1`;
@@ -290,7 +295,9 @@ export async function createEmbeddedOidc(options: EmbeddedOidcOptions): Promise<
   });
   provider.proxy = options.trustProxy ?? false;
   provider.on('server_error', (_ctx: unknown, error: unknown) => {
-    console.error('[oidc] server error:', error instanceof Error ? error.message : 'unknown error');
+    report('error', 'oidc: server error', {
+      error: error instanceof Error ? error.message : 'unknown error',
+    });
   });
 
   const callback = provider.callback();
