@@ -41,7 +41,7 @@ import { Storage } from './Storage.ts';
  */
 export function Routing({ stack, app }: StackContext) {
   const config = useStageConfig(app);
-  const { vpc, albSecurityGroup, labSecurityGroup } = use(Network);
+  const { vpc, albSecurityGroup, labSecurityGroup, labSubnets } = use(Network);
   const { table, fileSystem, labTaskRole } = use(Storage);
   const { userPool, albClient, domain: loginDomain, hosts } = use(Identity);
   const { cluster, labImage, labLogGroup, executionRole, labTokenKey } = use(Compute);
@@ -88,6 +88,7 @@ export function Routing({ stack, app }: StackContext) {
     stage: app.stage,
     table,
     vpc,
+    labSubnetIds: vpc.selectSubnets({ subnetType: labSubnets }).subnetIds,
     labSecurityGroup,
     cluster,
     labImage,

@@ -1,6 +1,5 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, ProjectionType, Table } from 'aws-cdk-lib/aws-dynamodb';
-import { SubnetType } from 'aws-cdk-lib/aws-ec2';
 import { FileSystem, LifecyclePolicy, PerformanceMode, ThroughputMode } from 'aws-cdk-lib/aws-efs';
 import {
   AnyPrincipal,
@@ -23,7 +22,7 @@ import { Network } from './Network.ts';
  */
 export function Storage({ stack, app }: StackContext) {
   const config = useStageConfig(app);
-  const { vpc, efsSecurityGroup } = use(Network);
+  const { vpc, efsSecurityGroup, internalSubnets } = use(Network);
   const removalPolicy = config.production ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
 
   const table = new Table(stack, 'Sessions', {
@@ -53,7 +52,7 @@ export function Storage({ stack, app }: StackContext) {
 
   const fileSystem = new FileSystem(stack, 'Homes', {
     vpc,
-    vpcSubnets: { subnetType: SubnetType.PRIVATE_WITH_EGRESS },
+    vpcSubnets: { subnetType: internalSubnets },
     securityGroup: efsSecurityGroup,
     encrypted: true,
     enableAutomaticBackups: true,

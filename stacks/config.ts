@@ -127,7 +127,15 @@ export const stageConfigSchema = z
         `must be at most ${MAX_ALB_POOL_SIZE}: the pool is passed in the Lambda environment, which is limited to 4 KB`,
       )
       .default(1),
-    /** NAT gateways (1 or 2 AZs). Tasks pull images and Lambdas in the VPC reach AWS APIs through them. */
+    /**
+     * How labs reach the internet (images, packages, git). "public" (the default): labs sit
+     * in public subnets with a public IP and a security group that admits only the
+     * balancers and the activity probe, so no NAT gateway runs around the clock.
+     * "private-nat": labs in private subnets behind NAT gateways (natGateways of them), for
+     * sites whose policy forbids public addresses on workloads.
+     */
+    labNetwork: z.enum(['public', 'private-nat']).default('public'),
+    /** NAT gateways (1 or 2 AZs) when labNetwork is "private-nat"; unused otherwise. */
     natGateways: z.number().int().min(1).max(2).default(1),
     /** CPU architecture of the lab image and tasks. */
     labArchitecture: z.enum(['x86_64', 'arm64']).default('x86_64'),
@@ -263,7 +271,6 @@ export const TEST_STAGE_DEFAULTS = {
   domain: 'labs.example.edu',
   certificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000',
   albPoolSize: 2,
-  natGateways: 1,
   profiles: [
     { name: 'small', description: '0.5 vCPU, 2 GiB', cpu: 512, memory: 2048, spot: true, groups: [] },
     { name: 'large', description: '2 vCPU, 8 GiB', cpu: 2048, memory: 8192, spot: false, groups: ['staff'] },

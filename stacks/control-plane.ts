@@ -27,6 +27,8 @@ export interface ControlPlane {
   stage: string;
   table: Table;
   vpc: IVpc;
+  /** Subnets lab tasks run in (public by default, private behind NAT with labNetwork "private-nat"). */
+  labSubnetIds: string[];
   labSecurityGroup: ISecurityGroup;
   cluster: Cluster;
   labImage: DockerImageAsset;
@@ -60,7 +62,7 @@ export interface ControlPlane {
  * bound (test/aws-checks/limits.test.ts measures the largest configuration).
  */
 export type ControlPlaneEnvironment = Record<
-  Exclude<LambdaEnvName, 'HUBLESS_ALB_CAPACITY' | 'HUBLESS_API_CLIENT_IDS'>,
+  Exclude<LambdaEnvName, 'HUBLESS_ALB_CAPACITY' | 'HUBLESS_API_CLIENT_IDS' | 'HUBLESS_PROBE_FUNCTION'>,
   string
 > &
   Partial<Record<SettingsEnvName, string>>;
@@ -74,7 +76,9 @@ export function controlPlaneEnvironment(cp: ControlPlane): ControlPlaneEnvironme
     HUBLESS_PUBLIC_URL: publicUrl,
     HUBLESS_TABLE_NAME: cp.table.tableName,
     HUBLESS_CLUSTER_ARN: cp.cluster.clusterArn,
-    HUBLESS_SUBNETS: cp.vpc.privateSubnets.map((s) => s.subnetId).join(','),
+    HUBLESS_SUBNETS: cp.labSubnetIds.join(','),
+    // In public subnets a task needs its own address to pull its image and reach the internet.
+    HUBLESS_LAB_PUBLIC_IP: cp.config.labNetwork === 'public' ? 'ENABLED' : 'DISABLED',
     HUBLESS_VPC_ID: cp.vpc.vpcId,
     HUBLESS_LAB_SECURITY_GROUPS: cp.labSecurityGroup.securityGroupId,
     HUBLESS_LAB_IMAGE: cp.labImage.imageUri,

@@ -1,7 +1,6 @@
 import path from 'node:path';
 import { Duration } from 'aws-cdk-lib';
-import type { ISecurityGroup, IVpc } from 'aws-cdk-lib/aws-ec2';
-import { SubnetType } from 'aws-cdk-lib/aws-ec2';
+import type { ISecurityGroup, IVpc, SubnetType } from 'aws-cdk-lib/aws-ec2';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { NagSuppressions } from 'cdk-nag';
 import { Function as SstFunction, type Stack } from 'sst/constructs';
@@ -12,7 +11,9 @@ export const HANDLERS_DIR_CONTEXT_KEY = 'hubless:handlersDir';
 /** The Lambda entry points: middy and middleware around a handler, the only importers of the AWS wiring. */
 export const LAMBDA_ENTRY_DIR = 'functions/lambda';
 
-export type HandlerName = 'portal' | 'api' | 'task-events' | 'culler';
+/** Every Lambda entry point in functions/lambda (the probe is the culler's in-VPC helper). */
+export const HANDLER_NAMES = ['portal', 'api', 'task-events', 'culler', 'lab-probe'] as const;
+export type HandlerName = (typeof HANDLER_NAMES)[number];
 
 export interface HublessFunctionProps {
   handler: HandlerName;
@@ -20,8 +21,8 @@ export interface HublessFunctionProps {
   config: StageConfig;
   memorySize?: number;
   timeout?: Duration;
-  /** Set for functions that must reach lab tasks directly (the culler). */
-  vpc?: { vpc: IVpc; securityGroup: ISecurityGroup };
+  /** Set only for the function that must reach lab tasks directly (the activity probe). */
+  vpc?: { vpc: IVpc; subnetType: SubnetType; securityGroup: ISecurityGroup };
 }
 
 /**
@@ -53,7 +54,7 @@ export function hublessFunction(stack: Stack, id: string, props: HublessFunction
     ...(props.vpc
       ? {
           vpc: props.vpc.vpc,
-          vpcSubnets: { subnetType: SubnetType.PRIVATE_WITH_EGRESS },
+          vpcSubnets: { subnetType: props.vpc.subnetType },
           securityGroups: [props.vpc.securityGroup],
         }
       : {}),

@@ -27,6 +27,8 @@ const awsEnvSchema = z.object({
   HUBLESS_TASK_ROLE_ARN: z.string().startsWith('arn:'),
   HUBLESS_SUBNETS: list,
   HUBLESS_LAB_SECURITY_GROUPS: list,
+  /** ENABLED where labs run in public subnets (the default network, no NAT gateway). */
+  HUBLESS_LAB_PUBLIC_IP: z.enum(['ENABLED', 'DISABLED']).default('DISABLED'),
   HUBLESS_LOG_GROUP: z.string().min(1),
   HUBLESS_LAB_CPU_ARCHITECTURE: z.enum(['X86_64', 'ARM64']).default('X86_64'),
   HUBLESS_VPC_ID: z.string().startsWith('vpc-'),
@@ -40,6 +42,8 @@ const awsEnvSchema = z.object({
   HUBLESS_API_CLIENT_IDS: list.optional(),
   HUBLESS_USER_POOL_DOMAIN: z.string().min(1),
   HUBLESS_EVENT_BUS_NAME: z.string().default('default'),
+  /** The culler only: the in-VPC function that reads labs' activity (stacks/Schedules.ts). */
+  HUBLESS_PROBE_FUNCTION: z.string().min(1).optional(),
   HUBLESS_PUBLIC_URL: z.url(),
   HUBLESS_LAB_TOKEN_KEY_ARN: z.string().startsWith('arn:'),
 } satisfies Record<'AWS_REGION' | LambdaEnvName, z.ZodType>);

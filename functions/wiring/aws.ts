@@ -4,6 +4,7 @@ import { ECSClient } from '@aws-sdk/client-ecs';
 import { EFSClient } from '@aws-sdk/client-efs';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { AlbRouter } from '../adapters/aws/alb-router.ts';
@@ -13,6 +14,7 @@ import { EcsCompute } from '../adapters/aws/ecs-compute.ts';
 import { EfsHomes } from '../adapters/aws/efs-homes.ts';
 import { EventBridgeSink } from '../adapters/aws/eventbridge-sink.ts';
 import { secretsManagerKey } from '../adapters/aws/lab-token-key.ts';
+import { LambdaActivityProbe } from '../adapters/aws/lambda-probe.ts';
 import { ALB_AUTH, albKeysUrl, cognitoIssuer } from '../adapters/aws/names.ts';
 import { DeadlineRetryStrategy, InvocationDeadline } from '../adapters/aws/retry.ts';
 import { JsonLogger } from '../adapters/log/json-logger.ts';
@@ -51,6 +53,7 @@ export function awsParts(settings: AwsSettings, logger: JsonLogger, deadline: In
       executionRoleArn: aws.HUBLESS_EXECUTION_ROLE_ARN,
       taskRoleArn: aws.HUBLESS_TASK_ROLE_ARN,
       subnets: aws.HUBLESS_SUBNETS,
+      assignPublicIp: aws.HUBLESS_LAB_PUBLIC_IP === 'ENABLED',
       securityGroups: aws.HUBLESS_LAB_SECURITY_GROUPS,
       logGroup: aws.HUBLESS_LOG_GROUP,
       region,
@@ -163,7 +166,7 @@ export function awsInvocationDeadline(): InvocationDeadline {
 }
 
 let loggerCache: JsonLogger | undefined;
-let built: { parts: Parts; core: CoreDeps } | undefined;
+let built: { parts: Parts; core: CoreDeps; settings: AwsSettings } | undefined;
 
 /** The Lambda's logger; it exists before the settings parse, so it can report their errors. */
 export function awsLogger(): JsonLogger {
@@ -172,10 +175,11 @@ export function awsLogger(): JsonLogger {
 }
 
 /** The parts and core deps of this Lambda instance, built on its first event from its environment. */
-function awsBuilt(): { parts: Parts; core: CoreDeps } {
+function awsBuilt(): { parts: Parts; core: CoreDeps; settings: AwsSettings } {
   if (!built) {
-    const parts = awsParts(parseAwsSettings(process.env), awsLogger(), invocationDeadline);
-    built = { parts, core: coreDeps(parts) };
+    const settings = parseAwsSettings(process.env);
+    const parts = awsParts(settings, awsLogger(), invocationDeadline);
+    built = { parts, core: coreDeps(parts), settings };
   }
   return built;
 }
@@ -200,6 +204,15 @@ export function awsApiDeps(): ApiDeps {
 }
 
 export function awsCullerDeps(): CullerDeps {
-  const { parts, core } = awsBuilt();
-  return cullerDeps(parts, core);
+  const { parts, core, settings } = awsBuilt();
+  // Outside the VPC (the default network), labs are read through the in-VPC probe function.
+  const functionName = settings.aws.HUBLESS_PROBE_FUNCTION;
+  const probe = functionName
+    ? new LambdaActivityProbe({
+        lambda: new LambdaClient({ region: settings.aws.AWS_REGION, ...awsRetryConfig(invocationDeadline) }),
+        functionName,
+        labTokens: core.labTokens,
+      })
+    : undefined;
+  return cullerDeps({ ...parts, probe }, core);
 }

@@ -15,7 +15,7 @@ import type { CoreDeps } from '../core/deps.ts';
 import { randomHex } from '../core/ids.ts';
 import type { LabTokens } from '../core/lab-tokens.ts';
 import type { Log } from '../core/log.ts';
-import type { Compute, Directory, EventSink, Homes, Router } from '../core/ports.ts';
+import type { ActivityProbe, Compute, Directory, EventSink, Homes, Router } from '../core/ports.ts';
 import { systemClock } from '../core/ports.ts';
 import { teeSink, usageSink } from '../core/use-cases/usage.ts';
 import type { ApiDeps } from '../handlers/api/context.ts';
@@ -62,6 +62,8 @@ export interface Parts {
   portal: Pick<PortalDeps, 'labUi' | 'logoutUrl' | 'sessionCookie'>;
   /** `serviceTokens` absent: the session table holds them (AWS); local mode keeps a file. */
   api: Pick<ApiDeps, 'publicUrl' | 'tokenUrl' | 'serviceTokens'>;
+  /** How the culler reads labs' activity; absent: directly over HTTP (it can reach them). */
+  probe?: ActivityProbe;
 }
 
 export interface Deps {
@@ -146,7 +148,7 @@ export function apiDeps(parts: Parts, core: CoreDeps): ApiDeps {
 export function cullerDeps(parts: Parts, core: CoreDeps): CullerDeps {
   return {
     ...core,
-    probe: new HttpActivityProbe({ labTokens: core.labTokens }),
+    probe: parts.probe ?? new HttpActivityProbe({ labTokens: core.labTokens }),
     lease: new DynamoLeaseStore({ client: parts.doc, tableName: parts.settings.tableName }),
     metrics: parts.metrics,
   };

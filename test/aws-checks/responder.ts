@@ -45,6 +45,7 @@ import {
   type Rule,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 
@@ -238,6 +239,14 @@ export function fakeAwsAccount(options: { account: string; region: string }) {
     SecretString: labTokenKey,
     VersionId: '01234567-89ab-cdef-0123-456789abcdef',
   }));
+  // The activity probe function: every lab it is asked about has been idle since 2020.
+  const lambda = mockClient(LambdaClient);
+  lambda.on(InvokeCommand).callsFake(({ Payload }) => {
+    const { probes } = JSON.parse(new TextDecoder().decode(Payload)) as { probes: unknown[] };
+    const idle = { lastActivity: '2020-01-01T00:00:00.000Z', connections: 0, kernels: [], terminals: 0 };
+    const results = probes.map(() => ({ activity: idle }));
+    return { StatusCode: 200, Payload: new TextEncoder().encode(JSON.stringify({ results })) };
+  });
 
   return {
     /** Every provisioning task reaches RUNNING with its lab container up. */
@@ -254,7 +263,7 @@ export function fakeAwsAccount(options: { account: string; region: string }) {
       users.set(name, { attributes: [], enabled: true, groups: new Set(groupNames) });
     },
     restore() {
-      for (const mock of [ecs, efs, elb, cognito, events, secrets]) mock.restore();
+      for (const mock of [ecs, efs, elb, cognito, events, secrets, lambda]) mock.restore();
     },
   };
 }

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { build, type Metafile } from 'esbuild';
 import { describe, expect, it } from 'vitest';
-import { type HandlerName, LAMBDA_ENTRY_DIR } from '../../stacks/lambda.ts';
+import { HANDLER_NAMES, LAMBDA_ENTRY_DIR } from '../../stacks/lambda.ts';
 
 /**
  * Each Lambda entry point, bundled the way it ships (ESM for Node 24, minified, AWS SDK
@@ -10,7 +10,7 @@ import { type HandlerName, LAMBDA_ENTRY_DIR } from '../../stacks/lambda.ts';
  * `mainFields` module-first is what SST's ESM build uses: the SDK's ES modules tree-shake,
  * its CommonJS builds do not (about 1.45 MB instead of 1.0 MB for the portal).
  */
-const HANDLERS: HandlerName[] = ['portal', 'api', 'task-events', 'culler'];
+const HANDLERS = HANDLER_NAMES;
 const LIMIT = 1024 * 1024;
 
 describe('Lambda bundles', () => {

@@ -144,6 +144,7 @@ describe('a production stage with a Route 53 zone', () => {
         ...rest,
         hostedZone: { zoneId: 'Z0123456789ABCDEFGHIJ', zoneName: 'example.edu' },
         albPoolSize: MAX_ALB_POOL_SIZE,
+        labNetwork: 'private-nat',
         natGateways: 2,
         cullEveryMinutes: 10,
         emailFrom: 'labs@example.edu',
@@ -188,7 +189,7 @@ describe('a production stage with a Route 53 zone', () => {
     t.Routing.resourceCountIs('AWS::ElasticLoadBalancingV2::LoadBalancer', MAX_ALB_POOL_SIZE);
   });
 
-  it('follows the configured NAT count and cull interval', () => {
+  it('follows the configured NAT count (labNetwork private-nat) and cull interval', () => {
     t.Network.resourceCountIs('AWS::EC2::NatGateway', 2);
     t.Schedules.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(10 minutes)' });
   });

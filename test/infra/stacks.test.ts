@@ -56,14 +56,21 @@ function hublessFunctions(): Array<[StackName, string, Record<string, any>]> {
 }
 
 describe('Network', () => {
-  it('spreads the VPC over two AZs with one NAT gateway per config', () => {
+  it('spreads the VPC over two AZs and runs no NAT gateway by default: labs have public addresses', () => {
     const subnets = Object.values(resources(t.Network, 'AWS::EC2::Subnet'));
     const azs = new Set(subnets.map((s) => JSON.stringify(s.Properties.AvailabilityZone)));
     expect(azs.size).toBe(2);
-    t.Network.resourceCountIs('AWS::EC2::NatGateway', 1);
+    t.Network.resourceCountIs('AWS::EC2::NatGateway', 0);
+    t.Network.resourceCountIs('AWS::EC2::EIP', 0);
+    // Public subnets (routed to the internet gateway) for balancers and labs; internal ones with no route out.
+    const routes = Object.values(resources(t.Network, 'AWS::EC2::Route'));
+    expect(routes.every((r) => r.Properties.GatewayId && !r.Properties.NatGatewayId)).toBe(true);
+    const env = hublessFunctions().find(([, id]) => id.startsWith('Portal'))?.[2].Environment.Variables;
+    expect(env.HUBLESS_LAB_PUBLIC_IP).toBe('ENABLED');
+    expect(JSON.stringify(env.HUBLESS_SUBNETS)).toMatch(/publicSubnet1.*publicSubnet2/);
   });
 
-  it('sends S3 (image layers) and DynamoDB traffic through free gateway endpoints, not the NAT', () => {
+  it('sends S3 (image layers) and DynamoDB traffic through free gateway endpoints', () => {
     const services = Object.values(resources(t.Network, 'AWS::EC2::VPCEndpoint')).map((e) =>
       JSON.stringify(e.Properties.ServiceName),
     );
@@ -83,10 +90,10 @@ describe('Network', () => {
     ]);
   });
 
-  it('admits the lab port only from the ALB and culler security groups', () => {
+  it('admits the lab port only from the ALB and probe security groups', () => {
     const lab = idStarting(t.Network, 'AWS::EC2::SecurityGroup', 'LabSecurityGroup');
     const albSg = idStarting(t.Network, 'AWS::EC2::SecurityGroup', 'AlbSecurityGroup');
-    const culler = idStarting(t.Network, 'AWS::EC2::SecurityGroup', 'CullerSecurityGroup');
+    const probe = idStarting(t.Network, 'AWS::EC2::SecurityGroup', 'ProbeSecurityGroup');
     expect(
       resources(t.Network, 'AWS::EC2::SecurityGroup')[lab]?.Properties.SecurityGroupIngress,
     ).toBeUndefined();
@@ -104,7 +111,7 @@ describe('Network', () => {
     ).toEqual(
       [
         [albSg, 8888, 8888],
-        [culler, 8888, 8888],
+        [probe, 8888, 8888],
       ].sort(),
     );
   });
@@ -159,14 +166,15 @@ describe('Storage', () => {
     expect(table.DeletionPolicy).toBe('Delete');
   });
 
-  it('encrypts the home file system, backs it up and mounts it in the private subnets', () => {
+  it('encrypts the home file system, backs it up and mounts it in the internal subnets, which have no route out', () => {
     t.Storage.hasResourceProperties('AWS::EFS::FileSystem', {
       Encrypted: true,
       BackupPolicy: { Status: 'ENABLED' },
     });
     const targets = Object.values(resources(t.Storage, 'AWS::EFS::MountTarget'));
     expect(targets).toHaveLength(2);
-    for (const target of targets) expect(JSON.stringify(target.Properties.SubnetId)).toMatch(/privateSubnet/);
+    for (const target of targets)
+      expect(JSON.stringify(target.Properties.SubnetId)).toMatch(/internalSubnet/);
   });
 
   it('requires TLS and lets only the lab task role mount, through an access point', () => {
@@ -443,22 +451,45 @@ describe('Schedules', () => {
     t.Schedules.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(5 minutes)' });
   });
 
-  it('puts the culler in the private subnets with its own security group', () => {
+  it('keeps every control-plane Lambda out of the VPC: they call only AWS APIs', () => {
+    const outside = hublessFunctions().filter(([, id]) => !id.startsWith('LabProbe'));
+    expect(outside).toHaveLength(4);
+    for (const [, id, props] of outside) expect({ id, vpc: props.VpcConfig }).toEqual({ id, vpc: undefined });
+  });
+
+  it('reads lab activity through the probe, the one Lambda in the VPC, in subnets with no route out', () => {
+    const [probeId, probe] = Object.entries(resources(t.Schedules, 'AWS::Lambda::Function')).find(([id]) =>
+      id.startsWith('LabProbe'),
+    ) ?? ['', undefined];
+    expect(probe).toBeDefined();
+    expect(JSON.stringify(probe?.Properties.VpcConfig.SubnetIds)).toMatch(/internalSubnet1.*internalSubnet2/);
+    expect(JSON.stringify(probe?.Properties.VpcConfig.SecurityGroupIds)).toMatch(/ProbeSecurityGroup/);
+    const own = Object.keys(probe?.Properties.Environment.Variables).filter((k) => k.startsWith('HUBLESS_'));
+    expect(own).toEqual(['HUBLESS_STAGE']);
     const culler = hublessFunctions().find(([, id]) => id.startsWith('Culler'));
-    expect(culler).toBeDefined();
-    const vpc = culler?.[2].VpcConfig;
-    expect(JSON.stringify(vpc.SubnetIds)).toMatch(/privateSubnet1.*privateSubnet2/);
-    expect(JSON.stringify(vpc.SecurityGroupIds)).toMatch(/CullerSecurityGroup/);
+    expect(culler?.[2].Environment.Variables.HUBLESS_PROBE_FUNCTION).toEqual({ Ref: probeId });
+    // The probe's own role may write its logs and traces and manage its ENIs, nothing else.
+    const probeRole = probe?.Properties.Role['Fn::GetAtt'][0];
+    const probeActions = Object.values(resources(t.Schedules, 'AWS::IAM::Policy'))
+      .filter((p) => JSON.stringify(p.Properties.Roles).includes(probeRole))
+      .flatMap((p) =>
+        (p.Properties.PolicyDocument.Statement as Array<{ Action: string[] }>).flatMap((s) => s.Action),
+      );
+    expect(probeActions.sort()).toEqual(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
+    const invoke = Object.values(resources(t.Schedules, 'AWS::IAM::Policy'))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement as Array<Record<string, any>>)
+      .filter((s) => JSON.stringify(s.Action).includes('lambda:InvokeFunction'));
+    expect(JSON.stringify(invoke)).toContain(probeId);
   });
 });
 
 describe('every hubless Lambda', () => {
-  it('exists for portal, api, task-events and culler', () => {
+  it('exists for portal, api, task-events, culler and the culler’s lab probe', () => {
     expect(
       hublessFunctions()
         .map(([, id]) => id.replace(/[A-F0-9]{8}$/, ''))
         .sort(),
-    ).toEqual(['ApiHandler', 'Culler', 'Portal', 'TaskEvents']);
+    ).toEqual(['ApiHandler', 'Culler', 'LabProbe', 'Portal', 'TaskEvents']);
   });
 
   it('runs Node 24 on arm64 from a bundled asset', () => {
@@ -470,7 +501,7 @@ describe('every hubless Lambda', () => {
   });
 
   it('gets the ids the handlers need as environment variables', () => {
-    for (const [, , props] of hublessFunctions()) {
+    for (const [, , props] of hublessFunctions().filter(([, id]) => !id.startsWith('LabProbe'))) {
       expect(Object.keys(props.Environment.Variables)).toEqual(
         expect.arrayContaining([
           'HUBLESS_TABLE_NAME',
@@ -587,5 +618,38 @@ describe('cdk-nag AwsSolutions', () => {
       expect(s.id).toMatch(/^AwsSolutions-[A-Z]+\d+$/);
       expect(s.reason.length, s.id).toBeGreaterThan(40);
     }
+  });
+});
+
+describe('labNetwork "private-nat" (for sites that forbid public addresses on workloads)', () => {
+  let nat: Synthesized;
+  beforeAll(async () => {
+    nat = await synthesize({
+      nag: true,
+      config: { ...TEST_STAGE_DEFAULTS, labNetwork: 'private-nat', natGateways: 2 },
+    });
+  });
+
+  it('puts labs in private subnets behind the configured NAT gateways, without public addresses', () => {
+    nat.templates.Network.resourceCountIs('AWS::EC2::NatGateway', 2);
+    const fns = Object.values(resources(nat.templates.Routing, 'AWS::Lambda::Function')).filter(
+      (r) => r.Properties.Environment?.Variables?.HUBLESS_TABLE_NAME,
+    );
+    expect(fns.length).toBeGreaterThan(0);
+    for (const fn of fns) {
+      expect(fn.Properties.Environment.Variables.HUBLESS_LAB_PUBLIC_IP).toBe('DISABLED');
+      expect(JSON.stringify(fn.Properties.Environment.Variables.HUBLESS_SUBNETS)).toMatch(
+        /privateSubnet1.*privateSubnet2/,
+      );
+      expect(fn.Properties.VpcConfig).toBeUndefined();
+    }
+  });
+
+  it('keeps the probe the only Lambda in the VPC, and cdk-nag clean', () => {
+    const probe = Object.entries(resources(nat.templates.Schedules, 'AWS::Lambda::Function')).find(([id]) =>
+      id.startsWith('LabProbe'),
+    )?.[1];
+    expect(JSON.stringify(probe?.Properties.VpcConfig.SubnetIds)).toMatch(/privateSubnet1.*privateSubnet2/);
+    expect(Object.values(nat.errors).flat()).toEqual([]);
   });
 });

@@ -18,7 +18,7 @@ import {
   Schedules,
   Storage,
 } from '../../stacks/index.ts';
-import { HANDLERS_DIR_CONTEXT_KEY, type HandlerName } from '../../stacks/lambda.ts';
+import { HANDLER_NAMES, HANDLERS_DIR_CONTEXT_KEY } from '../../stacks/lambda.ts';
 
 /**
  * Offline synthesis of the whole SST app for the infra tests. SST v2 synthesizes without
@@ -55,8 +55,7 @@ function stubHandlers(): string {
   );
   const dir = path.join(root, 'handlers');
   mkdirSync(dir);
-  const names: HandlerName[] = ['portal', 'api', 'task-events', 'culler'];
-  for (const name of names)
+  for (const name of HANDLER_NAMES)
     writeFileSync(
       path.join(dir, `${name}.ts`),
       `export const handler = async () => ({ statusCode: 204 });\n`,

@@ -131,6 +131,13 @@ describe('EcsCompute', () => {
       ]);
     });
 
+    it('gives the task a public address when it runs in public subnets (the default network, no NAT gateway)', async () => {
+      mockNewFamily();
+      await new EcsCompute(config({ assignPublicIp: true })).start(spec());
+      const run = ecsMock.commandCalls(RunTaskCommand)[0]?.args[0].input;
+      expect(run?.networkConfiguration?.awsvpcConfiguration?.assignPublicIp).toBe('ENABLED');
+    });
+
     it('runs the task privately on Fargate, started by the session, with per-session values as overrides', async () => {
       mockNewFamily();
       const handle = await new EcsCompute(config()).start(spec());

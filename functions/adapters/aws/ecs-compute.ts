@@ -53,8 +53,14 @@ export interface EcsComputeConfig {
   fileSystemId: string;
   executionRoleArn: string;
   taskRoleArn: string;
-  /** Private subnets for the tasks' ENIs. */
+  /** Subnets for the tasks' ENIs. */
   subnets: string[];
+  /**
+   * Whether each task gets a public IP: yes in public subnets (the default network, where a
+   * task reaches the internet only through its own address; its security group admits only
+   * the balancers and the probe), no behind NAT. Default false.
+   */
+  assignPublicIp?: boolean;
   /** The lab security group (accepts 8888 only from the ALB security group). */
   securityGroups: string[];
   logGroup: string;
@@ -120,7 +126,7 @@ export class EcsCompute implements Compute {
               awsvpcConfiguration: {
                 subnets: this.#config.subnets,
                 securityGroups: this.#config.securityGroups,
-                assignPublicIp: 'DISABLED',
+                assignPublicIp: this.#config.assignPublicIp ? 'ENABLED' : 'DISABLED',
               },
             },
             startedBy: spec.sessionId,

@@ -82,6 +82,7 @@ export const LAMBDA_ENV_NAMES = [
   'HUBLESS_PUBLIC_URL',
   'HUBLESS_CLUSTER_ARN',
   'HUBLESS_SUBNETS',
+  'HUBLESS_LAB_PUBLIC_IP',
   'HUBLESS_VPC_ID',
   'HUBLESS_LAB_SECURITY_GROUPS',
   'HUBLESS_LAB_IMAGE',
@@ -101,5 +102,6 @@ export const LAMBDA_ENV_NAMES = [
   'HUBLESS_EVENT_BUS_NAME',
   // The Secrets Manager secret holding the lab token key (core/lab-tokens.ts).
   'HUBLESS_LAB_TOKEN_KEY_ARN',
+  'HUBLESS_PROBE_FUNCTION',
 ] as const;
 export type LambdaEnvName = (typeof LAMBDA_ENV_NAMES)[number];

@@ -3,13 +3,16 @@ import type { LabTokens } from '../../core/lab-tokens.ts';
 import type { ActivityProbe, KernelActivity, LabActivity } from '../../core/ports.ts';
 import { baseUrlFor, type Session } from '../../core/session.ts';
 
-export interface HttpActivityProbeOptions {
-  /** Recomputes each session's lab token (it is stored nowhere). */
-  labTokens: LabTokens;
+export interface LabActivityReaderOptions {
   /** Per request. Default 3000 ms. */
   timeoutMs?: number;
   /** Injectable for tests. */
   fetch?: typeof fetch;
+}
+
+export interface HttpActivityProbeOptions extends LabActivityReaderOptions {
+  /** Recomputes each session's lab token (it is stored nowhere). */
+  labTokens: LabTokens;
 }
 
 /** The lab answered, but not with what a Jupyter server answers (or not at all). */
@@ -19,8 +22,46 @@ export class LabUnreachableError extends HublessError {
   }
 }
 
+/** Where a session's lab answers (its private address and base URL), and the token it accepts. */
+export interface LabProbeTarget {
+  root: string;
+  token: string;
+}
+
+export async function labProbeTarget(session: Session, labTokens: LabTokens): Promise<LabProbeTarget> {
+  if (!session.target) throw new LabUnreachableError(`Session ${session.id} has no target to probe.`);
+  const host =
+    session.target.host.includes(':') && !session.target.host.startsWith('[')
+      ? `[${session.target.host}]`
+      : session.target.host;
+  return {
+    root: `http://${host}:${session.target.port}${baseUrlFor(session.user, session.server)}`,
+    token: await labTokens.tokenFor(session.id),
+  };
+}
+
 /**
- * ActivityProbe over the lab's own REST API, the way jupyterhub-idle-culler reads a
+ * ActivityProbe over HTTP, for a culler that can reach the labs itself (local mode). In
+ * AWS the culler runs outside the VPC and hands the same targets to the in-VPC probe
+ * function (adapters/aws/lambda-probe.ts), which reads them with LabActivityReader.
+ */
+export class HttpActivityProbe implements ActivityProbe {
+  readonly #reader: LabActivityReader;
+  readonly #labTokens: LabTokens;
+
+  constructor(options: HttpActivityProbeOptions) {
+    this.#labTokens = options.labTokens;
+    this.#reader = new LabActivityReader(options);
+  }
+
+  async probe(session: Session): Promise<LabActivity> {
+    const { root, token } = await labProbeTarget(session, this.#labTokens);
+    return this.#reader.read(root, token);
+  }
+}
+
+/**
+ * Reads a lab's activity over its own REST API, the way jupyterhub-idle-culler reads a
  * server: `api/status` (server-wide last_activity and connections), `api/kernels`
  * (per-kernel last_activity and execution_state) and `api/terminals`, with
  * `Authorization: token <the session's lab token>`, recomputed from the session id (never
@@ -34,25 +75,18 @@ export class LabUnreachableError extends HublessError {
  * LabUnreachableError for a refused connection or a non-200 answer. A 404 on
  * api/terminals means terminals are disabled, which is zero terminals.
  */
-export class HttpActivityProbe implements ActivityProbe {
+export class LabActivityReader {
   readonly #timeoutMs: number;
   readonly #fetch: typeof fetch;
-  readonly #labTokens: LabTokens;
 
-  constructor(options: HttpActivityProbeOptions) {
-    this.#labTokens = options.labTokens;
+  constructor(options: LabActivityReaderOptions = {}) {
     this.#timeoutMs = options.timeoutMs ?? 3000;
     this.#fetch = options.fetch ?? fetch;
   }
 
-  async probe(session: Session): Promise<LabActivity> {
-    if (!session.target) throw new LabUnreachableError(`Session ${session.id} has no target to probe.`);
-    const host =
-      session.target.host.includes(':') && !session.target.host.startsWith('[')
-        ? `[${session.target.host}]`
-        : session.target.host;
-    const root = `http://${host}:${session.target.port}${baseUrlFor(session.user, session.server)}`;
-    const headers = { authorization: `token ${await this.#labTokens.tokenFor(session.id)}` };
+  /** Reads the lab served at `root` (its base URL on its private address), with the session's token. */
+  async read(root: string, token: string): Promise<LabActivity> {
+    const headers = { authorization: `token ${token}` };
     const [status, kernels, terminals] = await Promise.all([
       this.#get(`${root}api/status`, headers, false),
       this.#get(`${root}api/kernels?no_track_activity=1`, headers, false),

@@ -21,6 +21,7 @@ import { ECSClient } from '@aws-sdk/client-ecs';
 import { EFSClient } from '@aws-sdk/client-efs';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
@@ -35,6 +36,7 @@ const CLIENTS: Record<string, string> = {
   ElasticLoadBalancingV2Client: 'elasticloadbalancingv2',
   CognitoIdentityProviderClient: 'cognito-idp',
   EventBridgeClient: 'eventbridge',
+  LambdaClient: 'lambda',
   DynamoDBClient: 'dynamodb',
   DynamoDBDocumentClient: 'dynamodb',
   SecretsManagerClient: 'secretsmanager',
@@ -45,6 +47,7 @@ const CLASSES = [
   ElasticLoadBalancingV2Client,
   CognitoIdentityProviderClient,
   EventBridgeClient,
+  LambdaClient,
   DynamoDBClient,
   DynamoDBDocumentClient,
   SecretsManagerClient,

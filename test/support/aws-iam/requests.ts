@@ -41,6 +41,7 @@ export const SERVICES: Record<string, string> = {
   elasticloadbalancingv2: 'elasticloadbalancing',
   'cognito-idp': 'cognito-idp',
   eventbridge: 'events',
+  lambda: 'lambda',
   dynamodb: 'dynamodb',
   secretsmanager: 'secretsmanager',
 };
@@ -481,6 +482,19 @@ const eventbridge: Record<string, Builder> = {
   },
 };
 
+// ---------------------------------------------------------------------------------- Lambda
+
+const lambda: Record<string, Builder> = {
+  // FunctionName may be a name, a partial ARN (account:function:name) or a full ARN.
+  async Invoke(ctx, input) {
+    const name = str(input.FunctionName);
+    const arn = name.startsWith('arn:')
+      ? name
+      : await ctx.arn('lambda', 'function', { FunctionName: name.split(':').pop() ?? name });
+    return [req('lambda:InvokeFunction', arn, 'invokes a function')];
+  },
+};
+
 // ---------------------------------------------------------------------------------- DynamoDB
 
 async function tableRequest(ctx: BuildContext, operation: string, input: Input): Promise<IamRequest[]> {
@@ -542,6 +556,7 @@ const BUILDERS: Record<string, Builder> = Object.fromEntries(
     elasticloadbalancingv2: elb,
     'cognito-idp': cognito,
     eventbridge,
+    lambda,
     dynamodb,
     secretsmanager,
   }).flatMap(([service, builders]) =>

@@ -19,7 +19,7 @@
  * // "CreateTargetGroup.HealthCheckIntervalSeconds: 3 is below the minimum 5"
  * ```
  * `service` is the aws-sdk v2 model name: ecs, elasticfilesystem, elasticloadbalancingv2,
- * cognito-idp, eventbridge, dynamodb (any other v2 model works too when botocore has it).
+ * cognito-idp, eventbridge, lambda, dynamodb (any other v2 model works too when botocore has it).
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -124,6 +124,7 @@ function enumsOfV3Client(service: string): Record<string, string[]> {
     elasticloadbalancingv2: '@aws-sdk/client-elastic-load-balancing-v2',
     'cognito-idp': '@aws-sdk/client-cognito-identity-provider',
     eventbridge: '@aws-sdk/client-eventbridge',
+    lambda: '@aws-sdk/client-lambda',
     dynamodb: '@aws-sdk/client-dynamodb',
     secretsmanager: '@aws-sdk/client-secrets-manager',
   };
