@@ -41,11 +41,14 @@ beforeAll(async () => {
 afterAll(() => new Promise((resolve) => labs.close(resolve)));
 
 let invocations: number[];
+/** Generous, so a loaded machine does not turn slow answers into timeouts; the hung-lab test shortens it. */
+let readerTimeoutMs: number;
 beforeEach(() => {
   lambdaMock.reset();
   invocations = [];
-  const handler = makeLabProbeHandler(new LabActivityReader({ timeoutMs: 2000 }));
+  readerTimeoutMs = 15_000;
   lambdaMock.on(InvokeCommand).callsFake(async ({ FunctionName, Payload }) => {
+    const handler = makeLabProbeHandler(new LabActivityReader({ timeoutMs: readerTimeoutMs }));
     expect(FunctionName).toBe(FUNCTION);
     const batch = JSON.parse(new TextDecoder().decode(Payload));
     invocations.push(batch.probes.length);
@@ -100,6 +103,7 @@ describe('LambdaActivityProbe through the in-VPC probe function', () => {
   });
 
   it('tells a lab that does not answer in time from one that cannot be reached, and spares the others', async () => {
+    readerTimeoutMs = 1000;
     const shared = probe();
     const closed = { host: '127.0.0.1', port: 1 };
     const [hung, gone, fine] = await Promise.allSettled([
