@@ -86,7 +86,10 @@ case "$command" in
   bench)
     check_java; check_jupyter; stop_if_missing
     exec node bench/run.ts "$@" ;;
+  mutation)
+    check_java; stop_if_missing
+    exec node scripts/mutation.ts "$@" ;;
   cli)
     exec node functions/local/cli.ts "$@" ;;
-  *) say "unknown command $command (use start, test, bench or cli)"; exit 2 ;;
+  *) say "unknown command $command (use start, test, bench, mutation or cli)"; exit 2 ;;
 esac

@@ -8,6 +8,7 @@ import type {
   NewUser,
   User,
 } from '../../functions/core/ports.ts';
+import { normaliseUsername } from '../../functions/core/username.ts';
 
 export class FakeHomes implements Homes {
   readonly ensured: string[] = [];
@@ -38,32 +39,51 @@ export class FakeClock implements Clock {
   }
 }
 
+/**
+ * The directory in memory, held to the Directory contract (test/contract/directory-memory.test.ts):
+ * logins are case-insensitive keys under the username rule, the profile is kept, lists are
+ * sorted by name. `users` is the store itself, so a test can arrange a state directly.
+ */
 export class MemoryDirectory implements Directory {
   readonly users = new Map<string, User>();
   async get(name: string): Promise<User | undefined> {
-    return this.users.get(name);
+    const key = keyOf(name);
+    return key === undefined ? undefined : this.users.get(key);
   }
   async list(): Promise<User[]> {
-    return [...this.users.values()];
+    return [...this.users.values()].sort((a, b) => a.name.localeCompare(b.name));
   }
   async upsert(user: NewUser): Promise<User> {
-    const previous = this.users.get(user.name);
+    const name = normaliseUsername(user.name);
+    const previous = this.users.get(name);
     const next: User = {
-      name: user.name,
+      name,
       email: user.email ?? previous?.email,
-      groups: user.groups ?? previous?.groups ?? [],
+      groups: user.groups ? [...new Set(user.groups)] : (previous?.groups ?? []),
       admin: user.admin ?? previous?.admin ?? false,
       disabled: previous?.disabled ?? false,
       createdAt: previous?.createdAt ?? new Date().toISOString(),
     };
-    this.users.set(user.name, next);
+    const profile = user.profile ?? previous?.profile;
+    if (profile !== undefined) next.profile = profile;
+    if (next.email === undefined) delete next.email;
+    this.users.set(name, next);
     // Like Cognito's: a new user is invited by e-mail, or gets a password shown once.
     if (previous) return next;
     return { ...next, signIn: user.email ? { invited: true } : { initialPassword: 'Initial-Password-1' } };
   }
   async disable(name: string): Promise<void> {
-    const user = this.users.get(name);
+    const key = keyOf(name);
+    const user = key === undefined ? undefined : this.users.get(key);
     if (!user) throw new NotFoundError(`No user named ${name}.`);
     user.disabled = true;
+  }
+}
+
+function keyOf(name: string): string | undefined {
+  try {
+    return normaliseUsername(name);
+  } catch {
+    return undefined;
   }
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../functions/core/errors.ts';
-import { normaliseServerName, normaliseUsername } from '../../functions/core/username.ts';
+import { normaliseServerName, normaliseUsername, USERNAME_RULE } from '../../functions/core/username.ts';
 
 describe('normaliseUsername', () => {
   it('accepts simple logins and lowercases them', () => {
@@ -47,24 +47,75 @@ describe('normaliseUsername', () => {
 
   it('refuses a username of 33 characters, saying how long it is', () => {
     expect(() => normaliseUsername('a'.repeat(33))).toThrow(/is 33 characters long.*1-32 characters/);
+    expect(() => normaliseUsername('a'.repeat(33))).toThrow(
+      expect.objectContaining({ code: 'invalid_username' }),
+    );
   });
 
   it('counts the length after trimming, so spaces around a 32-character login do not refuse it', () => {
     expect(normaliseUsername(` ${'c'.repeat(32)} `)).toBe('c'.repeat(32));
   });
 
-  it('refuses values that are not strings', () => {
-    expect(() => normaliseUsername(42)).toThrow(ValidationError);
+  it('refuses values that are not strings, saying so', () => {
+    expect(() => normaliseUsername(42)).toThrow(/A username must be a string\. Usernames may contain only/);
+    expect(() => normaliseUsername(42)).toThrow(expect.objectContaining({ code: 'invalid_username' }));
+  });
+
+  it('says the username is empty when it is only spaces', () => {
+    expect(() => normaliseUsername('   ')).toThrow(/^The username is empty\. Usernames may contain only/);
+    expect(() => normaliseUsername('')).toThrow(expect.objectContaining({ code: 'invalid_username' }));
+  });
+
+  it('quotes a long login cut at 40 characters, and a short one whole', () => {
+    const long = `${'x'.repeat(40)}${'y'.repeat(10)}`;
+    expect(() => normaliseUsername(long)).toThrow(`The username "${'x'.repeat(40)}…" is 50 characters long.`);
+    expect(() => normaliseUsername('a.b')).toThrow('The username "a.b" has characters that are not allowed.');
+    expect(() => normaliseUsername('a.b')).toThrow(expect.objectContaining({ code: 'invalid_username' }));
+    const forty = 'z'.repeat(40);
+    expect(() => normaliseUsername(forty)).toThrow(`The username "${forty}" is 40 characters long.`);
+    expect(() => normaliseUsername(`${forty}!`)).toThrow(`The username "${forty}…" is 41 characters long.`);
+  });
+
+  it('keeps the rule a user reads in one sentence with its limits', () => {
+    expect(USERNAME_RULE).toBe(
+      'Usernames may contain only letters a-z, digits 0-9 and single hyphens, must start with a letter, ' +
+        'must not end with a hyphen, and must be 1-32 characters long (for example "alice" or "bob-2").',
+    );
+  });
+
+  it.each([
+    ['a digit and a hyphen inside', 'a1-b2', 'a1-b2'],
+    ['one letter', 'q', 'q'],
+  ])('accepts %s', (_label, login, key) => {
+    expect(normaliseUsername(login)).toBe(key);
+  });
+
+  it.each([
+    ['a character before a valid name', '.alice'],
+    ['a character after a valid name', 'alice.'],
+    ['a leading hyphen', '-alice'],
+  ])('refuses %s', (_label, login) => {
+    expect(() => normaliseUsername(login)).toThrow(/has characters that are not allowed/);
   });
 });
 
 describe('normaliseServerName', () => {
   it('treats a missing name as the default server', () => {
     expect(normaliseServerName(undefined)).toBe('');
+    expect(normaliseServerName(null)).toBe('');
     expect(normaliseServerName('')).toBe('');
+  });
+  it('refuses a server name that is not a string', () => {
+    expect(() => normaliseServerName(7)).toThrow('A server name must be a string.');
+    expect(() => normaliseServerName(7)).toThrow(expect.objectContaining({ code: 'invalid_server_name' }));
   });
   it('applies the username rule to named servers', () => {
     expect(normaliseServerName('Project-A')).toBe('project-a');
-    expect(() => normaliseServerName('../etc')).toThrow(/Server names may contain only/);
+    expect(() => normaliseServerName('../etc')).toThrow(
+      'The server name "../etc" is not allowed. Server names may contain only letters a-z',
+    );
+    expect(() => normaliseServerName('../etc')).toThrow(
+      expect.objectContaining({ code: 'invalid_server_name' }),
+    );
   });
 });

@@ -126,6 +126,21 @@ class TestOwnerOf:
         kid, private = keys.add()
         assert "expired" in denied_reason(verifier, sign(private, kid, exp_in=-31))
 
+    def test_refuses_a_header_without_expiry(self, keys, verifier):
+        kid, private = keys.add()
+        claims = {"sub": "s", "username": "alice", "iss": ISSUER}
+        token = jwt.encode(claims, private, algorithm="ES256", headers={"kid": kid, "signer": SIGNER, "iss": ISSUER})
+        assert "not valid" in denied_reason(verifier, token)
+
+    def test_refuses_a_key_on_another_curve(self, keys, verifier):
+        kid = str(uuid.uuid4())
+        private = ec.generate_private_key(ec.SECP384R1())
+        keys.pems[kid] = private.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        p256, _ = new_key()
+        assert "not a P-256 key" in denied_reason(verifier, sign(p256, kid))
+
     def test_allows_thirty_seconds_of_clock_skew(self, keys, verifier):
         kid, private = keys.add()
         assert verifier.owner_of(sign(private, kid, exp_in=-20)) == "alice"
