@@ -73,7 +73,7 @@ writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`);
 
 // Only the modules' own tests run; one DynamoDB Local serves every Stryker worker.
 const tests = [...new Set(modules.flatMap((m) => m.tests))].filter((file) => existsSync(file));
-const env = { ...process.env, HUBLESS_MUTATION_TESTS: tests.join(',') };
+const env: NodeJS.ProcessEnv = { ...process.env, HUBLESS_MUTATION_TESTS: tests.join(',') };
 const needsDynamo = tests.some((file) => file.startsWith('test/contract/'));
 const dynamo = !needsDynamo || env.HUBLESS_TEST_DYNAMODB_ENDPOINT ? undefined : await startDynamoDbLocal();
 if (dynamo) env.HUBLESS_TEST_DYNAMODB_ENDPOINT = dynamo.endpoint;

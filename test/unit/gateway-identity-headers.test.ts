@@ -29,7 +29,10 @@ function recordingSigner() {
 }
 
 const request = (headers: Record<string, string | string[]>, url = '/user/alice/lab') =>
-  ({ headers, url, method: 'GET' }) as unknown as IncomingMessage;
+  ({ headers, url, method: 'GET', socket: { remoteAddress: '10.0.0.9' } }) as unknown as IncomingMessage;
+
+/** What the gateway adds to every forwarded request (front-door.ts). */
+const FORWARDED = { 'x-forwarded-for': '10.0.0.9', 'x-forwarded-proto': 'http' };
 
 const session = (over: Partial<BrowserSession> = {}): BrowserSession => ({
   id: 's1',
@@ -67,12 +70,13 @@ describe('IdentityHeaders', () => {
   describe('forHandler', () => {
     it('drops identity headers sent by the client and adds the signed identity of the session', async () => {
       const { signer, calls } = recordingSigner();
-      const headers = await new IdentityHeaders(signer).forHandler(
+      const headers = await new IdentityHeaders(signer, 'http').forHandler(
         request({ accept: 'text/html', 'x-amzn-oidc-data': 'forged', 'x-amzn-oidc-accesstoken': 'forged' }),
         session(),
       );
       expect(headers).toEqual({
         accept: 'text/html',
+        ...FORWARDED,
         'x-amzn-oidc-data': 'signed-1',
         'x-amzn-oidc-identity': 'sub-alice',
       });
@@ -83,40 +87,40 @@ describe('IdentityHeaders', () => {
 
     it('adds no identity without a session, and still drops the client’s', async () => {
       const { signer, calls } = recordingSigner();
-      const headers = await new IdentityHeaders(signer).forHandler(
+      const headers = await new IdentityHeaders(signer, 'http').forHandler(
         request({ 'x-amzn-oidc-data': 'forged', 'x-amzn-oidc-identity': 'alice', host: 'h' }),
       );
-      expect(headers).toEqual({ host: 'h' });
+      expect(headers).toEqual({ host: 'h', ...FORWARDED, 'x-forwarded-host': 'h' });
       expect(calls).toHaveLength(0);
     });
 
     it('leaves out headers that have no value', async () => {
       const { signer } = recordingSigner();
-      const headers = await new IdentityHeaders(signer).forHandler(
+      const headers = await new IdentityHeaders(signer, 'http').forHandler(
         request({ accept: '*/*', 'x-gone': undefined as unknown as string }),
       );
-      expect(Object.keys(headers)).toEqual(['accept']);
+      expect(Object.keys(headers)).toEqual(['accept', 'x-forwarded-for', 'x-forwarded-proto']);
     });
 
     it('signs no email claim when the user has none', async () => {
       const { signer, calls } = recordingSigner();
-      await new IdentityHeaders(signer).forHandler(request({}), session({ email: undefined }));
+      await new IdentityHeaders(signer, 'http').forHandler(request({}), session({ email: undefined }));
       expect(calls[0]?.claims).toEqual({ sub: 'sub-alice', username: 'alice' });
     });
 
     it('keeps the last value of a repeated header, as a Lambda event does', async () => {
       const { signer } = recordingSigner();
-      const headers = await new IdentityHeaders(signer).forHandler(
-        request({ 'x-forwarded-for': ['a', 'b', 'c'] }),
+      const headers = await new IdentityHeaders(signer, 'http').forHandler(
+        request({ 'x-multi': ['a', 'b', 'c'] }),
       );
-      expect(headers['x-forwarded-for']).toBe('c');
-      const empty = await new IdentityHeaders(signer).forHandler(request({ 'x-empty': [] }));
+      expect(headers['x-multi']).toBe('c');
+      const empty = await new IdentityHeaders(signer, 'http').forHandler(request({ 'x-empty': [] }));
       expect(empty['x-empty']).toBe('');
     });
 
     it('reuses a signature until half its lifetime (60 s) has passed, then signs again', async () => {
       const { signer, calls } = recordingSigner();
-      const identity = new IdentityHeaders(signer);
+      const identity = new IdentityHeaders(signer, 'http');
       const now = vi.spyOn(Date, 'now').mockReturnValue(1_000_000);
       const s = session();
       expect((await identity.forHandler(request({}), s))['x-amzn-oidc-data']).toBe('signed-1');
@@ -143,14 +147,14 @@ describe('IdentityHeaders', () => {
         'my_hubless_session=kept',
         '_xsrf=t',
       ].join('; ');
-      const headers = await new IdentityHeaders(signer).forLab(request({ cookie }), session());
+      const headers = await new IdentityHeaders(signer, 'http').forLab(request({ cookie }), session());
       expect(headers.cookie).toBe('lab=1; hubless_session2=kept; my_hubless_session=kept; _xsrf=t');
       expect(headers['x-amzn-oidc-data']).toBe('signed-1');
     });
 
     it('drops the cookie header when only gateway cookies were sent', async () => {
       const { signer } = recordingSigner();
-      const headers = await new IdentityHeaders(signer).forLab(
+      const headers = await new IdentityHeaders(signer, 'http').forLab(
         request({ cookie: 'hubless_session=s;  ; hubless_auth=a', accept: '*/*' }),
         session(),
       );
@@ -160,9 +164,10 @@ describe('IdentityHeaders', () => {
 
     it('forwards requests without cookies unchanged apart from identity', async () => {
       const { signer } = recordingSigner();
-      const headers = await new IdentityHeaders(signer).forLab(request({ accept: '*/*' }), session());
+      const headers = await new IdentityHeaders(signer, 'http').forLab(request({ accept: '*/*' }), session());
       expect(headers).toEqual({
         accept: '*/*',
+        ...FORWARDED,
         'x-amzn-oidc-data': 'signed-1',
         'x-amzn-oidc-identity': 'sub-alice',
       });
@@ -173,7 +178,7 @@ describe('IdentityHeaders', () => {
     it('answers its key id with the PEM, as the ALB’s key server does', () => {
       const { signer } = recordingSigner();
       const { res, seen } = response();
-      new IdentityHeaders(signer).serveKey(request({}), res, encodeURIComponent(signer.kid));
+      new IdentityHeaders(signer, 'http').serveKey(request({}), res, encodeURIComponent(signer.kid));
       expect(seen.status).toBe(200);
       expect(seen.body).toBe(signer.publicKeyPem);
       expect(seen.headers).toMatchObject({
@@ -190,7 +195,7 @@ describe('IdentityHeaders', () => {
         { accept: 'application/json', 'sec-fetch-dest': 'empty' },
         '/.hubless/alb-keys/other',
       );
-      new IdentityHeaders(signer).serveKey(script, res, 'other');
+      new IdentityHeaders(signer, 'http').serveKey(script, res, 'other');
       expect(seen.status).toBe(404);
       expect(seen.body).not.toContain('BEGIN PUBLIC KEY');
       expect(JSON.parse(seen.body)).toMatchObject({ error: { code: 'not_found', message: 'No such key.' } });
@@ -203,7 +208,7 @@ describe('IdentityHeaders', () => {
         { accept: 'text/html', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document' },
         '/.hubless/alb-keys/other',
       );
-      new IdentityHeaders(signer).serveKey(page, res, 'other');
+      new IdentityHeaders(signer, 'http').serveKey(page, res, 'other');
       expect(seen.status).toBe(404);
       expect(seen.body).toContain('<h1>Not found</h1>');
       expect(seen.body).toContain('No such key.');
