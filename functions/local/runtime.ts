@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRemoteJWKSet } from 'jose';
 import { ensureTable } from '../adapters/dynamodb/table.ts';
+import { LabUnreachableError } from '../adapters/http/activity-probe.ts';
 import { DirHomes } from '../adapters/local/dir-homes.ts';
 import { GatewayRouter } from '../adapters/local/gateway-router.ts';
 import {
@@ -270,7 +271,20 @@ export async function startLocalRuntime(
     cleanups.push(() => gateway.close());
 
     // The culler on a timer, as EventBridge Scheduler runs it in AWS.
-    const cull = makeCullerHandler(cullerDeps);
+    // The culler's activity probe, like a route, goes only to a lab this process started:
+    // a forged session's address is never contacted (it counts as a missed probe).
+    const cull = makeCullerHandler({
+      ...cullerDeps,
+      probe: {
+        probe: async (session) => {
+          if (session.target && !routable(session.id, session.target, session.computeHandle))
+            throw new LabUnreachableError(
+              `Session ${session.id} names ${session.target.host}:${session.target.port}, where hubless started no server for it.`,
+            );
+          return cullerDeps.probe.probe(session);
+        },
+      },
+    });
     const cullTimer = setInterval(() => {
       cull().catch((error: unknown) => log('error', 'culler run failed', { error: String(error) }));
     }, settings.cullEverySeconds * 1000);

@@ -73,7 +73,7 @@ export class SystemAccounts implements LabAccounts {
   static supported(): string | undefined {
     if (process.platform !== 'linux')
       return `hubless gives each user a system account only on Linux (useradd); on ${process.platform} run it as your own user, not root.`;
-    for (const tool of ['useradd', 'usermod', 'getent']) {
+    for (const tool of ['useradd', 'getent']) {
       if (!toolPath(tool))
         return `hubless runs as root, so it gives each user a system account, but ${tool} is missing. Install the passwd package (Debian/Ubuntu: \`apt-get install passwd\`).`;
     }
@@ -119,11 +119,8 @@ export class SystemAccounts implements LabAccounts {
         lastError = error;
       }
       const made = await lookup(name);
-      if (made) {
-        // useradd --system leaves the password field "!" already; say it explicitly anyway.
-        await exec('usermod', ['--lock', name]).catch(() => undefined);
-        return made;
-      }
+      // No password is ever set: useradd leaves the shadow entry "!", locked (the tests check it).
+      if (made) return made;
       await new Promise((resolve) => setTimeout(resolve, 100 * (attempt + 1)));
     }
     throw new Error(
