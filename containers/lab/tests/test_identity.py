@@ -165,6 +165,15 @@ class TestOwnerOf:
         token = sign(private, kid, iss="https://evil.example", drop=("iss",))
         assert "issuer" in denied_reason(verifier, token)
 
+    def test_refuses_another_issuer_in_the_header_only(self, keys, verifier):
+        kid, private = keys.add()
+        now = int(time.time())
+        claims = {"sub": "s", "username": "alice", "exp": now + 60, "iss": ISSUER}
+        headers = {"kid": kid, "signer": SIGNER, "iss": "https://evil.example"}
+        token = jwt.encode(claims, private, algorithm="ES256", headers=headers)
+        assert denied_reason(verifier, token) == "The identity header names another issuer."
+        assert keys.fetched == [], "no key is fetched for another issuer"
+
     def test_refuses_an_unsigned_header(self, keys, verifier):
         kid, _ = keys.add()
         assert "ES256" in denied_reason(verifier, unsigned(kid))
