@@ -95,8 +95,12 @@ export interface Router {
 }
 
 export interface Homes {
-  /** Creates the user's private home if needed and returns its reference. Idempotent. */
-  ensure(user: string): Promise<string>;
+  /**
+   * Creates the user's private home if needed and returns its reference. Idempotent.
+   * `known` is the reference an earlier session of the user recorded: an adapter may check
+   * it instead of searching (EFS: one describe instead of paging through every access point).
+   */
+  ensure(user: string, known?: string): Promise<string>;
 }
 
 export interface Page<T> {

@@ -8,6 +8,7 @@ import { DynamoUsageStore } from '../adapters/dynamodb/usage-store.ts';
 import { HttpActivityProbe } from '../adapters/http/activity-probe.ts';
 import { createIdentityVerifier } from '../adapters/identity/alb-identity.ts';
 import { createMachineTokenVerifier, type MachineTokenOptions } from '../adapters/identity/machine-token.ts';
+import { cachedDirectory } from '../core/cached-directory.ts';
 import type { Settings } from '../core/config.ts';
 import { withEventMetrics } from '../core/culling/metrics.ts';
 import type { CullerDeps, Metrics } from '../core/culling/ports.ts';
@@ -97,7 +98,9 @@ export function coreDeps(parts: Parts): CoreDeps {
     compute: parts.compute,
     router: parts.router,
     homes: parts.homes,
-    directory: parts.directory,
+    // Every portal request reads its user: reads are cached briefly per instance (and
+    // forgotten on writes through it), so a class at its progress pages does not throttle Cognito.
+    directory: cachedDirectory(parts.directory),
     // Every lifecycle event also feeds the usage report and the API's event list.
     events: withEventMetrics(teeSink(parts.events, [usageSink(usage), eventLog], parts.log), parts.metrics),
     clock: systemClock,

@@ -24,7 +24,11 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { type AlbPoolEntry, AlbRouter } from '../../functions/adapters/aws/alb-router.ts';
+import {
+  type AlbPoolEntry,
+  AlbRouter,
+  READY_CHECK_INTERVAL_MS,
+} from '../../functions/adapters/aws/alb-router.ts';
 import { AlbSlots } from '../../functions/adapters/aws/alb-slots.ts';
 import { CapacityError, SpawnError, ThrottledError } from '../../functions/core/errors.ts';
 import type { Log } from '../../functions/core/log.ts';
@@ -57,7 +61,7 @@ function session(user: string, server = '', route?: Session['route']): Session {
   };
 }
 
-function router(capacityPerAlb = 95, log?: Log) {
+function router(capacityPerAlb = 95, log?: Log, now?: () => number) {
   const doc = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' }));
   const slots = new AlbSlots({
     doc,
@@ -77,6 +81,7 @@ function router(capacityPerAlb = 95, log?: Log) {
       userPoolDomain: 'hubless-dev',
     },
     log,
+    ...(now ? { now } : {}),
   });
 }
 
@@ -373,6 +378,27 @@ describe('AlbRouter', () => {
         .resolves({ TargetHealthDescriptions: [{ TargetHealth: { State: 'initial' } }] });
       expect(await router().isRouteReady(routed())).toBe(false);
       expect(await router().isRouteReady(session('ivy'))).toBe(false);
+    });
+
+    it('asks ELB at most once per health-check interval per session, however often progress polls', async () => {
+      let now = 1_000_000;
+      let state = 'initial';
+      elbMock
+        .on(DescribeTargetHealthCommand)
+        .callsFake(async () => ({ TargetHealthDescriptions: [{ TargetHealth: { State: state } }] }));
+      const paced = router(95, undefined, () => now);
+      // A waiting user's progress page polls every second: 10 polls in 4.5 s.
+      for (let i = 0; i < 10; i++, now += 450) expect(await paced.isRouteReady(routed())).toBe(false);
+      expect(elbMock.commandCalls(DescribeTargetHealthCommand)).toHaveLength(1);
+      // Another session is asked about on its own.
+      await paced.isRouteReady(routed('arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/hl-y/2'));
+      expect(elbMock.commandCalls(DescribeTargetHealthCommand)).toHaveLength(2);
+      // After the interval ELB is asked again, and a healthy answer is not held back.
+      now += READY_CHECK_INTERVAL_MS;
+      state = 'healthy';
+      expect(await paced.isRouteReady(routed())).toBe(true);
+      expect(await paced.isRouteReady(routed())).toBe(true);
+      expect(elbMock.commandCalls(DescribeTargetHealthCommand)).toHaveLength(4);
     });
   });
 

@@ -155,6 +155,29 @@ describe('EfsHomes', () => {
       expect((error as Error).message).toMatch(/fsap-05105000000000000 is still creating/);
     });
 
+    it('checks the access point an earlier session recorded with one call, without paging through all', async () => {
+      efsMock
+        .on(DescribeAccessPointsCommand, { AccessPointId: 'fsap-0b0b000000000000b' })
+        .resolves({ AccessPoints: [accessPoint('fsap-0b0b000000000000b', 'bob')] });
+      expect(await homes().ensure('bob', 'fsap-0b0b000000000000b')).toBe('fsap-0b0b000000000000b');
+      expect(efsMock.commandCalls(DescribeAccessPointsCommand)).toHaveLength(1);
+      expect(efsMock.commandCalls(DescribeAccessPointsCommand, { FileSystemId: FS })).toHaveLength(0);
+    });
+
+    it('searches as before when the recorded access point is gone or is not the user’s', async () => {
+      efsMock
+        .on(DescribeAccessPointsCommand, { AccessPointId: 'fsap-0dead00000000000d' })
+        .rejects(Object.assign(new Error('gone'), { name: 'AccessPointNotFound' }));
+      efsMock
+        .on(DescribeAccessPointsCommand, { AccessPointId: 'fsap-0a11ce0000000000a' })
+        .resolves({ AccessPoints: [accessPoint('fsap-0a11ce0000000000a', 'alice')] });
+      efsMock
+        .on(DescribeAccessPointsCommand, { FileSystemId: FS })
+        .resolves({ AccessPoints: [accessPoint('fsap-0b0b000000000000b', 'bob')] });
+      expect(await homes().ensure('bob', 'fsap-0dead00000000000d')).toBe('fsap-0b0b000000000000b');
+      expect(await homes().ensure('bob', 'fsap-0a11ce0000000000a')).toBe('fsap-0b0b000000000000b');
+    });
+
     it('turns throttling that outlasted the client’s retries into a ThrottledError', async () => {
       efsMock.on(DescribeAccessPointsCommand, { FileSystemId: FS }).rejects(
         new ThrottlingException({

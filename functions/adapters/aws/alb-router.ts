@@ -47,7 +47,16 @@ export interface AlbRouterConfig {
   cognito: CognitoAuthConfig;
   /** Where a failed undo step is reported; default JSON lines on stdout/stderr. */
   log?: Log;
+  /** Injectable for tests (the ready check's pacing). */
+  now?: () => number;
 }
+
+/**
+ * A target turns healthy only on an ALB health check, at most one per 5 s (the ALB's
+ * shortest interval), so asking DescribeTargetHealth more often learns nothing: every
+ * waiting user's progress page polls each second, and a class waiting would throttle ELB.
+ */
+export const READY_CHECK_INTERVAL_MS = 5_000;
 
 const SESSION_TAG = 'hubless:session';
 const USER_TAG = 'hubless:user';
@@ -72,12 +81,16 @@ export class AlbRouter implements Router {
   readonly #config: AlbRouterConfig;
   readonly #call: AwsCaller;
   readonly #log: Log;
+  readonly #now: () => number;
+  /** Target group -> when this instance last found it not healthy yet. */
+  readonly #notReadyAt = new Map<string, number>();
 
   constructor(config: AlbRouterConfig) {
     if (config.pool.length === 0) throw new Error('AlbRouter needs at least one load balancer in its pool.');
     this.#config = config;
     this.#call = awsCaller('Elastic Load Balancing');
     this.#log = config.log ?? new JsonLogger().log;
+    this.#now = config.now ?? Date.now;
   }
 
   /** The target group name of a session: deterministic, so a lost record can be found again. */
@@ -254,13 +267,23 @@ export class AlbRouter implements Router {
   async isRouteReady(session: Session): Promise<boolean> {
     const targetGroupArn = session.route?.targetGroupArn;
     if (typeof targetGroupArn !== 'string') return false;
+    const checkedAt = this.#notReadyAt.get(targetGroupArn);
+    if (checkedAt !== undefined && this.#now() - checkedAt < READY_CHECK_INTERVAL_MS) return false;
     try {
       const health = await this.#call('ELB DescribeTargetHealth', () =>
         this.#config.elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: targetGroupArn })),
       );
-      return (health.TargetHealthDescriptions ?? []).some(
+      const ready = (health.TargetHealthDescriptions ?? []).some(
         (description) => description.TargetHealth?.State === 'healthy',
       );
+      this.#notReadyAt.delete(targetGroupArn);
+      if (!ready) {
+        this.#notReadyAt.set(targetGroupArn, this.#now());
+        // Bounded: the oldest entries belong to sessions long since ready or gone.
+        if (this.#notReadyAt.size > 10_000)
+          this.#notReadyAt.delete(this.#notReadyAt.keys().next().value as string);
+      }
+      return ready;
     } catch (error) {
       if (awsErrorName(error) === 'TargetGroupNotFoundException') return false;
       throw translateElbError(error);

@@ -56,15 +56,35 @@ export class EfsHomes implements Homes {
     this.#now = options.now ?? Date.now;
   }
 
-  async ensure(user: string): Promise<string> {
+  async ensure(user: string, known?: string): Promise<string> {
     const key = normaliseUsername(user);
-    const existing = await this.#findByUser(key);
+    // The id an earlier session recorded: one describe, not a walk through every access point.
+    const existing = (known && (await this.#describeOwn(known, key))) || (await this.#findByUser(key));
     if (existing?.AccessPointId) {
       if (existing.LifeCycleState === 'available') return existing.AccessPointId;
       return this.#waitAvailable(existing.AccessPointId, key);
     }
     const id = await this.#create(key);
     return this.#waitAvailable(id, key);
+  }
+
+  /** The access point `id` if it still exists and belongs to `key`; undefined otherwise. */
+  async #describeOwn(id: string, key: string): Promise<AccessPointDescription | undefined> {
+    if (!/^fsap-[0-9a-f]{8,40}$/.test(id)) return undefined;
+    try {
+      const described = await this.#call('EFS DescribeAccessPoints', () =>
+        this.#efs.send(new DescribeAccessPointsCommand({ AccessPointId: id })),
+      );
+      const point = described.AccessPoints?.[0];
+      const owned =
+        point?.FileSystemId === this.#fileSystemId &&
+        point.Tags?.some((tag) => tag.Key === USER_TAG && tag.Value === key) &&
+        (point.LifeCycleState === 'available' || point.LifeCycleState === 'creating');
+      return owned ? point : undefined;
+    } catch (error) {
+      if (awsErrorName(error) === 'AccessPointNotFound') return undefined;
+      throw translateEfsError(error, key);
+    }
   }
 
   async #findByUser(key: string): Promise<AccessPointDescription | undefined> {

@@ -146,11 +146,17 @@ export async function startServer(deps: CoreDeps, request: StartRequest): Promis
   return { session: await launch(deps, session, profile), created: true };
 }
 
+/** The home an earlier session of this user recorded, so Homes need not search for it. */
+async function knownHome(deps: CoreDeps, session: Session): Promise<string | undefined> {
+  const earlier = (await deps.store.listByUser(session.user)).filter((s) => s.id !== session.id && s.home);
+  return earlier.sort((a, b) => b.createdAt.localeCompare(a.createdAt))[0]?.home;
+}
+
 async function launch(deps: CoreDeps, session: Session, profile: Profile): Promise<Session> {
   let handle: string;
   let home: string;
   try {
-    home = await deps.homes.ensure(session.user);
+    home = await deps.homes.ensure(session.user, await knownHome(deps, session));
     handle = await deps.compute.start({
       sessionId: session.id,
       user: session.user,
