@@ -109,6 +109,16 @@ export class DependencyTimeoutError extends HublessError {
   }
 }
 
+/**
+ * The session store did not answer (refused, reset, or timed out): every page that needs
+ * it answers 503 with this reason rather than a generic 500 or a minute-long wait.
+ */
+export class StoreUnavailableError extends HublessError {
+  constructor(reason: string, options: { cause?: unknown } = {}) {
+    super('store_unavailable', 503, reason, { expose: true, cause: options.cause });
+  }
+}
+
 export function isHublessError(error: unknown): error is HublessError {
   return error instanceof HublessError;
 }

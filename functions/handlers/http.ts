@@ -107,6 +107,8 @@ function titleFor(error: HublessError): string {
       return 'Please sign in';
     case 'throttled':
       return 'The cloud is busy';
+    case 'store_unavailable':
+      return 'The session store is unavailable';
     default:
       return error.status === 403 ? 'Not allowed' : error.status === 404 ? 'Not found' : 'That did not work';
   }

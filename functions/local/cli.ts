@@ -345,7 +345,18 @@ async function tokens(args: string[]): Promise<void> {
 async function start(): Promise<void> {
   const settings = parseSettings(process.env);
   const { startLocalRuntime } = await import('./runtime.ts');
-  const runtime = await startLocalRuntime(settings);
+  let stopping = false;
+  let runtime: Awaited<ReturnType<typeof startLocalRuntime>> | undefined;
+  // A part local mode cannot run without is gone for good: stop everything, exit non-zero
+  // (so a service manager restarts it), and say why.
+  const fatal = async (message: string) => {
+    console.error(`hubless: ${message}`);
+    if (stopping) return;
+    stopping = true;
+    await runtime?.stop().catch(() => undefined);
+    process.exit(1);
+  };
+  runtime = await startLocalRuntime(settings, { onFatal: (message) => void fatal(message) });
   console.log(`\nhubless is running at ${runtime.url}`);
   console.log(runtime.isolation.notice);
   if (runtime.firstAdmin) {
@@ -355,12 +366,11 @@ async function start(): Promise<void> {
     console.log('It is shown only this once. Add more users with: npx hubless users add NAME');
   }
   console.log('Press Ctrl+C to stop.\n');
-  let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     console.log(`\n${signal}: stopping servers and local services…`);
-    await runtime.stop();
+    await runtime?.stop();
     process.exit(0);
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));

@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { DynamoDBClient, type DynamoDBClientConfig, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { reportStoreUnavailable } from '../adapters/dynamodb/unavailable.ts';
 import { type DynamoIsolation, spawnDynamoDbLocal, UnixSocketAgent } from './dynamodb-isolation.ts';
 
 export interface DynamoDbLocalOptions {
@@ -27,6 +28,8 @@ export interface DynamoDbLocal {
   /** The only way in when it runs in a namespace of its own; pass it to createLocalDynamoClients. */
   socketPath?: string;
   pid: number;
+  /** Resolves when the process has exited, with how ("code 1", "SIGKILL"), whoever ended it. */
+  exited: Promise<string>;
   /** Stops this process (SIGTERM, SIGKILL after 5 s) and resolves once it has exited. Idempotent. */
   stop(): Promise<void>;
 }
@@ -59,9 +62,13 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
   // not phone home (and the machine may be offline, which would slow start-up).
   process.env.DDB_LOCAL_TELEMETRY ??= '0';
   // The package resolves its jar relative to its own directory, hence the absolute dataDir.
-  const child = spawnDynamoDbLocal({ path, port, sharedDb: true }, options.isolation);
+  // Detached: its own process group, so a Ctrl+C in the terminal reaches only the control
+  // plane, which records every lab's stop in it before stopping it last.
+  const child = spawnDynamoDbLocal({ path, port, sharedDb: true, detached: true }, options.isolation);
   const output = captureOutput(child);
-  const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  const exited = new Promise<string>((done) =>
+    child.once('exit', (code, signal) => done(signal ?? `code ${code}`)),
+  );
   // If the parent dies without calling stop(), do not leave a Java process behind.
   const killOnExit = (): void => {
     child.kill('SIGKILL');
@@ -82,7 +89,7 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
     if (child.pid === undefined) throw new Error('the java process could not be started');
     const socketPath = options.isolation?.socketPath;
     await waitUntilAnswering(endpoint, child, options.startTimeoutMs ?? 30_000, socketPath);
-    return { endpoint, socketPath, pid: child.pid, stop };
+    return { endpoint, socketPath, pid: child.pid, exited, stop };
   } catch (error) {
     await stop();
     const reason = error instanceof Error ? error.message : String(error);
@@ -104,7 +111,16 @@ export function createLocalDynamoClients(
   client: DynamoDBClient;
   doc: DynamoDBDocumentClient;
 } {
-  const client = new DynamoDBClient(localClientConfig(endpoint, socketPath));
+  const client = new DynamoDBClient({
+    ...localClientConfig(endpoint, socketPath),
+    // Two tries, not the default three with back-off: a user waits on every one.
+    maxAttempts: 2,
+  });
+  reportStoreUnavailable(
+    client,
+    `DynamoDB Local at ${socketPath ?? endpoint}`,
+    'hubless restarts it when it exits; if this lasts, an administrator should look at the hubless log.',
+  );
   const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
   return { client, doc };
 }
@@ -119,6 +135,13 @@ function localClientConfig(endpoint: string, socketPath?: string): DynamoDBClien
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     requestHandler: {
       httpAgent: socketPath ? new UnixSocketAgent(socketPath, agentOptions) : new Agent(agentOptions),
+      // A hung DynamoDB Local (stopped, swapping, paused in a debugger) must fail a page in
+      // seconds with a clear reason, not hold it for minutes: it answers locally in
+      // milliseconds, so 5 s is far beyond a healthy reply even during a class-start burst.
+      connectionTimeout: 2_000,
+      requestTimeout: 5_000,
+      // Without this the SDK only logs a warning when requestTimeout passes, and keeps waiting.
+      throwOnRequestTimeout: true,
     },
   };
 }

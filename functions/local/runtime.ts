@@ -39,7 +39,8 @@ import { makeTaskEventsHandler } from '../handlers/task-events.ts';
 import { buildLocalDeps } from '../wiring/local.ts';
 import { moveLegacyHomes, publishLabPackage, secureDataDir } from './data-dir.ts';
 import { namespaceSupport } from './dynamodb-isolation.ts';
-import { createLocalDynamoClients, type DynamoDbLocal, startDynamoDbLocal } from './dynamodb-local.ts';
+import { createLocalDynamoClients } from './dynamodb-local.ts';
+import { type SupervisedDynamoDb, superviseDynamoDbLocal } from './dynamodb-supervisor.ts';
 import { ensureFirstAdmin } from './first-admin.ts';
 import { DEFAULT_GATEWAY_CLIENT_ID, gatewayIssuer, startGateway } from './gateway/index.ts';
 import type { GatewayLti } from './gateway/options.ts';
@@ -66,6 +67,8 @@ export interface LocalRuntimeOptions {
   log?: Log;
   /** Who labs run as; default: per-user system accounts when run as root, else the current user. */
   accounts?: LabAccounts;
+  /** Called when local mode cannot go on (DynamoDB Local keeps dying); `hubless start` stops and exits 1. */
+  onFatal?: (message: string) => void;
 }
 
 export interface LocalRuntime {
@@ -80,7 +83,7 @@ export interface LocalRuntime {
   /** The users' homes (HUBLESS_HOMES_DIR). */
   homesDir: string;
   /** The DynamoDB Local this runtime started (none when given an endpoint). */
-  dynamo?: DynamoDbLocal;
+  dynamo?: SupervisedDynamoDb;
   /** One culler sweep and reconciliation now (the timer runs the same). */
   cull(): Promise<CullRun>;
   stop(): Promise<void>;
@@ -116,20 +119,26 @@ export async function startLocalRuntime(
   try {
     await moveLegacyHomes(dataDir, homesDir);
     await secureDataDir(dataDir);
-    let dynamo: DynamoDbLocal | undefined;
+    let dynamo: SupervisedDynamoDb | undefined;
     let endpoint = options.dynamoEndpoint;
     if (!endpoint) {
       const namespaces = namespaceSupport();
-      dynamo = await startDynamoDbLocal({
-        dataDir: resolve(dataDir, 'dynamodb'),
-        // Java starts slowly on a busy machine (a class starting, a CI runner): wait, rather than fail.
-        startTimeoutMs: 90_000,
+      // Recorded, reaped after a crash of this process, restarted when it dies (dynamodb-supervisor.ts).
+      dynamo = await superviseDynamoDbLocal({
+        dataDir,
+        log,
         isolation:
           'flags' in namespaces
             ? { socketPath: resolve(dataDir, 'dynamodb.sock'), ...namespaces }
             : undefined,
+        onGiveUp: (message) => {
+          log('error', message);
+          options.onFatal?.(message);
+        },
       });
-      cleanups.push(() => dynamo!.stop());
+      // Pushed first of the parts, so stopped last: after every lab's stop is recorded in it.
+      const supervised = dynamo;
+      cleanups.push(() => supervised.stop());
       endpoint = dynamo.endpoint;
       if ('unavailable' in namespaces)
         log('warn', 'DynamoDB Local is reachable from the network: it could not get a namespace of its own', {
@@ -342,7 +351,9 @@ async function markLeftoversLost(deps: CoreDeps): Promise<void> {
         ? advance(deps, session)
         : stopSession(deps, session, {
             code: 'lost',
-            message: 'hubless restarted; the server stopped with it.',
+            message:
+              'hubless ended without stopping this server (it was killed or crashed); ' +
+              'the server was stopped when hubless started again. Your files are safe; start it again.',
           });
     await ended.catch(() => undefined);
   }

@@ -54,7 +54,7 @@ export class HublessProcess {
     return this.#out;
   }
 
-  async ready(timeoutMs = 90_000): Promise<this> {
+  async ready(timeoutMs = 240_000): Promise<this> {
     let exit: { code: number | null } | undefined;
     void this.exited.then((e) => {
       exit = e;

@@ -130,6 +130,9 @@ export class ProcessCompute implements Compute {
         stdio: ['ignore', 'pipe', 'pipe'],
         // The lab's own uid and gid (libuv also drops root's supplementary groups).
         ...(this.isolated ? { uid: account.uid, gid: account.gid } : {}),
+        // Its own process group: a Ctrl+C in the terminal must reach only the control plane,
+        // which stops each lab itself and records why (else every lab died "crashed" or "lost").
+        detached: true,
       });
     } catch (error) {
       throw new SpawnError(`The server could not be started: ${(error as Error).message}`, { cause: error });
