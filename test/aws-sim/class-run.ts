@@ -100,11 +100,16 @@ export async function morning(
         const t0 = performance.now();
         const started = await browser.post(`${sim.portalUrl}/start`, {}, { follow: false });
         outcome.startMs = performance.now() - t0;
+        // A refused start shows an error page; the session (if one was made) then says why on /progress.
         if (started.status !== 303)
-          throw new Error(`POST /start answered ${started.status}: ${started.body.slice(0, 300)}`);
+          outcome.reason = `POST /start answered ${started.status}: ${pageMessage(started.body)}`;
         const until = Date.now() + options.readyTimeoutMs;
         for (;;) {
           const poll = await browser.get(`${sim.portalUrl}/progress`, { accept: 'application/json' });
+          if (poll.status === 404 && outcome.reason) {
+            outcome.state = 'failed';
+            break;
+          }
           const progress = JSON.parse(poll.body) as {
             state?: string;
             ready?: boolean;
@@ -216,6 +221,58 @@ export async function inBatches<T>(items: T[], size: number, fn: (item: T) => Pr
       }
     }),
   );
+}
+
+/** The message of a hubless error page (its first paragraph). */
+function pageMessage(body: string): string {
+  return /role="alert"><p>([^<]+)<\/p>/.exec(body)?.[1]?.trim() ?? body.slice(0, 200);
+}
+
+/** What can go wrong in an AWS account at 9:00, all at once. */
+export function injectFaults(sim: SimAccount): void {
+  sim.faults.throttle = 0.08;
+  sim.faults.throttleServices = new Set([
+    'ecs',
+    'elasticloadbalancingv2',
+    'elasticfilesystem',
+    'cognito-idp',
+  ]);
+  sim.faults.loseEvent = 0.1;
+  sim.faults.duplicateEvent = 0.15;
+  sim.faults.reorderEventMs = 3000;
+  sim.ecs.faults.runTaskFailure = 0.1;
+  sim.ecs.faults.runTaskFailureReasons = ['RESOURCE:ENI', 'Capacity is unavailable at this time'];
+}
+
+export function clearFaults(sim: SimAccount): void {
+  sim.faults.throttle = 0;
+  sim.faults.loseEvent = 0;
+  sim.faults.duplicateEvent = 0;
+  sim.faults.reorderEventMs = 0;
+  sim.ecs.faults.runTaskFailure = 0;
+}
+
+/** Each user's server as the LMS API reports it: state and reason, or 'none'. */
+export async function serverStates(
+  sim: SimAccount,
+  users: string[],
+): Promise<Map<string, { state: string; reason?: string }>> {
+  const states = new Map<string, { state: string; reason?: string }>();
+  await inBatches(users, 25, async (user) => {
+    const got = await sim.api('GET', `/api/v1/users/${user}/server`);
+    const body = got.body as {
+      state?: string;
+      reason?: { message?: string } | string;
+      stop_reason?: unknown;
+    };
+    states.set(
+      user,
+      got.status === 404
+        ? { state: 'none' }
+        : { state: String(body.state), reason: JSON.stringify(body.reason ?? body.stop_reason ?? '') },
+    );
+  });
+  return states;
 }
 
 export function sleep(ms: number): Promise<void> {

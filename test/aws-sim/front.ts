@@ -78,6 +78,10 @@ interface AlbSession {
   username: string;
   email?: string;
   scope: string;
+  /** The access token Cognito issued at sign-in: the ALB forwards the same one for the session's life. */
+  accessToken?: string;
+  /** The last identity header signed per balancer, reused while it has more than a minute to live. */
+  signed: Map<string, { value: string; until: number }>;
 }
 
 export interface FrontOptions {
@@ -227,6 +231,7 @@ export class DataPlane {
       username: user.username,
       ...(email ? { email } : {}),
       scope: 'openid email profile',
+      signed: new Map(),
     });
     res.writeHead(302, {
       location: target,
