@@ -35,6 +35,7 @@ const BENCHMARKS: Benchmark[] = [
     tables: cullerTables,
   },
   { name: 'cold-start', file: 'bench/cold-start.ts', args: [] },
+  { name: 'aws-class', file: 'bench/aws-class.ts', args: [] },
 ];
 
 interface CullerRun {
