@@ -42,7 +42,7 @@ import { Storage } from './Storage.ts';
 export function Routing({ stack, app }: StackContext) {
   const config = useStageConfig(app);
   const { vpc, albSecurityGroup, labSecurityGroup, labSubnets } = use(Network);
-  const { table, fileSystem, labTaskRole } = use(Storage);
+  const { table, fileSystem, labTaskRole, sharedAccessPoint } = use(Storage);
   const { userPool, albClient, domain: loginDomain, hosts } = use(Identity);
   const { cluster, labImage, labLogGroup, executionRole, labTokenKey } = use(Compute);
 
@@ -96,6 +96,7 @@ export function Routing({ stack, app }: StackContext) {
     executionRole,
     labTaskRole,
     fileSystem,
+    ...(sharedAccessPoint ? { sharedAccessPoint } : {}),
     labTokenKey,
     userPool,
     albClient,

@@ -1,6 +1,12 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, ProjectionType, Table } from 'aws-cdk-lib/aws-dynamodb';
-import { FileSystem, LifecyclePolicy, PerformanceMode, ThroughputMode } from 'aws-cdk-lib/aws-efs';
+import {
+  AccessPoint,
+  FileSystem,
+  LifecyclePolicy,
+  PerformanceMode,
+  ThroughputMode,
+} from 'aws-cdk-lib/aws-efs';
 import {
   AnyPrincipal,
   ArnPrincipal,
@@ -11,6 +17,7 @@ import {
   ServicePrincipal,
 } from 'aws-cdk-lib/aws-iam';
 import { type StackContext, use } from 'sst/constructs';
+import { SHARED_DATA_PATH } from '../functions/adapters/aws/names.ts';
 import { TABLE_KEYS } from '../functions/adapters/dynamodb/schema.ts';
 import { useStageConfig } from './config.ts';
 import { Network } from './Network.ts';
@@ -88,5 +95,17 @@ export function Storage({ stack, app }: StackContext) {
     }),
   });
 
-  return { table, fileSystem, labTaskRole };
+  // The class's shared data: one directory of the same file system, owned by the notebook
+  // user (uid 1000, gid 100) and 0755. Labs mount it read-only; only course admins' labs
+  // also mount it writable (functions/adapters/aws/ecs-compute.ts).
+  const sharedAccessPoint = config.sharedData
+    ? new AccessPoint(stack, 'SharedData', {
+        fileSystem,
+        path: SHARED_DATA_PATH,
+        posixUser: { uid: '1000', gid: '100' },
+        createAcl: { ownerUid: '1000', ownerGid: '100', permissions: '0755' },
+      })
+    : undefined;
+
+  return { table, fileSystem, labTaskRole, sharedAccessPoint };
 }

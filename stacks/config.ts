@@ -163,6 +163,12 @@ export const stageConfigSchema = z
       .max(30 * 86_400)
       .default(8 * 3600),
     cullEveryMinutes: z.number().int().min(1).max(60).default(5),
+    /**
+     * A shared folder on the homes' file system, mounted read-only in every lab at
+     * /home/jovyan/shared and read-write at /home/jovyan/shared-write in the labs of
+     * course admins (core/shared-data.ts). false: no shared folder.
+     */
+    sharedData: z.boolean().default(true),
     lmsClients: z
       .array(lmsClientSchema)
       .max(

@@ -4,7 +4,7 @@ import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import type { ISecurityGroup, IVpc } from 'aws-cdk-lib/aws-ec2';
 import type { DockerImageAsset } from 'aws-cdk-lib/aws-ecr-assets';
 import type { Cluster } from 'aws-cdk-lib/aws-ecs';
-import type { FileSystem } from 'aws-cdk-lib/aws-efs';
+import type { AccessPoint, FileSystem } from 'aws-cdk-lib/aws-efs';
 import { Effect, type IRole, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -36,6 +36,8 @@ export interface ControlPlane {
   executionRole: IRole;
   labTaskRole: IRole;
   fileSystem: FileSystem;
+  /** The shared data's access point, when the stage has shared data. */
+  sharedAccessPoint?: AccessPoint;
   /** The secret holding the lab token key. */
   labTokenKey: ISecret;
   userPool: UserPool;
@@ -62,10 +64,16 @@ export interface ControlPlane {
  * bound (test/aws-checks/limits.test.ts measures the largest configuration).
  */
 export type ControlPlaneEnvironment = Record<
-  Exclude<LambdaEnvName, 'HUBLESS_ALB_CAPACITY' | 'HUBLESS_API_CLIENT_IDS' | 'HUBLESS_PROBE_FUNCTION'>,
+  Exclude<
+    LambdaEnvName,
+    | 'HUBLESS_ALB_CAPACITY'
+    | 'HUBLESS_API_CLIENT_IDS'
+    | 'HUBLESS_PROBE_FUNCTION'
+    | 'HUBLESS_SHARED_ACCESS_POINT_ID'
+  >,
   string
 > &
-  Partial<Record<SettingsEnvName, string>>;
+  Partial<Record<SettingsEnvName | 'HUBLESS_SHARED_ACCESS_POINT_ID', string>>;
 
 /** The environment every control-plane Lambda gets (within 4 KB: see ControlPlaneEnvironment). */
 export function controlPlaneEnvironment(cp: ControlPlane): ControlPlaneEnvironment {
@@ -87,6 +95,7 @@ export function controlPlaneEnvironment(cp: ControlPlane): ControlPlaneEnvironme
     HUBLESS_EXECUTION_ROLE_ARN: cp.executionRole.roleArn,
     HUBLESS_TASK_ROLE_ARN: cp.labTaskRole.roleArn,
     HUBLESS_FILE_SYSTEM_ID: cp.fileSystem.fileSystemId,
+    ...(cp.sharedAccessPoint ? { HUBLESS_SHARED_ACCESS_POINT_ID: cp.sharedAccessPoint.accessPointId } : {}),
     // Listener ARNs only: hosts and load balancer ARNs are derived (alb-pool.ts), to fit 4 KB.
     HUBLESS_ALB_POOL: encodeAlbPool(cp.listenerArns),
     HUBLESS_USER_POOL_ID: cp.userPool.userPoolId,

@@ -1,4 +1,5 @@
 import type { Session, SessionState, StopCode, Target } from './session.ts';
+import type { SharedDataAccess } from './shared-data.ts';
 
 /**
  * Ports: what core needs from the outside world, with the contract every adapter keeps.
@@ -30,6 +31,8 @@ export interface LaunchSpec {
   baseUrl: string;
   /** Extra environment for the lab (owner, identity verification settings, idle settings). */
   env: Record<string, string>;
+  /** How the lab mounts the shared data, where the deployment has it (core/shared-data.ts). */
+  sharedData?: SharedDataAccess;
 }
 
 /**

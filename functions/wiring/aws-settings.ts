@@ -23,6 +23,7 @@ const awsEnvSchema = z.object({
   HUBLESS_CLUSTER_ARN: z.string().startsWith('arn:'),
   HUBLESS_LAB_IMAGE: z.string().min(1),
   HUBLESS_FILE_SYSTEM_ID: z.string().startsWith('fs-'),
+  HUBLESS_SHARED_ACCESS_POINT_ID: z.string().startsWith('fsap-').optional(),
   HUBLESS_EXECUTION_ROLE_ARN: z.string().startsWith('arn:'),
   HUBLESS_TASK_ROLE_ARN: z.string().startsWith('arn:'),
   HUBLESS_SUBNETS: list,

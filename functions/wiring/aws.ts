@@ -50,6 +50,9 @@ export function awsParts(settings: AwsSettings, logger: JsonLogger, deadline: In
       stage: aws.HUBLESS_STAGE,
       image: aws.HUBLESS_LAB_IMAGE,
       fileSystemId: aws.HUBLESS_FILE_SYSTEM_ID,
+      ...(aws.HUBLESS_SHARED_ACCESS_POINT_ID
+        ? { sharedAccessPointId: aws.HUBLESS_SHARED_ACCESS_POINT_ID }
+        : {}),
       executionRoleArn: aws.HUBLESS_EXECUTION_ROLE_ARN,
       taskRoleArn: aws.HUBLESS_TASK_ROLE_ARN,
       subnets: aws.HUBLESS_SUBNETS,

@@ -199,6 +199,26 @@ describe('Storage', () => {
     });
   });
 
+  it('keeps the shared data in /shared of the same file system, owned by the notebook user, 0755', () => {
+    const fs = idOf(t.Storage, 'AWS::EFS::FileSystem');
+    const shared = only(resources(t.Storage, 'AWS::EFS::AccessPoint'));
+    expect(shared.Properties).toMatchObject({
+      FileSystemId: { Ref: fs },
+      RootDirectory: {
+        Path: '/shared',
+        CreationInfo: { OwnerUid: '1000', OwnerGid: '100', Permissions: '0755' },
+      },
+      PosixUser: { Uid: '1000', Gid: '100' },
+    });
+    // Every control-plane Lambda that starts labs knows it (the task definitions mount it).
+    const launchers = hublessFunctions().filter(
+      ([, , fn]) => fn.Environment.Variables.HUBLESS_FILE_SYSTEM_ID,
+    );
+    expect(launchers.length).toBeGreaterThan(0);
+    for (const [, , fn] of launchers)
+      expect(fn.Environment.Variables.HUBLESS_SHARED_ACCESS_POINT_ID).toBeDefined();
+  });
+
   it('gives the lab task role no AWS permissions', () => {
     const role = idOf(t.Storage, 'AWS::IAM::Role', {
       Description: Match.stringLikeRegexp('mounts the user home'),

@@ -243,6 +243,33 @@ describe('EcsCompute', () => {
       );
     });
 
+    it('mounts the shared data read-only in every lab, and writable at a separate path for course admins', async () => {
+      const compute = new EcsCompute(config({ sharedAccessPointId: 'fsap-0123456789abcdef0' }));
+      const student = compute.taskDefinitionFor(spec({ sharedData: 'read' }));
+      expect(student.containerDefinitions?.[0]?.mountPoints).toEqual([
+        { sourceVolume: 'home', containerPath: '/home/jovyan', readOnly: false },
+        { sourceVolume: 'shared', containerPath: '/home/jovyan/shared', readOnly: true },
+      ]);
+      expect(student.volumes?.[1]).toEqual({
+        name: 'shared',
+        efsVolumeConfiguration: {
+          fileSystemId: 'fs-0123',
+          rootDirectory: '/',
+          transitEncryption: 'ENABLED',
+          authorizationConfig: { accessPointId: 'fsap-0123456789abcdef0', iam: 'ENABLED' },
+        },
+      });
+      const teacher = compute.taskDefinitionFor(spec({ sharedData: 'write' }));
+      expect(teacher.containerDefinitions?.[0]?.mountPoints).toContainEqual({
+        sourceVolume: 'shared',
+        containerPath: '/home/jovyan/shared-write',
+        readOnly: false,
+      });
+      // Without shared data on the stage, no lab mounts it, whatever the user's groups.
+      const plain = new EcsCompute(config()).taskDefinitionFor(spec({ sharedData: 'write' }));
+      expect(plain.volumes).toHaveLength(1);
+    });
+
     it('re-registers when the access point (or anything in the template) changed', async () => {
       const compute = new EcsCompute(config());
       const { tags: _ignored, ...template } = compute.taskDefinitionFor(spec());

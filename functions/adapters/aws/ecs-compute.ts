@@ -25,6 +25,10 @@ export const USER_TAG = 'hubless:user';
 export const LAB_CONTAINER = 'lab';
 /** Where the user's EFS access point is mounted: jupyter/docker-stacks' home. */
 export const HOME_MOUNT = '/home/jovyan';
+/** The class's shared data, read-only in every lab. */
+export const SHARED_MOUNT = `${HOME_MOUNT}/shared`;
+/** The same folder, writable, in the labs of course admins only (core/shared-data.ts). */
+export const SHARED_WRITE_MOUNT = `${HOME_MOUNT}/shared-write`;
 
 /**
  * Environment keys that differ per session and so travel in RunTask container overrides
@@ -51,6 +55,8 @@ export interface EcsComputeConfig {
   /** Default image; a profile's image wins. */
   image: string;
   fileSystemId: string;
+  /** The shared data's access point on the same file system; absent: no shared folder. */
+  sharedAccessPointId?: string;
   executionRoleArn: string;
   taskRoleArn: string;
   /** Subnets for the tasks' ENIs. */
@@ -277,7 +283,16 @@ export class EcsCompute implements Compute {
       essential: true,
       portMappings: [{ containerPort: LAB_PORT, protocol: 'tcp' }],
       environment,
-      mountPoints: [{ sourceVolume: 'home', containerPath: HOME_MOUNT, readOnly: false }],
+      mountPoints: [
+        { sourceVolume: 'home', containerPath: HOME_MOUNT, readOnly: false },
+        // Read-only is enforced by the mount: a lab's user (uid 1000, no capabilities) cannot remount it.
+        ...(config.sharedAccessPointId
+          ? [{ sourceVolume: 'shared', containerPath: SHARED_MOUNT, readOnly: true }]
+          : []),
+        ...(config.sharedAccessPointId && spec.sharedData === 'write'
+          ? [{ sourceVolume: 'shared', containerPath: SHARED_WRITE_MOUNT, readOnly: false }]
+          : []),
+      ],
       logConfiguration: {
         logDriver: 'awslogs',
         options: {
@@ -310,6 +325,19 @@ export class EcsCompute implements Compute {
             authorizationConfig: { accessPointId: spec.home, iam: 'ENABLED' },
           },
         },
+        ...(config.sharedAccessPointId
+          ? [
+              {
+                name: 'shared',
+                efsVolumeConfiguration: {
+                  fileSystemId: config.fileSystemId,
+                  rootDirectory: '/',
+                  transitEncryption: 'ENABLED' as const,
+                  authorizationConfig: { accessPointId: config.sharedAccessPointId, iam: 'ENABLED' as const },
+                },
+              },
+            ]
+          : []),
       ],
     };
   }

@@ -103,5 +103,10 @@ export const LAMBDA_ENV_NAMES = [
   // The Secrets Manager secret holding the lab token key (core/lab-tokens.ts).
   'HUBLESS_LAB_TOKEN_KEY_ARN',
   'HUBLESS_PROBE_FUNCTION',
+  // The shared data's EFS access point, when the stage has one (stacks/config.ts sharedData).
+  'HUBLESS_SHARED_ACCESS_POINT_ID',
 ] as const;
 export type LambdaEnvName = (typeof LAMBDA_ENV_NAMES)[number];
+
+/** Where the class's shared data lives on the homes' file system (the access point's root). */
+export const SHARED_DATA_PATH = '/shared';

@@ -11,6 +11,7 @@ import { LAB_TOKEN_HASH_ENV, labTokenHash } from '../lab-tokens.ts';
 import { advance, finish, mutate } from '../lifecycle.ts';
 import type { Profile } from '../ports.ts';
 import { baseUrlFor, isTerminal, newSessionId, PROGRESS, type Session, transition } from '../session.ts';
+import { sharedDataAccess } from '../shared-data.ts';
 
 export interface StartRequest {
   user: string;
@@ -143,7 +144,7 @@ export async function startServer(deps: CoreDeps, request: StartRequest): Promis
     server: session.server,
     sessionId: session.id,
   });
-  return { session: await launch(deps, session, profile), created: true };
+  return { session: await launch(deps, session, profile, request.groups), created: true };
 }
 
 /** The home an earlier session of this user recorded, so Homes need not search for it. */
@@ -152,7 +153,12 @@ async function knownHome(deps: CoreDeps, session: Session): Promise<string | und
   return earlier.sort((a, b) => b.createdAt.localeCompare(a.createdAt))[0]?.home;
 }
 
-async function launch(deps: CoreDeps, session: Session, profile: Profile): Promise<Session> {
+async function launch(
+  deps: CoreDeps,
+  session: Session,
+  profile: Profile,
+  groups: readonly string[],
+): Promise<Session> {
   let handle: string;
   let home: string;
   try {
@@ -163,6 +169,7 @@ async function launch(deps: CoreDeps, session: Session, profile: Profile): Promi
       server: session.server,
       profile,
       home,
+      sharedData: sharedDataAccess(groups),
       baseUrl: baseUrlFor(session.user, session.server),
       env: {
         ...deps.labEnvironment(session),
