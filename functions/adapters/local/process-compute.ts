@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, renameSync, type WriteStream } from 'node:fs';
 import { chmod, chown, lchown, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -48,6 +48,10 @@ export interface ProcessComputeOptions {
 
 const HANDLE_PREFIX = 'local-task/';
 const STDERR_LINES_KEPT = 40;
+/** A lab's log rotates at this size into <id>.log.1: at most twice this on disk per lab. */
+const LOG_MAX_BYTES = 1024 * 1024;
+/** Logs of labs that crashed or failed to start, kept for diagnosis; older ones are removed. */
+const FAILED_LOGS_KEPT = 20;
 const REASON_MAX_CHARS = 800;
 /**
  * Readiness polling backs off from 20 ms to 250 ms (like JupyterHub's wait_up): a lab
@@ -74,6 +78,7 @@ interface Task {
   spawnError?: Error;
   stderrTail: string[];
   log: WriteStream;
+  logBytes: number;
   exited: Promise<void>;
   events: Promise<void>;
 }
@@ -137,7 +142,7 @@ export class ProcessCompute implements Compute {
     } catch (error) {
       throw new SpawnError(`The server could not be started: ${(error as Error).message}`, { cause: error });
     }
-    const log = createWriteStream(path.join(runDir, `${id}.log`), { flags: 'a', mode: 0o600 });
+    const log = openLog(runDir, id);
     const task: Task = {
       handle,
       id,
@@ -150,6 +155,7 @@ export class ProcessCompute implements Compute {
       timedOut: false,
       stderrTail: [],
       log,
+      logBytes: 0,
       exited: Promise.resolve(),
       events: Promise.resolve(),
     };
@@ -163,9 +169,9 @@ export class ProcessCompute implements Compute {
       // spawn failures (ENOENT, EACCES) arrive here, and 'close' follows.
       task.spawnError = error;
     });
-    child.stdout?.on('data', (chunk: Buffer) => log.write(chunk));
+    child.stdout?.on('data', (chunk: Buffer) => this.writeLog(task, chunk));
     child.stderr?.on('data', (chunk: Buffer) => {
-      log.write(chunk);
+      this.writeLog(task, chunk);
       const lines = chunk
         .toString('utf8')
         .split('\n')
@@ -253,6 +259,23 @@ export class ProcessCompute implements Compute {
   /** Resolves once every event emitted so far for `handle` has been delivered. */
   async delivered(handle: string): Promise<void> {
     await this.tasks.get(handle)?.events;
+  }
+
+  /** Appends to the lab's log, rotating it at LOG_MAX_BYTES so a chatty lab cannot fill the disk. */
+  private writeLog(task: Task, chunk: Buffer): void {
+    if (task.logBytes + chunk.length > LOG_MAX_BYTES) {
+      const file = path.join(this.options.runDir, `${task.id}.log`);
+      task.log.end();
+      try {
+        renameSync(file, `${file}.1`);
+      } catch {
+        // Removed meanwhile: the new file starts the log again.
+      }
+      task.log = openLog(this.options.runDir, task.id);
+      task.logBytes = 0;
+    }
+    task.logBytes += chunk.length;
+    task.log.write(chunk);
   }
 
   private argsFor(spec: LaunchSpec, id: string, port: number): string[] {
@@ -371,7 +394,8 @@ export class ProcessCompute implements Compute {
   private onExit(task: Task, code: number | null, signal: NodeJS.Signals | null): void {
     task.log.end();
     const exitCode = code ?? (signal ? 128 + signalNumber(signal) : undefined);
-    const lastLines = task.stderrTail.slice(-5).join('\n').slice(-REASON_MAX_CHARS);
+    const lastLines = meaningfulLines(task.stderrTail);
+    const outsideSignal = signal ?? signalFromLog(task.stderrTail);
     let stop: Pick<TaskStateDetail, 'stopCode' | 'stoppedReason'>;
     if (task.spawnError) {
       stop = {
@@ -389,15 +413,32 @@ export class ProcessCompute implements Compute {
       };
     } else if (task.stopRequested !== undefined) {
       stop = { stopCode: 'UserInitiated', stoppedReason: task.stopRequested };
+    } else if (outsideSignal) {
+      // Jupyter exits 0 on SIGTERM, which would read as "shut itself down" (an idle cull):
+      // a signal hubless did not send is a crash, and the record says so.
+      stop = {
+        stopCode: 'EssentialContainerExited',
+        stoppedReason:
+          `it was stopped by ${outsideSignal}, which hubless did not send ` +
+          '(an administrator, the out-of-memory killer, or a system shutdown)',
+      };
     } else {
       stop = {
         stopCode: 'EssentialContainerExited',
         stoppedReason: lastLines || `exited with ${signal ?? `code ${code}`}`,
       };
     }
-    this.emit(task, { lastStatus: 'STOPPED', desiredStatus: 'STOPPED', ...stop }, exitCode);
-    void rm(path.join(this.options.runDir, `${task.id}.json`), { force: true });
+    const exitStatus =
+      outsideSignal && task.stopRequested === undefined && !task.timedOut
+        ? 128 + signalNumber(outsideSignal)
+        : exitCode;
+    this.emit(task, { lastStatus: 'STOPPED', desiredStatus: 'STOPPED', ...stop }, exitStatus);
+    const { runDir } = this.options;
+    void rm(path.join(runDir, `${task.id}.json`), { force: true });
     void rm(path.join(this.options.labRuntimeRoot, task.id), { recursive: true, force: true });
+    // A lab that ended as asked leaves nothing behind; a crash keeps its log for diagnosis.
+    if (stop.stopCode === 'UserInitiated' || exitStatus === 0) void removeLogs(runDir, task.id);
+    else void pruneLogs(runDir, FAILED_LOGS_KEPT);
   }
 
   /** Updates the task's status from the event it emits, so poll and events never disagree. */
@@ -491,7 +532,9 @@ export async function reapOrphans(runDir: string, options: { graceMs?: number } 
     await rm(path.join(runDir, entry.slice(0, -'.json'.length)), { recursive: true, force: true });
     if (typeof record.runtimeDir === 'string' && path.basename(record.runtimeDir) === entry.slice(0, -5))
       await rm(record.runtimeDir, { recursive: true, force: true });
+    await removeLogs(runDir, entry.slice(0, -'.json'.length));
   }
+  await pruneLogs(runDir, FAILED_LOGS_KEPT);
   return reaped;
 }
 
@@ -524,6 +567,32 @@ async function assertPassable(target: string, accountName: string): Promise<void
   }
 }
 
+function openLog(runDir: string, id: string): WriteStream {
+  return createWriteStream(path.join(runDir, `${id}.log`), { flags: 'a', mode: 0o600 });
+}
+
+async function removeLogs(runDir: string, id: string): Promise<void> {
+  await rm(path.join(runDir, `${id}.log`), { force: true });
+  await rm(path.join(runDir, `${id}.log.1`), { force: true });
+}
+
+/** Keeps the `keep` most recent labs' logs in runDir and removes the rest. */
+async function pruneLogs(runDir: string, keep: number): Promise<void> {
+  const entries = await readdir(runDir).catch(() => [] as string[]);
+  // A lab still running keeps its record (<id>.json) and its log.
+  const running = new Set(entries.filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -'.json'.length)));
+  const names = entries.filter((n) => n.endsWith('.log') && !running.has(n.slice(0, -'.log'.length)));
+  if (names.length <= keep) return;
+  const dated = await Promise.all(
+    names.map(async (name) => ({
+      name,
+      mtime: (await stat(path.join(runDir, name)).catch(() => undefined))?.mtimeMs ?? 0,
+    })),
+  );
+  dated.sort((a, b) => b.mtime - a.mtime);
+  for (const { name } of dated.slice(keep)) await removeLogs(runDir, name.slice(0, -'.log'.length));
+}
+
 async function isOurs(pid: number, marker: string): Promise<boolean> {
   try {
     const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8');
@@ -553,6 +622,31 @@ async function freePort(host: string): Promise<number> {
   const { port } = server.address() as AddressInfo;
   await new Promise((resolve) => server.close(resolve));
   return port;
+}
+
+/**
+ * What a person should read of a lab's last output: its warnings and errors, not the INFO
+ * lines (which carry internal ports and URLs), with loopback addresses left out.
+ */
+export function meaningfulLines(lines: readonly string[]): string {
+  const notInfo = lines.filter((line) => !/^\[[ID] /.test(line));
+  const errors = notInfo.filter((line) => /^\[[EC] |Error|Exception|Traceback/.test(line));
+  const chosen = (errors.length ? errors : notInfo).slice(-3);
+  return chosen
+    .join('\n')
+    .replace(/https?:\/\/(127\.0\.0\.1|localhost|\[::1\]):\d+\S*/g, '(the lab)')
+    .slice(-REASON_MAX_CHARS);
+}
+
+/** Jupyter logs "received signal 15, stopping" and then exits 0. */
+function signalFromLog(lines: readonly string[]): NodeJS.Signals | undefined {
+  for (const line of lines) {
+    const number = /received signal (\d+), stopping/.exec(line)?.[1];
+    if (number === undefined) continue;
+    const name = Object.entries(constants.signals).find(([, n]) => n === Number(number))?.[0];
+    return (name ?? `signal ${number}`) as NodeJS.Signals;
+  }
+  return undefined;
 }
 
 function signalNumber(signal: NodeJS.Signals): number {
