@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,6 +23,7 @@ let compute: ProcessCompute;
 
 beforeAll(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'hubless-stop-reasons-'));
+  chmodSync(dir, 0o755); // lab accounts (when run as root) must reach their homes under it
   runDir = path.join(dir, 'run');
   homes = new DirHomes({ root: path.join(dir, 'homes') });
   compute = new ProcessCompute({
