@@ -346,6 +346,13 @@ export class SimAccount {
           this.published.push(...entries);
           return { FailedEntryCount: 0, Entries: entries.map(() => ({ EventId: randomUUID() })) };
         }
+        case 'lambda': {
+          // The culler's in-VPC probe: the real lab-probe entry point, invoked synchronously.
+          if (call.operation !== 'Invoke') throw awsError('UnsupportedOperation', `Lambda ${call.operation}`);
+          const payload = JSON.parse(Buffer.from(call.input.Payload as Uint8Array).toString('utf8'));
+          const result = await this.lambdas.labProbe(payload);
+          return { StatusCode: 200, Payload: new TextEncoder().encode(JSON.stringify(result)) };
+        }
         case 'secretsmanager':
           return this.#secret(call.operation, call.input);
         default:

@@ -13,7 +13,7 @@ import { callerFunction } from './transport.ts';
  * `callerFunction`, so every AWS call it makes is checked against that function's role.
  * Modules are imported lazily: the wiring reads process.env, which the deployment sets.
  */
-export type FunctionName = 'portal' | 'api' | 'task-events' | 'culler';
+export type FunctionName = 'portal' | 'api' | 'task-events' | 'culler' | 'lab-probe';
 
 interface Entry {
   handler: (event: unknown, context: unknown) => Promise<unknown>;
@@ -24,6 +24,8 @@ export interface Lambdas {
   api(event: HttpApiEvent): Promise<HttpApiResult>;
   taskEvents(event: unknown): Promise<unknown>;
   culler(): Promise<unknown>;
+  /** The in-VPC probe the culler invokes (Lambda Invoke, answered by the account). */
+  labProbe(event: unknown): Promise<unknown>;
   invocations: Record<FunctionName, number>;
   durations: Record<FunctionName, number[]>;
 }
@@ -36,9 +38,16 @@ export async function loadLambdas(): Promise<Lambdas> {
     api: (await import('../../functions/lambda/api.ts')) as Entry,
     'task-events': (await import('../../functions/lambda/task-events.ts')) as Entry,
     culler: (await import('../../functions/lambda/culler.ts')) as Entry,
+    'lab-probe': (await import('../../functions/lambda/lab-probe.ts')) as Entry,
   };
-  const invocations = { portal: 0, api: 0, 'task-events': 0, culler: 0 };
-  const durations: Lambdas['durations'] = { portal: [], api: [], 'task-events': [], culler: [] };
+  const invocations = { portal: 0, api: 0, 'task-events': 0, culler: 0, 'lab-probe': 0 };
+  const durations: Lambdas['durations'] = {
+    portal: [],
+    api: [],
+    'task-events': [],
+    culler: [],
+    'lab-probe': [],
+  };
   const invoke = async (fn: FunctionName, event: unknown): Promise<unknown> => {
     invocations[fn] += 1;
     const started = performance.now();
@@ -59,6 +68,7 @@ export async function loadLambdas(): Promise<Lambdas> {
     api: (event) => invoke('api', event) as Promise<HttpApiResult>,
     taskEvents: (event) => invoke('task-events', event),
     culler: () => invoke('culler', { id: randomUUID() }),
+    labProbe: (event) => invoke('lab-probe', event),
     invocations,
     durations,
   };

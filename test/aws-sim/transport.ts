@@ -5,6 +5,7 @@ import { ECSClient } from '@aws-sdk/client-ecs';
 import { EFSClient } from '@aws-sdk/client-efs';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 
 /**
@@ -29,6 +30,7 @@ export const SERVICE_OF: Record<string, string> = {
   CognitoIdentityProviderClient: 'cognito-idp',
   EventBridgeClient: 'eventbridge',
   SecretsManagerClient: 'secretsmanager',
+  LambdaClient: 'lambda',
   DynamoDBClient: 'dynamodb',
   DynamoDBDocumentClient: 'dynamodb',
 };
@@ -78,6 +80,7 @@ function patchClients(): void {
     CognitoIdentityProviderClient,
     EventBridgeClient,
     SecretsManagerClient,
+    LambdaClient,
     DynamoDBClient,
   ];
   // The clients may come with different copies of the SDK core: patch each one's base class.
