@@ -67,6 +67,8 @@ const envSchema = z.object({
   HUBLESS_DATA_DIR: z.string().min(1).default('.hubless'),
   HUBLESS_HOMES_DIR: z.string().min(1).optional(),
   HUBLESS_MAX_SERVERS: z.coerce.number().int().min(1).default(200),
+  HUBLESS_TLS_CERT: z.string().min(1).optional(),
+  HUBLESS_TLS_KEY: z.string().min(1).optional(),
 });
 
 /** The variables core reads (the AWS ones are in adapters/aws/names.ts). */
@@ -95,6 +97,9 @@ export interface Settings {
      */
     homesDir: string;
     maxServers: number;
+    /** PEM files of the gateway's certificate chain and key; absent with an https URL: self-signed. */
+    tlsCert?: string;
+    tlsKey?: string;
   };
 }
 
@@ -125,6 +130,8 @@ export function parseSettings(env: Record<string, string | undefined>): Settings
       dataDir: value.HUBLESS_DATA_DIR,
       homesDir: value.HUBLESS_HOMES_DIR ?? `${value.HUBLESS_DATA_DIR.replace(/\/+$/, '')}-homes`,
       maxServers: value.HUBLESS_MAX_SERVERS,
+      ...(value.HUBLESS_TLS_CERT ? { tlsCert: value.HUBLESS_TLS_CERT } : {}),
+      ...(value.HUBLESS_TLS_KEY ? { tlsKey: value.HUBLESS_TLS_KEY } : {}),
     },
   };
 }

@@ -359,6 +359,16 @@ async function start(): Promise<void> {
   runtime = await startLocalRuntime(settings, { onFatal: (message) => void fatal(message) });
   console.log(`\nhubless is running at ${runtime.url}`);
   console.log(runtime.isolation.notice);
+  if (runtime.tls) {
+    const { tls } = runtime;
+    const made = tls.source === 'operator' ? 'certificate' : 'self-signed certificate';
+    console.log(`HTTPS with the ${made} ${tls.certFile}`);
+    console.log(`  SHA-256 fingerprint: ${tls.fingerprint}`);
+    if (tls.source !== 'operator')
+      console.log('  Browsers will warn once: tell students to accept it only if the fingerprint matches.');
+  } else if (!runtime.url.startsWith('http://localhost') && !runtime.url.startsWith('http://127.')) {
+    console.log('Plain HTTP: passwords cross the network in clear. Use an https:// HUBLESS_PUBLIC_URL.');
+  }
   if (runtime.firstAdmin) {
     console.log(
       `First start: created the admin user "${runtime.firstAdmin.name}" with the password ${runtime.firstAdmin.password}`,

@@ -48,6 +48,7 @@ import { loadOrCreateIdentitySigner } from './identity-signer.ts';
 import { lockDataDir } from './instance-lock.ts';
 import { openLocalLogOutput } from './log-output.ts';
 import { loadOrCreateLtiToolKey } from './lti-tool-key.ts';
+import { type GatewayTls, loadGatewayTls } from './tls.ts';
 
 /**
  * Local mode: the AWS column of docs/architecture.md section 1 swapped for real local stand-ins,
@@ -86,6 +87,8 @@ export interface LocalRuntime {
   dynamo?: SupervisedDynamoDb;
   /** One culler sweep and reconciliation now (the timer runs the same). */
   cull(): Promise<CullRun>;
+  /** The gateway's certificate when it serves HTTPS (its fingerprint is printed at start). */
+  tls?: GatewayTls;
   stop(): Promise<void>;
 }
 
@@ -239,6 +242,12 @@ export async function startLocalRuntime(
     // Sessions the previous run left behind lost their processes with it.
     await markLeftoversLost(deps);
 
+    const tls = await loadGatewayTls({
+      publicUrl: local.publicUrl,
+      dataDir,
+      ...(local.tlsCert ? { certFile: local.tlsCert } : {}),
+      ...(local.tlsKey ? { keyFile: local.tlsKey } : {}),
+    });
     const machineClients = await new LocalMachineClients({ dataDir }).list();
     const ltiKeys = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
     const lti: GatewayLti = {
@@ -263,6 +272,7 @@ export async function startLocalRuntime(
       host: local.host,
       port: local.port,
       publicUrl: local.publicUrl,
+      ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}),
       dataDir,
       directory,
       router,
@@ -311,6 +321,7 @@ export async function startLocalRuntime(
       homesDir,
       dynamo,
       cull,
+      ...(tls ? { tls } : {}),
       async stop() {
         if (stopped) return;
         stopped = true;

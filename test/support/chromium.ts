@@ -19,12 +19,15 @@ export const CHROMIUM_ARGS = [
 
 export const CHROMIUM_PATH = process.env.HUBLESS_CHROMIUM ?? '/usr/bin/chromium';
 
-export async function launchChromium(): Promise<{ browser: Browser; close(): Promise<void> }> {
+/** `extraArgs`: e.g. --ignore-certificate-errors-spki-list=<hash> to trust one self-signed certificate. */
+export async function launchChromium(
+  extraArgs: string[] = [],
+): Promise<{ browser: Browser; close(): Promise<void> }> {
   // playwright gives every launch() a fresh, empty profile of its own (it refuses
   // --user-data-dir here), so no state leaks between runs.
   const browser = await chromium.launch({
     executablePath: CHROMIUM_PATH,
-    args: CHROMIUM_ARGS,
+    args: [...CHROMIUM_ARGS, ...extraArgs],
   });
   return {
     browser,

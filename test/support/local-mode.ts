@@ -27,6 +27,8 @@ export interface TestLocalModeOptions extends LocalRuntimeOptions {
    * only at start-up, such as the machine clients (clients.json).
    */
   beforeStart?: (dataDir: string) => Promise<void>;
+  /** Serve https:// (a self-signed certificate is made in the data dir). */
+  https?: boolean;
 }
 
 /**
@@ -37,13 +39,13 @@ export async function startTestLocalMode(
   env: Record<string, string> = {},
   testOptions: TestLocalModeOptions = {},
 ): Promise<TestLocalMode> {
-  const { beforeStart, ...options } = testOptions;
+  const { beforeStart, https, ...options } = testOptions;
   const dataDir = await mkdtemp(join(tmpdir(), 'hubless-local-'));
   await beforeStart?.(dataDir);
   const port = await freePort();
   const settings = parseSettings({
     HUBLESS_PORT: String(port),
-    HUBLESS_PUBLIC_URL: `http://127.0.0.1:${port}`,
+    HUBLESS_PUBLIC_URL: `${https ? 'https' : 'http'}://127.0.0.1:${port}`,
     HUBLESS_DATA_DIR: dataDir,
     HUBLESS_TABLE_NAME: `local-${port}-${Date.now()}`,
     ...env,

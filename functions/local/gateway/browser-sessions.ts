@@ -45,6 +45,8 @@ export interface BrowserSignInOptions {
   sessionTtlSeconds?: number;
   /** Where warnings and failed sign-ins are logged. */
   report: Log;
+  /** The gateway's certificate when it serves HTTPS: trusted for its calls to its own provider. */
+  tls?: { cert: string };
 }
 
 /** Starts the embedded provider with the gateway as its browser client, and the sessions that use it. */
@@ -80,7 +82,13 @@ export async function startBrowserSignIn(
     extraClients: options.extraClients,
     report: options.report,
   });
-  const rp = new RelyingParty({ issuer, clientId, clientSecret, redirectUri });
+  const rp = new RelyingParty({
+    issuer,
+    clientId,
+    clientSecret,
+    redirectUri,
+    ...(options.tls ? { ca: options.tls.cert } : {}),
+  });
   const ttlSeconds = options.sessionTtlSeconds ?? ALB_AUTH.sessionTimeoutSeconds;
   return {
     oidc,

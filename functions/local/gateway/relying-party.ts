@@ -1,3 +1,4 @@
+import { request } from 'node:https';
 import * as client from 'openid-client';
 
 /**
@@ -18,13 +19,22 @@ export class RelyingParty {
   readonly #clientId: string;
   readonly #clientSecret: string;
   readonly #redirectUri: string;
+  readonly #ca: string | undefined;
   #config: Promise<client.Configuration> | undefined;
 
-  constructor(options: { issuer: string; clientId: string; clientSecret: string; redirectUri: string }) {
+  /** `ca`: the gateway's own certificate, trusted for these calls to itself (it may be self-signed). */
+  constructor(options: {
+    issuer: string;
+    clientId: string;
+    clientSecret: string;
+    redirectUri: string;
+    ca?: string;
+  }) {
     this.#issuer = new URL(options.issuer);
     this.#clientId = options.clientId;
     this.#clientSecret = options.clientSecret;
     this.#redirectUri = options.redirectUri;
+    this.#ca = options.ca;
   }
 
   #configuration(): Promise<client.Configuration> {
@@ -33,6 +43,7 @@ export class RelyingParty {
         // Local mode serves the provider over plain HTTP on the loopback interface.
         execute: this.#issuer.protocol === 'http:' ? [client.allowInsecureRequests] : [],
         timeout: 5,
+        ...(this.#ca ? { [client.customFetch]: fetchTrusting(this.#ca) } : {}),
       })
       .catch((error: unknown) => {
         this.#config = undefined; // try again on the next sign-in
@@ -90,4 +101,40 @@ export class RelyingParty {
     if (options.idToken) params.id_token_hint = options.idToken;
     return client.buildEndSessionUrl(config, params).href;
   }
+}
+
+/**
+ * fetch for openid-client that trusts one certificate: the gateway calls its own
+ * provider through the public https URL, whose certificate may be self-signed.
+ */
+function fetchTrusting(ca: string): client.CustomFetch {
+  return (url, options) =>
+    new Promise<Response>((resolve, reject) => {
+      const req = request(
+        url,
+        { method: options.method, headers: options.headers, ca, signal: options.signal },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('error', reject);
+          res.on('end', () => {
+            const headers = new Headers();
+            for (const [name, value] of Object.entries(res.headers)) {
+              if (value === undefined) continue;
+              for (const one of Array.isArray(value) ? value : [value]) headers.append(name, one);
+            }
+            const status = res.statusCode ?? 500;
+            const body = status === 204 || status === 304 ? null : Buffer.concat(chunks);
+            resolve(new Response(body, { status, headers }));
+          });
+        },
+      );
+      req.on('error', reject);
+      const { body } = options;
+      if (body === undefined || body === null) req.end();
+      else if (typeof body === 'string' || body instanceof Uint8Array) req.end(body);
+      else if (body instanceof URLSearchParams) req.end(body.toString());
+      else if (body instanceof ArrayBuffer) req.end(Buffer.from(body));
+      else reject(new TypeError('The provider call has a body this fetch cannot send.'));
+    });
 }

@@ -111,9 +111,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     }
   }
 
-  listener.server.on('request', (req: IncomingMessage, res: ServerResponse) => void onRequest(req, res));
-  listener.server.on(
-    'upgrade',
+  listener.handle(
+    (req: IncomingMessage, res: ServerResponse) => void onRequest(req, res),
     (req: IncomingMessage, socket: Socket, head: Buffer) => void onUpgrade(req, socket, head),
   );
   return { url: publicUrl, port: listener.port, oidc, close: () => listener.close() };
