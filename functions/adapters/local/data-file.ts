@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises';
+
 /** A data dir file that cannot be read as what it should be: names the file and the fix. */
 export class DataFileError extends Error {
   readonly file: string;
@@ -25,4 +27,21 @@ export function parseDataFile(file: string, text: string, fix: string): unknown 
       fix,
     );
   }
+}
+
+/**
+ * Reads a data dir file that holds a JSON list (clients, service tokens): a missing file is
+ * an empty list; one that is not a list names itself, `what` it should hold, and the fix.
+ */
+export async function readDataList<T>(file: string, what: string, fix: string): Promise<T[]> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  const list = parseDataFile(file, text, fix);
+  if (!Array.isArray(list)) throw new DataFileError(file, `is not a list of ${what}`, fix);
+  return list as T[];
 }

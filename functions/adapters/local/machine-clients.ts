@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { API_SCOPES } from '../../core/api/scopes.ts';
 import { NotFoundError, ValidationError } from '../../core/errors.ts';
 import { normaliseUsername } from '../../core/username.ts';
-import { DataFileError, parseDataFile } from './data-file.ts';
+import { readDataList } from './data-file.ts';
 
 /**
  * Course-platform (LMS) clients of local mode: OAuth client-credentials clients of the
@@ -30,19 +30,10 @@ export class LocalMachineClients {
   }
 
   async list(): Promise<MachineClient[]> {
-    let text: string;
-    try {
-      text = await readFile(this.#file, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw error;
-    }
     const fix =
       'Restore it from a backup, or fix it by hand (expected a JSON list of clients); removing it ' +
       'revokes every LMS client: add them again with `hubless clients add NAME --scopes …`.';
-    const clients = parseDataFile(this.#file, text, fix);
-    if (!Array.isArray(clients)) throw new DataFileError(this.#file, 'is not a list of clients', fix);
-    return clients as MachineClient[];
+    return readDataList<MachineClient>(this.#file, 'clients', fix);
   }
 
   /** Creates a client (or replaces its secret and scopes) and returns it with its secret. */

@@ -2,7 +2,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ServiceToken, ServiceTokenStore } from '../../core/api/service-tokens.ts';
 import { SessionConflictError } from '../../core/errors.ts';
-import { DataFileError, parseDataFile } from './data-file.ts';
+import { readDataList } from './data-file.ts';
 
 /**
  * Service tokens of local mode in <dataDir>/service-tokens.json (mode 0600), so
@@ -22,18 +22,10 @@ export class FileServiceTokenStore implements ServiceTokenStore {
   }
 
   async list(): Promise<ServiceToken[]> {
-    let text: string;
-    try {
-      text = await readFile(this.#file, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw error;
-    }
     const fix =
       'Restore it from a backup, or fix it by hand (expected a JSON list of tokens); removing it ' +
       'revokes every service token: make new ones with `hubless tokens create`.';
-    const tokens = parseDataFile(this.#file, text, fix) as ServiceToken[];
-    if (!Array.isArray(tokens)) throw new DataFileError(this.#file, 'is not a list of service tokens', fix);
+    const tokens = await readDataList<ServiceToken>(this.#file, 'service tokens', fix);
     return tokens.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }
 

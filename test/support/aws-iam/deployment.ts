@@ -177,6 +177,13 @@ export class Deployment {
           attributes: { Arn: arn('elasticfilesystem', `file-system/${id}`), FileSystemId: id },
         };
       }
+      case 'AWS::EFS::AccessPoint': {
+        const id = `fsap-${hex(17)}`;
+        return {
+          ref: id,
+          attributes: { Arn: arn('elasticfilesystem', `access-point/${id}`), AccessPointId: id },
+        };
+      }
       case 'AWS::IAM::Role': {
         const name = prop('RoleName') ?? generated(64);
         const path = prop('Path') ?? '/';
