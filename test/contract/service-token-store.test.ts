@@ -36,5 +36,7 @@ it('FileServiceTokenStore keeps its file readable by the owner only, and says ho
   expect((await stat(join(dataDir, 'service-tokens.json'))).mode & 0o777).toBe(0o600);
   const { writeFile } = await import('node:fs/promises');
   await writeFile(join(dataDir, 'service-tokens.json'), '{oops');
-  await expect(store.list()).rejects.toThrow(/not valid JSON.*fix or remove it/);
+  await expect(store.list()).rejects.toThrow(
+    /service-tokens\.json is not valid JSON.*fix it by hand.*removing it revokes every service token/,
+  );
 });
