@@ -309,6 +309,15 @@ describe('EcsCompute', () => {
       await expect(new EcsCompute(config()).start(spec())).rejects.toBeInstanceOf(CapacityError);
     });
 
+    it('says the subnets are out of addresses, not that a smaller profile would help, on RESOURCE:ENI', async () => {
+      mockNewFamily();
+      ecsMock.on(RunTaskCommand).resolves({ failures: [{ reason: 'RESOURCE:ENI' }] });
+      const error = await new EcsCompute(config()).start(spec()).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(CapacityError);
+      expect((error as Error).message).toMatch(/no free network address/);
+      expect((error as Error).message).not.toMatch(/smaller or non-Spot profile/);
+    });
+
     it('turns a refused request into a SpawnError', async () => {
       mockNewFamily();
       ecsMock

@@ -414,9 +414,18 @@ export function detailFromTask(task: Task): TaskStateDetail {
 
 const CAPACITY_REASONS = /capacity|RESOURCE:|insufficient|limit|quota/i;
 
+/** RunTask's reason when the lab subnets have no free address for the task's network interface. */
+const NO_ADDRESS_REASON = /RESOURCE:ENI/i;
+
 /** A RunTask failure entry: capacity-ish reasons are CapacityError, everything else SpawnError. */
 function runTaskFailure(reason: string | undefined, detail: string | undefined): Error {
   const text = [reason, detail].filter(Boolean).join(': ') || 'no reason given';
+  // A smaller or non-Spot profile needs an address just the same: the advice is the operator's.
+  if (NO_ADDRESS_REASON.test(text)) {
+    return new CapacityError(
+      `The deployment's lab subnets have no free network address for this server right now (${text}). Try again when other servers have stopped; an operator can give the subnets more addresses.`,
+    );
+  }
   if (CAPACITY_REASONS.test(text)) {
     return new CapacityError(
       `AWS has no Fargate capacity for this server right now (${text}). Try again in a few minutes, or choose a smaller or non-Spot profile.`,
