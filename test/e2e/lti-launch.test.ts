@@ -1,7 +1,10 @@
 import { execFileSync } from 'node:child_process';
+import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, normalize } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalLtiPlatforms } from '../../functions/adapters/local/lti-platforms.ts';
@@ -23,7 +26,8 @@ const TEACHER = 'http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor';
 
 let local: TestLocalMode;
 let lms: SimulatedPlatform;
-let course: { bare: string; work: string };
+let course: { bare: string; work: string; url: string };
+let repoServer: Server;
 let chromiumBrowser: Awaited<ReturnType<typeof launchChromium>> | undefined;
 const transcript: string[] = [];
 
@@ -73,15 +77,30 @@ beforeAll(async () => {
     usernameClaim: `${LTI}ext.user_username`,
     createdAt: new Date().toISOString(),
   });
-  // The teacher's course repository.
+  // The teacher's course repository, served over git's plain HTTP protocol as a course's
+  // host would serve it: the lab pulls as the student's own account, and git refuses a
+  // file:// repository owned by another user ("dubious ownership").
   const root = await mkdtemp(join(tmpdir(), 'hubless-lti-course-'));
-  course = { bare: join(root, 'intro-python.git'), work: join(root, 'teacher') };
+  repoServer = createServer((request, response) => {
+    const path = normalize(decodeURIComponent(new URL(request.url ?? '/', 'http://x').pathname));
+    createReadStream(join(root, path))
+      .on('error', () => response.writeHead(404).end())
+      .pipe(response);
+  });
+  await new Promise<void>((resolve) => repoServer.listen(0, '127.0.0.1', resolve));
+  const repoPort = (repoServer.address() as AddressInfo).port;
+  course = {
+    bare: join(root, 'intro-python.git'),
+    work: join(root, 'teacher'),
+    url: `http://127.0.0.1:${repoPort}/intro-python.git`,
+  };
   git(root, 'init', '-q', '--bare', '--initial-branch=main', course.bare);
   git(root, 'clone', '-q', course.bare, course.work);
   await writeFile(join(course.work, 'week1.ipynb'), notebook('Week 1: hello from the course repository'));
   git(course.work, 'add', '-A');
   git(course.work, 'commit', '-q', '-m', 'week 1');
   git(course.work, 'push', '-q', 'origin', 'HEAD:main');
+  git(course.bare, 'update-server-info');
   await mkdir(ARTIFACTS, { recursive: true });
 });
 
@@ -89,6 +108,7 @@ afterAll(async () => {
   await chromiumBrowser?.close().catch(() => undefined);
   await local?.stop();
   await lms?.stop();
+  await new Promise((resolve) => repoServer?.close(resolve));
   if (transcript.length)
     await writeFile(`${ARTIFACTS}/lti-launch-transcript.txt`, `${transcript.join('\n')}\n`);
 });
@@ -139,7 +159,7 @@ describe('LTI 1.3 launch from a simulated LMS, in Chromium', () => {
     const login = lms.loginUrl(
       local.url,
       student('ada', {
-        repository: `file://${course.bare}`,
+        repository: course.url,
         branch: 'main',
         path: 'intro-python/week1.ipynb',
       }),
@@ -159,7 +179,7 @@ describe('LTI 1.3 launch from a simulated LMS, in Chromium', () => {
     const ada = await local.runtime.directory.get('ada');
     expect(ada?.groups).toEqual([expect.stringMatching(/^py-101-[0-9a-f]{8}$/)]);
     expect(ada?.email).toBe('ada@example.edu');
-    const home = join(local.dataDir, 'homes', 'ada', 'intro-python');
+    const home = join(local.runtime.homesDir, 'ada', 'intro-python');
     expect(await readFile(join(home, 'week1.ipynb'), 'utf8')).toContain('hello from the course repository');
     transcript.push(
       `# hubless user: ada, groups: ${ada?.groups.join(', ')}; ~/intro-python is a clone of the course`,
