@@ -1,15 +1,13 @@
 import { execFileSync } from 'node:child_process';
-import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, normalize } from 'node:path';
+import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalLtiPlatforms } from '../../functions/adapters/local/lti-platforms.ts';
 import { SESSION_COOKIE } from '../../functions/local/gateway/identity-headers.ts';
 import { launchChromium } from '../support/chromium.ts';
+import { serveGitRepos } from '../support/git-http.ts';
 import { startTestLocalMode, type TestLocalMode } from '../support/local-mode.ts';
 import { type LaunchSpecifics, LTI, SimulatedPlatform } from '../support/lti-platform.ts';
 
@@ -27,7 +25,7 @@ const TEACHER = 'http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor';
 let local: TestLocalMode;
 let lms: SimulatedPlatform;
 let course: { bare: string; work: string; url: string };
-let repoServer: Server;
+let repos: Awaited<ReturnType<typeof serveGitRepos>>;
 let chromiumBrowser: Awaited<ReturnType<typeof launchChromium>> | undefined;
 const transcript: string[] = [];
 
@@ -81,18 +79,11 @@ beforeAll(async () => {
   // host would serve it: the lab pulls as the student's own account, and git refuses a
   // file:// repository owned by another user ("dubious ownership").
   const root = await mkdtemp(join(tmpdir(), 'hubless-lti-course-'));
-  repoServer = createServer((request, response) => {
-    const path = normalize(decodeURIComponent(new URL(request.url ?? '/', 'http://x').pathname));
-    createReadStream(join(root, path))
-      .on('error', () => response.writeHead(404).end())
-      .pipe(response);
-  });
-  await new Promise<void>((resolve) => repoServer.listen(0, '127.0.0.1', resolve));
-  const repoPort = (repoServer.address() as AddressInfo).port;
+  repos = await serveGitRepos(root);
   course = {
     bare: join(root, 'intro-python.git'),
     work: join(root, 'teacher'),
-    url: `http://127.0.0.1:${repoPort}/intro-python.git`,
+    url: repos.url(join(root, 'intro-python.git')),
   };
   git(root, 'init', '-q', '--bare', '--initial-branch=main', course.bare);
   git(root, 'clone', '-q', course.bare, course.work);
@@ -100,7 +91,7 @@ beforeAll(async () => {
   git(course.work, 'add', '-A');
   git(course.work, 'commit', '-q', '-m', 'week 1');
   git(course.work, 'push', '-q', 'origin', 'HEAD:main');
-  git(course.bare, 'update-server-info');
+  repos.published(course.bare);
   await mkdir(ARTIFACTS, { recursive: true });
 });
 
@@ -108,7 +99,7 @@ afterAll(async () => {
   await chromiumBrowser?.close().catch(() => undefined);
   await local?.stop();
   await lms?.stop();
-  await new Promise((resolve) => repoServer?.close(resolve));
+  await repos?.close();
   if (transcript.length)
     await writeFile(`${ARTIFACTS}/lti-launch-transcript.txt`, `${transcript.join('\n')}\n`);
 });

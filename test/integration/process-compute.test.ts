@@ -14,6 +14,7 @@ import { ProcessCompute, reapOrphans } from '../../functions/adapters/local/proc
 import type { ComputeStatus, LaunchSpec } from '../../functions/core/ports.ts';
 import { baseUrlFor, newSessionId } from '../../functions/core/session.ts';
 import type { TaskStateChangeEvent } from '../../functions/core/task-event.ts';
+import { serveGitRepos } from '../support/git-http.ts';
 
 const LAB_DIR = path.resolve(import.meta.dirname, '../../containers/lab');
 const SIGNER = 'arn:hubless:local:gateway';
@@ -176,12 +177,15 @@ describe('ProcessCompute with real Jupyter servers', () => {
       git(teacher, 'add', '-A');
       git(teacher, 'commit', '-q', '-m', 'course update');
       git(teacher, 'push', '-q', 'origin', 'HEAD:main');
+      repos.published(bare);
     };
+    // Over HTTP: the lab pulls as its own account (as root), which git refuses for a root-owned file:// repository.
+    const repos = await serveGitRepos(dir);
     git(dir, 'init', '-q', '--bare', '--initial-branch=main', bare);
     git(dir, 'clone', '-q', bare, teacher);
     await publish({ 'week1.ipynb': 'week 1 v1', 'week2.ipynb': 'week 2 v1' });
     const content = {
-      HUBLESS_CONTENT_REPO: `file://${bare}`,
+      HUBLESS_CONTENT_REPO: repos.url(bare),
       HUBLESS_CONTENT_BRANCH: 'main',
       HUBLESS_CONTENT_DIR: 'intro',
     };
@@ -202,6 +206,7 @@ describe('ProcessCompute with real Jupyter servers', () => {
     expect(readFileSync(path.join(home, 'intro/week2.ipynb'), 'utf8')).toBe('week 2 v1');
     expect(readFileSync(path.join(home, 'intro/week3.ipynb'), 'utf8')).toBe('week 3');
     await compute.stop(second, 'test over');
+    await repos.close();
   });
 
   it("keeps the operator's secrets and settings out of a lab's environment", async () => {
