@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalLtiPlatforms } from '../../functions/adapters/local/lti-platforms.ts';
 import { SESSION_COOKIE } from '../../functions/local/gateway/identity-headers.ts';
 import { launchChromium } from '../support/chromium.ts';
-import { serveGitRepos } from '../support/git-http.ts';
+import { serveGitRepos, teacherGit } from '../support/git-http.ts';
 import { startTestLocalMode, type TestLocalMode } from '../support/local-mode.ts';
 import { type LaunchSpecifics, LTI, SimulatedPlatform } from '../support/lti-platform.ts';
 
@@ -29,19 +28,7 @@ let repos: Awaited<ReturnType<typeof serveGitRepos>>;
 let chromiumBrowser: Awaited<ReturnType<typeof launchChromium>> | undefined;
 const transcript: string[] = [];
 
-const git = (cwd: string, ...args: string[]) =>
-  execFileSync('git', args, {
-    cwd,
-    stdio: 'pipe',
-    env: {
-      ...process.env,
-      GIT_CONFIG_GLOBAL: '/dev/null',
-      GIT_AUTHOR_NAME: 'Teacher',
-      GIT_AUTHOR_EMAIL: 'teacher@example.edu',
-      GIT_COMMITTER_NAME: 'Teacher',
-      GIT_COMMITTER_EMAIL: 'teacher@example.edu',
-    },
-  }).toString();
+const git = teacherGit;
 
 function notebook(title: string) {
   return JSON.stringify({

@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -14,7 +14,7 @@ import { ProcessCompute, reapOrphans } from '../../functions/adapters/local/proc
 import type { ComputeStatus, LaunchSpec } from '../../functions/core/ports.ts';
 import { baseUrlFor, newSessionId } from '../../functions/core/session.ts';
 import type { TaskStateChangeEvent } from '../../functions/core/task-event.ts';
-import { serveGitRepos } from '../support/git-http.ts';
+import { serveGitRepos, teacherGit } from '../support/git-http.ts';
 
 const LAB_DIR = path.resolve(import.meta.dirname, '../../containers/lab');
 const SIGNER = 'arn:hubless:local:gateway';
@@ -159,19 +159,7 @@ describe('ProcessCompute with real Jupyter servers', () => {
     const user = 'learner';
     const bare = path.join(dir, 'intro.git');
     const teacher = path.join(dir, 'teacher');
-    const git = (cwd: string, ...args: string[]) =>
-      execFileSync('git', args, {
-        cwd,
-        stdio: 'pipe',
-        env: {
-          ...process.env,
-          GIT_CONFIG_GLOBAL: '/dev/null',
-          GIT_AUTHOR_NAME: 'T',
-          GIT_AUTHOR_EMAIL: 't@example.edu',
-          GIT_COMMITTER_NAME: 'T',
-          GIT_COMMITTER_EMAIL: 't@example.edu',
-        },
-      });
+    const git = teacherGit;
     const publish = async (files: Record<string, string>) => {
       for (const [name, text] of Object.entries(files)) await writeFile(path.join(teacher, name), text);
       git(teacher, 'add', '-A');

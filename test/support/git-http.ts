@@ -5,6 +5,25 @@ import type { AddressInfo } from 'node:net';
 import { join, normalize } from 'node:path';
 
 /**
+ * Runs git as a course's teacher would in a test: a fixed author, and none of the machine's
+ * own git configuration. Returns what git printed.
+ */
+export function teacherGit(cwd: string, ...args: string[]): string {
+  return execFileSync('git', args, {
+    cwd,
+    stdio: 'pipe',
+    env: {
+      ...process.env,
+      GIT_CONFIG_GLOBAL: '/dev/null',
+      GIT_AUTHOR_NAME: 'Teacher',
+      GIT_AUTHOR_EMAIL: 'teacher@example.edu',
+      GIT_COMMITTER_NAME: 'Teacher',
+      GIT_COMMITTER_EMAIL: 'teacher@example.edu',
+    },
+  }).toString();
+}
+
+/**
  * Serves the bare git repositories under `root` over git's plain ("dumb") HTTP protocol,
  * read-only, on loopback, as a course's git host would. Labs pull as their user's own
  * account, and git refuses a file:// repository another user owns ("dubious ownership"),
