@@ -199,20 +199,7 @@ export class BrowserSessions {
       failed('Sign-in failed', 'Sign-in could not be completed', '<p><a href="/">Start again</a></p>');
       return;
     }
-    // Never reuse a session id across sign-ins (session fixation).
-    this.#sessions.delete(readCookie(req.headers.cookie, SESSION_COOKIE));
-    const now = Date.now();
-    const session: BrowserSession = {
-      id: randomId(),
-      sub: signedIn.sub,
-      username: signedIn.username,
-      createdAt: now,
-      expiresAt: now + this.#ttlSeconds * 1000,
-      checkedAt: now,
-    };
-    if (signedIn.email) session.email = signedIn.email;
-    if (signedIn.idToken) session.idToken = signedIn.idToken;
-    this.#sessions.set(session);
+    const session = this.#startSession(req, signedIn);
     this.#redirect(res, login.returnTo, [
       this.#sessionCookie(session.id, Math.floor(this.#ttlSeconds)),
       clearLogin,
@@ -230,6 +217,23 @@ export class BrowserSessions {
     user: { username: string; sub: string; email?: string },
     location: string,
   ): void {
+    const session = this.#startSession(req, user);
+    res.writeHead(303, {
+      location,
+      'set-cookie': this.#sessionCookie(session.id, Math.floor(this.#ttlSeconds)),
+      ...securityHeaders(),
+    });
+    res.end();
+  }
+
+  /**
+   * A new session for a user who just signed in: never the browser's old session id
+   * (session fixation), which is forgotten here.
+   */
+  #startSession(
+    req: IncomingMessage,
+    user: { username: string; sub: string; email?: string; idToken?: string },
+  ): BrowserSession {
     this.#sessions.delete(readCookie(req.headers.cookie, SESSION_COOKIE));
     const now = Date.now();
     const session: BrowserSession = {
@@ -241,13 +245,9 @@ export class BrowserSessions {
       checkedAt: now,
     };
     if (user.email) session.email = user.email;
+    if (user.idToken) session.idToken = user.idToken;
     this.#sessions.set(session);
-    res.writeHead(303, {
-      location,
-      'set-cookie': this.#sessionCookie(session.id, Math.floor(this.#ttlSeconds)),
-      ...securityHeaders(),
-    });
-    res.end();
+    return session;
   }
 
   /** Ends the session here, then at the provider (which comes back to the portal). */
