@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { App } from 'sst/constructs';
 import { z } from 'zod';
 import { API_SCOPES } from '../functions/core/api/scopes.ts';
-import { profileSchema } from '../functions/core/config.ts';
+import { NAMED_SERVER_LIMIT, profileSchema } from '../functions/core/config.ts';
 
 /**
  * The stage configuration: everything an operator chooses per stage, validated in one
@@ -163,6 +163,8 @@ export const stageConfigSchema = z
       .max(30 * 86_400)
       .default(8 * 3600),
     cullEveryMinutes: z.number().int().min(1).max(60).default(5),
+    /** Named servers each user may run beside the default one; 0 turns named servers off. */
+    namedServerLimit: z.number().int().min(0).max(NAMED_SERVER_LIMIT.max).default(NAMED_SERVER_LIMIT.default),
     /**
      * A shared folder on the homes' file system, mounted read-only in every lab at
      * /home/jovyan/shared and read-write at /home/jovyan/shared-write in the labs of

@@ -108,6 +108,7 @@ export function controlPlaneEnvironment(cp: ControlPlane): ControlPlaneEnvironme
     HUBLESS_IDLE_TIMEOUT_SECONDS: String(cp.config.idleTimeoutSeconds),
     HUBLESS_MAX_AGE_SECONDS: String(cp.config.maxAgeSeconds),
     HUBLESS_CULL_EVERY_SECONDS: String(cp.config.cullEveryMinutes * 60),
+    HUBLESS_NAMED_SERVER_LIMIT: String(cp.config.namedServerLimit),
   };
 }
 

@@ -8,6 +8,13 @@ import type { Profile } from './ports.ts';
  * envUtils pattern). A bad or missing value stops start-up with a message naming the
  * variable, what it got and what is allowed.
  */
+/**
+ * Named servers each user may run beside the default one (JupyterHub's
+ * named_server_limit_per_user; JupyterHub has no default, hubless pays per server). The
+ * one range for HUBLESS_NAMED_SERVER_LIMIT and a stage's `namedServerLimit`.
+ */
+export const NAMED_SERVER_LIMIT = { default: 3, max: 100 } as const;
+
 const seconds = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
 
 /**
@@ -44,7 +51,12 @@ const envSchema = z.object({
   HUBLESS_CULL_EVERY_SECONDS: seconds(60, 5),
   HUBLESS_MAX_AGE_SECONDS: seconds(0),
   HUBLESS_START_TIMEOUT_SECONDS: seconds(180, 10),
-  HUBLESS_NAMED_SERVER_LIMIT: z.coerce.number().int().min(0).max(100).default(3),
+  HUBLESS_NAMED_SERVER_LIMIT: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(NAMED_SERVER_LIMIT.max)
+    .default(NAMED_SERVER_LIMIT.default),
   HUBLESS_PROFILES: z
     .string()
     .optional()

@@ -35,11 +35,17 @@ describe('stage configuration', () => {
         albPoolSize: 1,
         natGateways: 1,
         cullEveryMinutes: 5,
+        namedServerLimit: 3,
         retentionDays: 30,
         production: true,
       });
       expect(config.profiles.length).toBeGreaterThan(0);
       expect(config.authDomainPrefix).toBe('prod-labs-example-org');
+    });
+
+    it('names the field and the allowed range of a bad named server limit', () => {
+      expect(failure({ ...good, namedServerLimit: 101 })).toMatch(/namedServerLimit: .*100/);
+      expect(failure({ ...good, namedServerLimit: -1 })).toMatch(/namedServerLimit: .*0/);
     });
 
     it('names the field and the allowed range of a bad pool size', () => {
@@ -147,6 +153,7 @@ describe('a production stage with a Route 53 zone', () => {
         labNetwork: 'private-nat',
         natGateways: 2,
         cullEveryMinutes: 10,
+        namedServerLimit: 0,
         emailFrom: 'labs@example.edu',
         production: true,
         threatProtection: false,
@@ -192,6 +199,20 @@ describe('a production stage with a Route 53 zone', () => {
   it('follows the configured NAT count (labNetwork private-nat) and cull interval', () => {
     t.Network.resourceCountIs('AWS::EC2::NatGateway', 2);
     t.Schedules.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(10 minutes)' });
+  });
+
+  it('hands every control-plane Lambda the configured named server limit, as core parses it', () => {
+    const fns = (Object.values(t) as Template[]).flatMap((template) =>
+      Object.values(template.findResources('AWS::Lambda::Function')).filter(
+        (r) => r.Properties.Environment?.Variables?.HUBLESS_TABLE_NAME,
+      ),
+    );
+    expect(fns.length).toBeGreaterThanOrEqual(4);
+    for (const fn of fns) {
+      const value = fn.Properties.Environment.Variables.HUBLESS_NAMED_SERVER_LIMIT;
+      expect(value).toBe('0');
+      expect(parseSettings({ HUBLESS_NAMED_SERVER_LIMIT: value }).namedServerLimit).toBe(0);
+    }
   });
 
   it('sends invitations through SES from the configured address', () => {

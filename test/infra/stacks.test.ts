@@ -541,6 +541,11 @@ describe('every hubless Lambda', () => {
           'HUBLESS_PUBLIC_URL',
         ]),
       );
+      // The stage's settings core reads, with their defaults when the stage sets none.
+      expect(props.Environment.Variables).toMatchObject({
+        HUBLESS_IDLE_TIMEOUT_SECONDS: '3600',
+        HUBLESS_NAMED_SERVER_LIMIT: '3',
+      });
     }
   });
 

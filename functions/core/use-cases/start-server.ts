@@ -1,3 +1,4 @@
+import { NAMED_SERVER_LIMIT } from '../config.ts';
 import { type ContentSource, contentEnvironment } from '../content.ts';
 import type { CoreDeps } from '../deps.ts';
 import {
@@ -37,8 +38,8 @@ export function profilesFor(profiles: Profile[], groups: readonly string[]): Pro
   return profiles.filter((p) => p.groups.length === 0 || p.groups.some((g) => groups.includes(g)));
 }
 
-/** Named servers per user when the deployment does not say (JupyterHub has no default; hubless pays per server). */
-export const DEFAULT_NAMED_SERVER_LIMIT = 3;
+/** Named servers per user when the deployment does not say (core/config.ts NAMED_SERVER_LIMIT). */
+export const DEFAULT_NAMED_SERVER_LIMIT = NAMED_SERVER_LIMIT.default;
 
 /**
  * A new named server must fit the per-user limit (JupyterHub's named_server_limit_per_user):
