@@ -22,6 +22,7 @@ const USAGE = `Usage: hubless <command> [options]      (hubless <command> --help
   hubless users list
   hubless users disable NAME
   hubless users enable NAME
+  hubless users unlock NAME                       lift a lock after too many failed sign-ins
   hubless users passwd NAME [--password-stdin]
   hubless clients add NAME --scopes users:read,servers:write,…   (an LMS client; prints its secret once)
   hubless clients list
@@ -49,9 +50,10 @@ the user "admin" and prints its password once. Ctrl+C stops every lab and servic
   users: `Usage: hubless users <command>
 
   add NAME [--admin] [--email E] [--groups a,b] [--password-stdin]   create a user
-  list                                   list users, with admin, disabled and groups
+  list                                   list users, with admin, disabled, locked and groups
   disable NAME                           refuse sign-in (files are kept)
   enable NAME                            let a disabled user sign in again
+  unlock NAME                            lift a lock after too many failed sign-ins
   passwd NAME [--password-stdin]         set a new password
 
 ${DATA_DIR_NOTE}`,
@@ -70,13 +72,18 @@ An existing user is never changed: use \`hubless users passwd NAME\` for a new p
 ${DATA_DIR_NOTE}`,
   'users list': `Usage: hubless users list
 
-Lists every user with their flags (admin, disabled) and groups. ${DATA_DIR_NOTE}`,
+Lists every user with their flags (admin, disabled, locked until when) and groups.
+${DATA_DIR_NOTE}`,
   'users disable': `Usage: hubless users disable NAME
 
 Refuses NAME's sign-in. Their files are kept; \`hubless users enable NAME\` undoes it.`,
   'users enable': `Usage: hubless users enable NAME
 
 Lets a disabled user sign in again.`,
+  'users unlock': `Usage: hubless users unlock NAME
+
+Lifts the sign-in lock NAME got after too many wrong passwords (it also ends by itself
+after 15 minutes). Takes effect at once, also while hubless is running.`,
   'users passwd': `Usage: hubless users passwd NAME [--password-stdin]
 
 Sets a new password for NAME: a generated one, printed once, or the one read from
@@ -209,9 +216,17 @@ async function users(args: string[]): Promise<void> {
     }
     case 'list': {
       const all = await directory.list();
+      const locks = await directory.locks();
       if (all.length === 0) console.log('No users yet. Add one with: hubless users add NAME');
       for (const user of all) {
-        const flags = [user.admin ? 'admin' : '', user.disabled ? 'disabled' : ''].filter(Boolean).join(', ');
+        const lock = locks.get(user.name);
+        const flags = [
+          user.admin ? 'admin' : '',
+          user.disabled ? 'disabled' : '',
+          lock ? `locked until ${lock.toISOString()}` : '',
+        ]
+          .filter(Boolean)
+          .join(', ');
         console.log(
           `${user.name}${flags ? ` (${flags})` : ''}${user.groups.length ? ` groups: ${user.groups.join(',')}` : ''}`,
         );
@@ -226,6 +241,15 @@ async function users(args: string[]): Promise<void> {
       await directory.enable(needName());
       console.log(`Enabled ${name}.`);
       return;
+    case 'unlock': {
+      const until = await directory.unlock(needName());
+      console.log(
+        until
+          ? `Unlocked ${name}: they can sign in again (the lock would have ended at ${until.toISOString()}).`
+          : `${name} was not locked; nothing to do.`,
+      );
+      return;
+    }
     case 'passwd': {
       const target = needName();
       const { password, generated } = await passwordFrom(values['password-stdin']);

@@ -28,6 +28,12 @@ const SCRYPT = { N: 16384, r: 8, p: 1, keylen: 32 } as const;
 interface StoredUser extends User {
   /** `scrypt$N$r$p$<salt b64url>$<hash b64url>` */
   passwordHash?: string;
+  /**
+   * Sign-in refused until then (ISO time), after too many wrong passwords
+   * (core/sign-in-throttle.ts). Kept here, not in memory, so a restart does not lift it
+   * and `hubless users unlock` (another process) can.
+   */
+  lockedUntil?: string;
 }
 
 interface UsersFile {
@@ -74,7 +80,7 @@ function checkPassword(password: unknown): string {
 }
 
 function publicUser(stored: StoredUser): User {
-  const { passwordHash: _hidden, ...user } = stored;
+  const { passwordHash: _hidden, lockedUntil: _lock, ...user } = stored;
   return { ...user, groups: [...user.groups] };
 }
 
@@ -169,6 +175,58 @@ export class LocalDirectory implements Directory {
     }
     const matches = await passwordMatches(password, stored.passwordHash);
     return matches && !stored.disabled ? publicUser(stored) : undefined;
+  }
+
+  /**
+   * Locks sign-in for NAME until `until` (see StoredUser.lockedUntil). A name without an
+   * account is left alone: the sign-in throttle keeps those in memory.
+   */
+  async lock(name: string, until: Date): Promise<void> {
+    const key = normaliseUsername(name);
+    await this.#update((file) => {
+      const user = file.users[key];
+      if (user) user.lockedUntil = until.toISOString();
+    });
+  }
+
+  /** Lifts a sign-in lock. Returns when it would have ended (undefined: it was not locked). Throws NotFoundError for an unknown user. */
+  async unlock(name: string): Promise<Date | undefined> {
+    const key = normaliseUsername(name);
+    return this.#update((file) => {
+      const user = file.users[key];
+      if (!user) throw new NotFoundError(`There is no user "${key}".`, 'user_not_found');
+      const until = this.#activeLock(user);
+      delete user.lockedUntil;
+      return until;
+    });
+  }
+
+  /** Until when NAME's sign-in is locked: undefined when it is not, null when there is no such user. */
+  async lockedUntil(name: string): Promise<Date | undefined | null> {
+    let key: string;
+    try {
+      key = normaliseUsername(name);
+    } catch {
+      return null;
+    }
+    const user = (await this.#read()).users[key];
+    return user ? this.#activeLock(user) : null;
+  }
+
+  /** Every user whose sign-in is locked now, with until when. */
+  async locks(): Promise<Map<string, Date>> {
+    const locks = new Map<string, Date>();
+    for (const user of Object.values((await this.#read()).users)) {
+      const until = this.#activeLock(user);
+      if (until) locks.set(user.name, until);
+    }
+    return locks;
+  }
+
+  #activeLock(user: StoredUser): Date | undefined {
+    if (!user.lockedUntil) return undefined;
+    const until = new Date(user.lockedUntil);
+    return until.getTime() > this.#now().getTime() ? until : undefined;
   }
 
   async #setDisabled(name: string, disabled: boolean): Promise<void> {

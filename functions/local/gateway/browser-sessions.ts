@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ALB_AUTH } from '../../adapters/aws/names.ts';
 import type { LocalDirectory } from '../../adapters/local/local-directory.ts';
 import type { Log } from '../../core/log.ts';
+import type { SignInLimits } from '../../core/sign-in-throttle.ts';
 import type { IdentitySigner } from '../identity-signer.ts';
 import { createEmbeddedOidc, type EmbeddedOidc, type MachineClientConfig } from '../oidc/provider.ts';
 import { securityHeaders } from './html.ts';
@@ -45,6 +46,8 @@ export interface BrowserSignInOptions {
   sessionTtlSeconds?: number;
   /** Where warnings and failed sign-ins are logged. */
   report: Log;
+  /** Password sign-in throttling and lockout; defaults in core/sign-in-throttle.ts. */
+  signInLimits?: Partial<SignInLimits>;
   /** The gateway's certificate when it serves HTTPS: trusted for its calls to its own provider. */
   tls?: { cert: string };
 }
@@ -81,6 +84,7 @@ export async function startBrowserSignIn(
     },
     extraClients: options.extraClients,
     report: options.report,
+    ...(options.signInLimits ? { signInLimits: options.signInLimits } : {}),
   });
   const rp = new RelyingParty({
     issuer,

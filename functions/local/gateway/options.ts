@@ -4,6 +4,7 @@ import type { LocalDirectory } from '../../adapters/local/local-directory.ts';
 import type { Log } from '../../core/log.ts';
 import type { LtiDeps, LtiLaunch } from '../../core/lti/launch.ts';
 import type { Session } from '../../core/session.ts';
+import type { SignInLimits } from '../../core/sign-in-throttle.ts';
 import type { AlbEvent, AlbResult, HttpApiEvent, HttpApiResult } from '../../handlers/http-types.ts';
 import type { IdentitySigner } from '../identity-signer.ts';
 import { type EmbeddedOidc, type MachineClientConfig, OIDC_MOUNT_PATH } from '../oidc/provider.ts';
@@ -44,6 +45,8 @@ export interface GatewayOptions {
   sessionTtlSeconds?: number;
   /** LTI 1.3 tool endpoints (/lti/login, /lti/launch, /lti/jwks); absent: not served. */
   lti?: GatewayLti;
+  /** Password sign-in throttling and lockout; defaults in core/sign-in-throttle.ts. */
+  signInLimits?: Partial<SignInLimits>;
   /** Access log; gets method, path without query, and status. Default: none. */
   log?: (line: string) => void;
   /** Failures and warnings, as structured log lines (local mode's logger). Default: JSON lines. */

@@ -9,6 +9,8 @@ import type { LocalDirectory } from '../../adapters/local/local-directory.ts';
 import { JsonLogger } from '../../adapters/log/json-logger.ts';
 import { DEFAULT_RESOURCE_SERVER } from '../../core/api/scopes.ts';
 import type { Log } from '../../core/log.ts';
+import { type SignInLimits, SignInThrottle, waitText } from '../../core/sign-in-throttle.ts';
+import { normaliseUsername } from '../../core/username.ts';
 import { BodyTooLargeError, readBody } from '../gateway/body.ts';
 import { escapeHtml, newNonce, sendPage } from '../gateway/html.ts';
 import { OIDC_COOKIES } from '../gateway/identity-headers.ts';
@@ -68,6 +70,8 @@ export interface EmbeddedOidcOptions {
   apiScopes?: string[];
   /** Trust X-Forwarded-* (set when a TLS terminator sits in front of the gateway). */
   trustProxy?: boolean;
+  /** Password sign-in throttling; defaults in core/sign-in-throttle.ts. */
+  signInLimits?: Partial<SignInLimits>;
 }
 
 export interface EmbeddedOidc {
@@ -179,6 +183,7 @@ export async function createEmbeddedOidc(options: EmbeddedOidcOptions): Promise<
     ...extraClients.flatMap((c) => c.scopes),
   ]);
   const keys = await loadOrCreateKeys(options.dataDir);
+  const throttle = new SignInThrottle(options.signInLimits);
 
   const provider = new Provider(options.issuer, {
     adapter: memoryAdapterFactory(),
@@ -374,11 +379,36 @@ export async function createEmbeddedOidc(options: EmbeddedOidcOptions): Promise<
         throw error;
       }
       const username = form.get('username') ?? '';
+      // The address of the connection itself: X-Forwarded-For is the client's to invent.
+      const address = req.socket.remoteAddress ?? '';
+      const name = throttleName(username);
+      const stored = await directory.lockedUntil(username);
+      const refusal = throttle.check(address, name, stored === null ? null : stored?.getTime());
+      if (refusal) {
+        const wait = waitText(refusal.retryAt, Date.now());
+        const message =
+          refusal.by === 'account'
+            ? `Too many failed sign-ins for this account. Try again in ${wait}, or ask your administrator to unlock it.`
+            : `Too many failed sign-ins from your network. Try again in ${wait}.`;
+        sendPage(res, 429, 'Sign in', loginForm(uid, username, message), {
+          headers: { 'retry-after': String(Math.max(1, Math.ceil((refusal.retryAt - Date.now()) / 1000))) },
+        });
+        return;
+      }
       const user = await directory.verifyPassword(username, form.get('password') ?? '');
       if (!user) {
+        const lockedUntil = throttle.failed(address, name, stored !== null);
+        if (lockedUntil !== undefined && stored !== null) {
+          await directory.lock(username, new Date(lockedUntil));
+          report('warn', 'oidc: account locked after too many failed sign-ins', {
+            user: name,
+            until: new Date(lockedUntil).toISOString(),
+          });
+        }
         sendPage(res, 401, 'Sign in', loginForm(uid, username, 'Wrong username or password.'));
         return;
       }
+      throttle.succeeded(name);
       await provider.interactionFinished(
         req,
         res,
@@ -407,6 +437,15 @@ ${alert}
 <input id="password" name="password" type="password" autocomplete="current-password" required${describedBy}${invalid}>
 <button type="submit">Sign in</button>
 </form>`;
+  }
+}
+
+/** The name failures are counted by: the account's key, or the text itself for a name no account could have. */
+function throttleName(username: string): string {
+  try {
+    return normaliseUsername(username);
+  } catch {
+    return username.trim().toLowerCase().slice(0, 200);
   }
 }
 
