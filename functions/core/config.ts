@@ -79,6 +79,7 @@ const envSchema = z.object({
   HUBLESS_DATA_DIR: z.string().min(1).default('.hubless'),
   HUBLESS_HOMES_DIR: z.string().min(1).optional(),
   HUBLESS_MAX_SERVERS: z.coerce.number().int().min(1).default(200),
+  HUBLESS_SHARED_DATA: z.enum(['true', 'false']).default('true'),
   HUBLESS_TLS_CERT: z.string().min(1).optional(),
   HUBLESS_TLS_KEY: z.string().min(1).optional(),
 });
@@ -109,6 +110,8 @@ export interface Settings {
      */
     homesDir: string;
     maxServers: number;
+    /** Whether labs get the class's shared data folder (core/shared-data.ts): HUBLESS_SHARED_DATA. */
+    sharedData: boolean;
     /** PEM files of the gateway's certificate chain and key; absent with an https URL: self-signed. */
     tlsCert?: string;
     tlsKey?: string;
@@ -142,6 +145,7 @@ export function parseSettings(env: Record<string, string | undefined>): Settings
       dataDir: value.HUBLESS_DATA_DIR,
       homesDir: value.HUBLESS_HOMES_DIR ?? `${value.HUBLESS_DATA_DIR.replace(/\/+$/, '')}-homes`,
       maxServers: value.HUBLESS_MAX_SERVERS,
+      sharedData: value.HUBLESS_SHARED_DATA === 'true',
       ...(value.HUBLESS_TLS_CERT ? { tlsCert: value.HUBLESS_TLS_CERT } : {}),
       ...(value.HUBLESS_TLS_KEY ? { tlsKey: value.HUBLESS_TLS_KEY } : {}),
     },

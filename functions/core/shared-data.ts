@@ -7,6 +7,10 @@
  */
 export type SharedDataAccess = 'read' | 'write';
 
+/** Where the shared folder appears in every home (read-only), and in a course admin's (writable). */
+export const SHARED_FOLDER = 'shared';
+export const SHARED_WRITE_FOLDER = 'shared-write';
+
 /** Course admins: the group `course-admins`, or the admin group of a course (`<course>-admins`, see core/lti). */
 export const COURSE_ADMINS_GROUP = 'course-admins';
 

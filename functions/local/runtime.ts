@@ -187,6 +187,8 @@ export async function startLocalRuntime(
         runDir,
         labRuntimeRoot: accounts.isolated ? resolve(homesDir, '.hubless-run') : runDir,
         accounts,
+        // Beside the homes like the lab package; no username starts with a dot.
+        ...(local.sharedData ? { sharedDir: resolve(homesDir, '.hubless-shared') } : {}),
         onEvent: deliver,
         startTimeoutMs: settings.startTimeoutSeconds * 1000,
         log,

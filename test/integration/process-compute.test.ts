@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -266,6 +266,92 @@ describe('ProcessCompute with real Jupyter servers', () => {
         bystander.kill('SIGKILL');
       }
     });
+  });
+});
+
+describe('the shared data folder', () => {
+  const asRoot = process.getuid?.() === 0;
+  let shared: ProcessCompute;
+  let sharedDir: string;
+
+  beforeAll(() => {
+    sharedDir = path.join(dir, 'homes', '.hubless-shared');
+    shared = new ProcessCompute({
+      jupyter,
+      labPackageDir: LAB_DIR,
+      runDir: path.join(dir, 'shared-run'),
+      onEvent: () => undefined,
+      stopGraceMs: 5_000,
+      sharedDir,
+    });
+  });
+  afterAll(() => shared?.close());
+
+  async function labFor(user: string, sharedData: 'read' | 'write') {
+    const handle = await shared.start({ ...(await specFor(user)), sharedData });
+    const status = await shared.poll(handle);
+    const deadline = Date.now() + 60_000;
+    let current = status;
+    while (current.state === 'pending' && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      current = await shared.poll(handle);
+    }
+    if (current.state !== 'running') throw new Error(`${user}'s lab: ${JSON.stringify(current)}`);
+    return { handle, url: `http://${current.target.host}:${current.target.port}${baseUrlFor(user, '')}` };
+  }
+
+  async function save(lab: { url: string }, user: string, file: string, content: string) {
+    return fetch(`${lab.url}api/contents/${file}`, {
+      method: 'PUT',
+      headers: await ownerWriteHeaders(lab.url, user),
+      body: JSON.stringify({ type: 'file', format: 'text', content }),
+    });
+  }
+
+  it("lets a course admin's lab write it and every student's lab read it", async () => {
+    const teacher = await labFor('teacher', 'write');
+    const student = await labFor('student', 'read');
+
+    expect((await save(teacher, 'teacher', 'shared-write/data.csv', 'a,b\n1,2\n')).status).toBe(201);
+    const read = await fetch(`${student.url}api/contents/shared/data.csv`, {
+      headers: { 'x-amzn-oidc-data': await identity('student') },
+    });
+    expect(read.status).toBe(200);
+    expect(await read.json()).toMatchObject({ content: 'a,b\n1,2\n' });
+    // A student has no writable way in: no shared-write in their home.
+    const none = await fetch(`${student.url}api/contents/shared-write`, {
+      headers: { 'x-amzn-oidc-data': await identity('student') },
+    });
+    expect(none.status).toBe(404);
+
+    await shared.stop(teacher.handle, 'test over');
+    await shared.stop(student.handle, 'test over');
+  });
+
+  it.runIf(asRoot)("refuses a student's write, even through the folder's own path", async () => {
+    const student = await labFor('reader', 'read');
+    const refused = await save(student, 'reader', 'shared/mine.txt', 'overwrite the class data');
+    expect(refused.status).toBe(403);
+    expect(await refused.text()).toMatch(/Permission denied/);
+    expect(existsSync(path.join(sharedDir, 'mine.txt'))).toBe(false);
+    await shared.stop(student.handle, 'test over');
+  });
+
+  it('takes the writable link back when a course admin is a student again, and leaves a file of the same name alone', async () => {
+    const former = await labFor('former', 'write');
+    await shared.stop(former.handle, 'test over');
+    const home = await homes.ensure('former');
+    expect(readlinkSync(path.join(home, 'shared-write'))).toBe(sharedDir);
+
+    const again = await labFor('former', 'read');
+    expect(existsSync(path.join(home, 'shared-write'))).toBe(false);
+    await shared.stop(again.handle, 'test over');
+
+    const own = await homes.ensure('keeps');
+    await writeFile(path.join(own, 'shared'), 'my own notes called shared');
+    const lab = await labFor('keeps', 'read');
+    expect(readFileSync(path.join(own, 'shared'), 'utf8')).toBe('my own notes called shared');
+    await shared.stop(lab.handle, 'test over');
   });
 });
 

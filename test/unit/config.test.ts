@@ -34,6 +34,16 @@ describe('parseSettings', () => {
   });
 });
 
+describe('HUBLESS_SHARED_DATA', () => {
+  it('gives labs the shared folder unless it is false, and names the two values it takes', () => {
+    expect(parseSettings({}).local.sharedData).toBe(true);
+    expect(parseSettings({ HUBLESS_SHARED_DATA: 'false' }).local.sharedData).toBe(false);
+    expect(() => parseSettings({ HUBLESS_SHARED_DATA: 'no' })).toThrow(
+      /HUBLESS_SHARED_DATA \(got "no"\).*"true"\|"false"/,
+    );
+  });
+});
+
 describe('HUBLESS_LOG_LEVEL', () => {
   it('defaults to info and accepts debug, info, warn and error', () => {
     expect(parseSettings({}).logLevel).toBe('info');

@@ -15,6 +15,7 @@ import {
 import { CapacityError, isHublessError, SpawnError } from '../../core/errors.ts';
 import type { Compute, ComputeStatus, ComputeTask, LaunchSpec } from '../../core/ports.ts';
 import { baseUrlFor, parseSessionId } from '../../core/session.ts';
+import { SHARED_FOLDER, SHARED_WRITE_FOLDER } from '../../core/shared-data.ts';
 import { LAB_PORT, type TaskStateDetail, taskStatusFromDetail } from '../../core/task-event.ts';
 import { taskFamily, taskFamilyPrefix } from './names.ts';
 import { type AwsCaller, awsCaller, awsErrorMessage, awsErrorName } from './retry.ts';
@@ -26,9 +27,9 @@ export const LAB_CONTAINER = 'lab';
 /** Where the user's EFS access point is mounted: jupyter/docker-stacks' home. */
 export const HOME_MOUNT = '/home/jovyan';
 /** The class's shared data, read-only in every lab. */
-export const SHARED_MOUNT = `${HOME_MOUNT}/shared`;
+export const SHARED_MOUNT = `${HOME_MOUNT}/${SHARED_FOLDER}`;
 /** The same folder, writable, in the labs of course admins only (core/shared-data.ts). */
-export const SHARED_WRITE_MOUNT = `${HOME_MOUNT}/shared-write`;
+export const SHARED_WRITE_MOUNT = `${HOME_MOUNT}/${SHARED_WRITE_FOLDER}`;
 
 /**
  * Environment keys that differ per session and so travel in RunTask container overrides

@@ -25,6 +25,11 @@ export interface LabAccounts {
   readonly isolated: boolean;
   /** The account `user`'s labs run as, created on first use (`home` becomes its home). */
   ensure(user: string, home: string): Promise<LabAccount>;
+  /**
+   * The group that owns the shared data folder: a course admin's lab runs with it as its
+   * group and may write there; everyone else only reads (core/shared-data.ts).
+   */
+  sharedGroup(): Promise<number>;
 }
 
 /** Every lab runs as the user who runs hubless (not root): users are not kept apart. */
@@ -40,9 +45,18 @@ export class CurrentUserAccounts implements LabAccounts {
   async ensure(): Promise<LabAccount> {
     return this.#account;
   }
+
+  async sharedGroup(): Promise<number> {
+    return this.#account.gid;
+  }
 }
 
 export const ACCOUNT_PREFIX = 'hubless-';
+/**
+ * The shared data folder's group. An underscore never appears in a username, so no user's
+ * own group (`hubless-<name>`) can ever be this one.
+ */
+export const SHARED_GROUP = 'hubless_shared';
 /** useradd refuses longer names on most systems (and `ps` truncates past it). */
 const ACCOUNT_NAME_MAX = 32;
 const NOLOGIN_SHELLS = ['/usr/sbin/nologin', '/sbin/nologin', '/bin/false'];
@@ -69,11 +83,12 @@ export class SystemAccounts implements LabAccounts {
   readonly #known = new Map<string, Promise<LabAccount>>();
   /** useradd locks /etc/passwd: one at a time from this process (others are retried). */
   #queue: Promise<unknown> = Promise.resolve();
+  #sharedGid: Promise<number> | undefined;
 
   static supported(): string | undefined {
     if (process.platform !== 'linux')
       return `hubless gives each user a system account only on Linux (useradd); on ${process.platform} run it as your own user, not root.`;
-    for (const tool of ['useradd', 'getent']) {
+    for (const tool of ['useradd', 'groupadd', 'getent']) {
       if (!toolPath(tool))
         return `hubless runs as root, so it gives each user a system account, but ${tool} is missing. Install the passwd package (Debian/Ubuntu: \`apt-get install passwd\`).`;
     }
@@ -88,6 +103,29 @@ export class SystemAccounts implements LabAccounts {
       account.catch(() => this.#known.delete(user));
     }
     return account;
+  }
+
+  async sharedGroup(): Promise<number> {
+    this.#sharedGid ??= this.#createSharedGroup();
+    this.#sharedGid.catch(() => {
+      this.#sharedGid = undefined;
+    });
+    return this.#sharedGid;
+  }
+
+  async #createSharedGroup(): Promise<number> {
+    const existing = await lookupGroup(SHARED_GROUP);
+    if (existing !== undefined) return existing;
+    const run = this.#queue.then(() => exec('groupadd', ['--system', SHARED_GROUP]));
+    this.#queue = run.catch(() => undefined);
+    // Another hubless may have made it a moment ago: the look-up below is what counts.
+    await run.catch(() => undefined);
+    const made = await lookupGroup(SHARED_GROUP);
+    if (made === undefined)
+      throw new Error(
+        `Could not create the system group ${SHARED_GROUP} for the shared data folder (groupadd --system ${SHARED_GROUP}).`,
+      );
+    return made;
   }
 
   async #create(user: string, home: string): Promise<LabAccount> {
@@ -135,6 +173,15 @@ async function lookup(name: string): Promise<LabAccount | undefined> {
     const [, , uid, gid] = line.split(':');
     if (uid === undefined || gid === undefined) return undefined;
     return { name, uid: Number(uid), gid: Number(gid) };
+  } catch {
+    return undefined; // getent exits 2 for an unknown name
+  }
+}
+
+async function lookupGroup(name: string): Promise<number | undefined> {
+  try {
+    const gid = (await exec('getent', ['group', name])).trim().split(':')[2];
+    return gid === undefined ? undefined : Number(gid);
   } catch {
     return undefined; // getent exits 2 for an unknown name
   }

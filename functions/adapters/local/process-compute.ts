@@ -1,7 +1,20 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createWriteStream, existsSync, renameSync, type WriteStream } from 'node:fs';
-import { chmod, chown, lchown, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  chown,
+  lchown,
+  mkdir,
+  readdir,
+  readFile,
+  readlink,
+  rm,
+  stat,
+  symlink,
+  unlink,
+  writeFile,
+} from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { constants } from 'node:os';
@@ -9,6 +22,7 @@ import path from 'node:path';
 import { SpawnError } from '../../core/errors.ts';
 import type { Log } from '../../core/log.ts';
 import type { Compute, ComputeStatus, ComputeTask, LaunchSpec } from '../../core/ports.ts';
+import { SHARED_FOLDER, SHARED_WRITE_FOLDER } from '../../core/shared-data.ts';
 import {
   type TaskStateChangeEvent,
   type TaskStateDetail,
@@ -44,6 +58,13 @@ export interface ProcessComputeOptions {
   labRuntimeRoot?: string;
   /** Where a failed event delivery is logged. Default: JSON lines. */
   log?: Log;
+  /**
+   * The class's shared data folder (core/shared-data.ts): every lab gets `~/shared`, a
+   * course admin's also `~/shared-write`, both links to it. Run as root, the folder belongs
+   * to root and the group `hubless_shared` (mode 2775) and only course admins' labs run
+   * with that group, so students read it and cannot write it. Unset: no shared folder.
+   */
+  sharedDir?: string;
 }
 
 const HANDLE_PREFIX = 'local-task/';
@@ -100,7 +121,8 @@ function markerFor(id: string): string {
  * start-up so servers left by a crashed control plane do not keep running unseen.
  */
 export class ProcessCompute implements Compute {
-  private readonly options: Required<ProcessComputeOptions>;
+  private readonly options: Required<Omit<ProcessComputeOptions, 'sharedDir'>>;
+  private readonly sharedDir: string | undefined;
   private readonly tasks = new Map<string, Task>();
 
   constructor(options: ProcessComputeOptions) {
@@ -113,6 +135,7 @@ export class ProcessCompute implements Compute {
       ...options,
       accounts: options.accounts ?? labAccountsForThisProcess(),
     };
+    this.sharedDir = options.sharedDir;
   }
 
   /** Whether each user's labs run as an OS account of their own (hubless runs as root). */
@@ -321,7 +344,33 @@ export class ProcessCompute implements Compute {
       if ((await stat(spec.home)).uid !== account.uid) await chownTree(spec.home, account);
       await chown(runtimeDir, account.uid, account.gid);
     }
+    if (this.sharedDir && spec.sharedData) return this.shareData(this.sharedDir, spec, account);
     return account;
+  }
+
+  /**
+   * Links the shared folder into the home and gives the account the lab runs as: with the
+   * shared folder's group for a course admin (who may write it), its own group otherwise.
+   * The links are made as root in a home the user owns, so nothing there is followed or
+   * replaced: an entry the user made with either name is left as it is.
+   */
+  private async shareData(dir: string, spec: LaunchSpec, account: LabAccount): Promise<LabAccount> {
+    const { accounts } = this.options;
+    const group = await accounts.sharedGroup();
+    await mkdir(dir, { recursive: true, mode: 0o755 });
+    if (accounts.isolated) {
+      await chown(dir, 0, group);
+      // setgid: files an admin adds keep the group, so the next admin can manage them too.
+      await chmod(dir, 0o2775);
+    }
+    await linkInHome(spec.home, SHARED_FOLDER, dir, account, accounts.isolated);
+    if (spec.sharedData !== 'write') {
+      // No longer a course admin: take back the writable way in (only if it is our link).
+      await unlinkIfPointsTo(path.join(spec.home, SHARED_WRITE_FOLDER), dir);
+      return account;
+    }
+    await linkInHome(spec.home, SHARED_WRITE_FOLDER, dir, account, accounts.isolated);
+    return { ...account, gid: group };
   }
 
   private envFor(spec: LaunchSpec, runtimeDir: string, account: LabAccount): NodeJS.ProcessEnv {
@@ -551,6 +600,28 @@ async function chownTree(dir: string, account: LabAccount): Promise<void> {
     if (entry.isDirectory()) await chownTree(file, account);
     else await lchown(file, account.uid, account.gid);
   }
+}
+
+async function linkInHome(
+  home: string,
+  name: string,
+  target: string,
+  account: LabAccount,
+  isolated: boolean,
+): Promise<void> {
+  const link = path.join(home, name);
+  try {
+    await symlink(target, link);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return;
+    throw error;
+  }
+  if (isolated) await lchown(link, account.uid, account.gid);
+}
+
+async function unlinkIfPointsTo(link: string, target: string): Promise<void> {
+  const points = await readlink(link).catch(() => undefined);
+  if (points === target) await unlink(link);
 }
 
 /** Throws when some directory above `target` is closed to other users (its account could not reach it). */
