@@ -59,16 +59,21 @@ export function queryParam(event: AlbEvent, name: string): string | undefined {
  * which any client can send.
  */
 export function isSameOrigin(event: AlbEvent): boolean {
-  const origin = event.headers.origin;
-  const host = event.headers.host;
-  if (origin && host) {
+  return isSameOriginRequest(event.headers);
+}
+
+/** isSameOrigin on a request's headers (lower-case names), for the local gateway's own forms. */
+export function isSameOriginRequest(headers: Record<string, string | string[] | undefined>): boolean {
+  const origin = headers.origin;
+  const host = headers.host;
+  if (typeof origin === 'string' && origin && typeof host === 'string' && host) {
     try {
       return new URL(origin).host === host;
     } catch {
       return false;
     }
   }
-  return event.headers['sec-fetch-site'] === 'same-origin';
+  return headers['sec-fetch-site'] === 'same-origin';
 }
 
 export interface ErrorView {

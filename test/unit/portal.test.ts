@@ -155,13 +155,32 @@ describe('portal', () => {
     expect(other.body).toContain('belongs to another user');
   });
 
+  it('signs out by POST only: GET /logout asks, and a post from another site is refused (CSRF)', async () => {
+    const { request } = setup();
+    const page = await request('GET', '/', 'alice');
+    expect(page.body).toContain('<form class="inline" method="post" action="/logout">');
+    expect(page.body).not.toContain('href="/logout"');
+    const asked = await request('GET', '/logout', 'alice');
+    expect(asked.statusCode).toBe(200);
+    expect(asked.headers?.['set-cookie']).toBeUndefined();
+    expect(asked.body).toContain('<form method="post" action="/logout">');
+    const forged = await request('POST', '/logout', 'alice', {
+      headers: { origin: 'https://attacker.example' },
+    });
+    expect(forged.statusCode).toBe(403);
+    expect(forged.headers?.['set-cookie']).toBeUndefined();
+  });
+
   it('signs out by expiring every part of the ALB session cookie, then ends the Cognito session', async () => {
     const { request } = setup();
     const locations: string[] = [];
     const cookies: string[] = [];
     let query: Record<string, string> = {};
     for (let step = 0; step < 4; step++) {
-      const answer = await request('GET', '/logout', 'alice', { queryStringParameters: query });
+      const answer =
+        step === 0
+          ? await request('POST', '/logout', 'alice', { headers: { origin: 'https://labs.example.edu' } })
+          : await request('GET', '/logout', 'alice', { queryStringParameters: query });
       expect(answer.statusCode).toBe(303);
       cookies.push(answer.headers?.['set-cookie'] ?? '');
       const location = answer.headers?.location ?? '';

@@ -10,7 +10,15 @@ import { errorView, formFields, html, isSameOrigin, json, queryParam, redirect }
 import type { AlbEvent, AlbResult } from '../http-types.ts';
 import type { PortalDeps } from './context.ts';
 import { launchRoute } from './launch.ts';
-import { adminPage, errorPage, homePage, notRunningPage, type PageUser, spawnPendingPage } from './views.ts';
+import {
+  adminPage,
+  errorPage,
+  homePage,
+  logoutPage,
+  notRunningPage,
+  type PageUser,
+  spawnPendingPage,
+} from './views.ts';
 
 interface Request {
   event: AlbEvent;
@@ -132,8 +140,12 @@ const ALB_COOKIE_PARTS = 4;
  * and honours one Set-Cookie per Lambda response unless multi-value headers are on, so
  * each step expires one part and redirects to the next; the last goes to Cognito's logout.
  */
-const logout: Route = async (deps, { event }) => {
+const logout: Route = async (deps, { event, user }) => {
   const part = Number(queryParam(event, 'part') ?? '0');
+  // The first step only by POST (a same-origin form, checked for every POST below): a
+  // cross-site link or image must not start a sign-out. A GET without a later step asks.
+  if (event.httpMethod.toUpperCase() !== 'POST' && !(Number.isInteger(part) && part > 0))
+    return html(200, logoutPage(user));
   const index = Number.isInteger(part) && part >= 0 && part < ALB_COOKIE_PARTS ? part : 0;
   const next = index + 1 < ALB_COOKIE_PARTS ? `/logout?part=${index + 1}` : (deps.logoutUrl ?? '/');
   return {
@@ -175,6 +187,7 @@ const ROUTES: Record<string, Route> = {
   'GET /admin': admin,
   'POST /admin/stop': adminStop,
   'GET /logout': logout,
+  'POST /logout': logout,
 };
 
 export async function routePortal(deps: PortalDeps, event: AlbEvent): Promise<AlbResult> {

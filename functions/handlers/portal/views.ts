@@ -10,7 +10,7 @@ import { escapeHtml as e } from '../http.ts';
 const STYLE = `
   body { font-family: system-ui, sans-serif; max-width: 52rem; margin: 2rem auto; padding: 0 1rem; color: #1b1f23; }
   header { display: flex; justify-content: space-between; align-items: baseline; border-bottom: 1px solid #ccc; margin-bottom: 1.5rem; }
-  header a { margin-left: 1rem; }
+  header a, header form { margin-left: 1rem; }
   button, .button { font: inherit; padding: .5rem 1.1rem; border-radius: 4px; border: 1px solid #555; background: #f4f4f4; cursor: pointer; text-decoration: none; color: inherit; display: inline-block; }
   button.primary, .button.primary { background: #1a5fb4; color: #fff; border-color: #1a5fb4; }
   button:focus-visible, a:focus-visible { outline: 3px solid #f5c211; outline-offset: 2px; }
@@ -28,11 +28,20 @@ export interface PageUser {
   admin: boolean;
 }
 
+/** GET /logout asks first: a link or an image elsewhere must not sign anyone out (CSRF). */
+export function logoutPage(user: PageUser): string {
+  return layout(
+    'Sign out',
+    user,
+    `<h2>Sign out of hubless?</h2><form method="post" action="/logout"><button type="submit" class="primary">Sign out</button></form>`,
+  );
+}
+
 export function layout(title: string, user: PageUser | undefined, main: string): string {
   const nav = user
     ? `<nav aria-label="Account"><span>Signed in as <strong>${e(user.name)}</strong></span>${
         user.admin ? '<a href="/admin">Admin</a>' : ''
-      }<a href="/">Home</a><a href="/logout">Sign out</a></nav>`
+      }<a href="/">Home</a><form class="inline" method="post" action="/logout"><button type="submit">Sign out</button></form></nav>`
     : '';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">

@@ -4,9 +4,10 @@ import { ALB_AUTH } from '../../adapters/aws/names.ts';
 import type { LocalDirectory } from '../../adapters/local/local-directory.ts';
 import type { Log } from '../../core/log.ts';
 import type { SignInLimits } from '../../core/sign-in-throttle.ts';
+import { isSameOriginRequest } from '../../handlers/http.ts';
 import type { IdentitySigner } from '../identity-signer.ts';
 import { createEmbeddedOidc, type EmbeddedOidc, type MachineClientConfig } from '../oidc/provider.ts';
-import { securityHeaders } from './html.ts';
+import { escapeHtml, securityHeaders, sendPage } from './html.ts';
 import { LOGIN_COOKIE, SESSION_COOKIE } from './identity-headers.ts';
 import { gatewayIssuer } from './options.ts';
 import { isPageNavigation, safeReturnTo } from './paths.ts';
@@ -24,7 +25,7 @@ import {
 /**
  * Browser sign-in, as the ALB's `authenticate-cognito` does it: an unknown browser is
  * sent to the embedded provider (code + PKCE), comes back at /oauth2/idpresponse and
- * gets an opaque session cookie; /logout ends both the session and the provider's.
+ * gets an opaque session cookie; a POST to /logout ends both the session and the provider's.
  */
 export const CALLBACK_PATH = '/oauth2/idpresponse';
 export const LOGOUT_PATH = '/logout';
@@ -96,7 +97,14 @@ export async function startBrowserSignIn(
   const ttlSeconds = options.sessionTtlSeconds ?? ALB_AUTH.sessionTimeoutSeconds;
   return {
     oidc,
-    sessions: new BrowserSessions(rp, options.directory, publicUrl, ttlSeconds, options.report),
+    sessions: new BrowserSessions({
+      rp,
+      directory: options.directory,
+      publicUrl,
+      ttlSeconds,
+      report: options.report,
+      endProviderSession: (req, res) => oidc.endSession(req, res),
+    }),
   };
 }
 
@@ -113,20 +121,24 @@ export class BrowserSessions {
   readonly #ttlSeconds: number;
   readonly #secure: boolean;
   readonly #report: Log;
+  readonly #endProviderSession: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
-  constructor(
-    rp: RelyingParty,
-    directory: LocalDirectory,
-    publicUrl: string,
-    ttlSeconds: number,
-    report: Log,
-  ) {
-    this.#report = report;
-    this.#rp = rp;
-    this.#directory = directory;
-    this.#publicUrl = publicUrl;
-    this.#ttlSeconds = ttlSeconds;
-    this.#secure = publicUrl.startsWith('https:');
+  constructor(options: {
+    rp: RelyingParty;
+    directory: LocalDirectory;
+    publicUrl: string;
+    ttlSeconds: number;
+    report: Log;
+    /** Ends the embedded provider's session of the browser that sent the request. */
+    endProviderSession: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+  }) {
+    this.#report = options.report;
+    this.#rp = options.rp;
+    this.#directory = options.directory;
+    this.#publicUrl = options.publicUrl;
+    this.#ttlSeconds = options.ttlSeconds;
+    this.#secure = options.publicUrl.startsWith('https:');
+    this.#endProviderSession = options.endProviderSession;
   }
 
   /** The request's session, while it lasts and its user is still allowed in. */
@@ -236,7 +248,7 @@ export class BrowserSessions {
    */
   #startSession(
     req: IncomingMessage,
-    user: { username: string; sub: string; email?: string; idToken?: string },
+    user: { username: string; sub: string; email?: string },
   ): BrowserSession {
     this.#sessions.delete(readCookie(req.headers.cookie, SESSION_COOKIE));
     const now = Date.now();
@@ -249,21 +261,45 @@ export class BrowserSessions {
       checkedAt: now,
     };
     if (user.email) session.email = user.email;
-    if (user.idToken) session.idToken = user.idToken;
     this.#sessions.set(session);
     return session;
   }
 
-  /** Ends the session here, then at the provider (which comes back to the portal). */
+  /**
+   * Sign-out. GET only asks (a confirmation form): a link or an image on another site must
+   * not sign anyone out (CSRF). POST, from a page of this origin only, ends the browser's
+   * session here and its provider session, so the next sign-in asks for the password.
+   */
   async logout(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const id = readCookie(req.headers.cookie, SESSION_COOKIE);
     const session = this.#sessions.get(id);
+    if (req.method !== 'POST') {
+      const body = session
+        ? `<h1>Sign out of hubless?</h1><p>Signed in as <strong>${escapeHtml(session.username)}</strong>.</p>
+<form method="post" action="${LOGOUT_PATH}"><button type="submit">Sign out</button></form>
+<p><a href="/">Back to the portal</a></p>`
+        : '<h1>You are signed out</h1><p><a href="/">Sign in again</a></p>';
+      sendPage(res, 200, session ? 'Sign out' : 'Signed out', body);
+      return;
+    }
+    if (!isSameOriginRequest(req.headers)) {
+      refuse(req, res, {
+        status: 403,
+        code: 'forbidden',
+        title: 'Sign-out refused',
+        message: 'This sign-out was sent from another site. Use the Sign out button in hubless.',
+      });
+      return;
+    }
     this.#sessions.delete(id);
-    const location = await this.#rp.logoutUrl({
-      postLogoutRedirectUri: `${this.#publicUrl}/`,
-      ...(session?.idToken ? { idToken: session.idToken } : {}),
+    await this.#endProviderSession(req, res);
+    // POST, then GET: the answer to a reload is the "signed out" page, not a resubmission.
+    res.writeHead(303, {
+      location: LOGOUT_PATH,
+      'set-cookie': this.#sessionCookie('', 0),
+      ...securityHeaders(),
     });
-    this.#redirect(res, location, this.#sessionCookie('', 0));
+    res.end();
   }
 
   #sessionCookie(value: string, maxAge: number): string {

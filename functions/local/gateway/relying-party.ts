@@ -11,7 +11,6 @@ export interface SignedIn {
   sub: string;
   username: string;
   email?: string;
-  idToken?: string;
 }
 
 export class RelyingParty {
@@ -87,19 +86,7 @@ export class RelyingParty {
     const username = typeof claims.username === 'string' ? claims.username : claims.sub;
     const signedIn: SignedIn = { sub: claims.sub, username };
     if (typeof claims.email === 'string') signedIn.email = claims.email;
-    if (tokens.id_token) signedIn.idToken = tokens.id_token;
     return signedIn;
-  }
-
-  /** The provider's end-session URL, coming back to `postLogoutRedirectUri`. */
-  async logoutUrl(options: { idToken?: string; postLogoutRedirectUri: string }): Promise<string> {
-    const config = await this.#configuration();
-    const params: Record<string, string> = {
-      post_logout_redirect_uri: options.postLogoutRedirectUri,
-      client_id: this.#clientId,
-    };
-    if (options.idToken) params.id_token_hint = options.idToken;
-    return client.buildEndSessionUrl(config, params).href;
   }
 }
 

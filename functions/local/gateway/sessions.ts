@@ -12,8 +12,6 @@ export interface BrowserSession {
   sub: string;
   username: string;
   email?: string;
-  /** Kept for the provider's end-session call (id_token_hint). Never logged. */
-  idToken?: string;
   createdAt: number;
   expiresAt: number;
   /** When the directory last confirmed the user is still allowed in. */

@@ -41,11 +41,18 @@ declare module 'oidc-provider' {
     save(): Promise<string>;
   }
 
+  export interface SessionModel {
+    accountId?: string;
+    destroy(): Promise<void>;
+  }
+
   export class Provider {
     constructor(issuer: string, configuration?: Record<string, unknown>);
     readonly issuer: string;
     proxy: boolean;
     Grant: typeof GrantModel;
+    /** The session a request's cookie names (a new, empty one when none); lib/models/session.js. */
+    Session: { get(ctx: { req: IncomingMessage; res: ServerResponse }): Promise<SessionModel> };
     callback(): (req: IncomingMessage, res: ServerResponse) => Promise<void>;
     interactionDetails(req: IncomingMessage, res: ServerResponse): Promise<InteractionDetails>;
     interactionFinished(

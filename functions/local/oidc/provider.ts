@@ -80,6 +80,13 @@ export interface EmbeddedOidc {
   provider: Provider;
   /** Serves a request whose path starts with `/oidc`. */
   handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+  /**
+   * Ends the provider's session of the browser that sent `req` (its session cookie), so the
+   * next sign-in asks for the password again. Done here, on the server, rather than by the
+   * end-session page's self-submitting form, which a browser without JavaScript, or one
+   * that is closed first, would never send.
+   */
+  endSession(req: IncomingMessage, res: ServerResponse): Promise<void>;
 }
 
 /**
@@ -421,7 +428,13 @@ export async function createEmbeddedOidc(options: EmbeddedOidcOptions): Promise<
     sendPage(res, 200, 'Sign in', loginForm(uid, '', undefined));
   }
 
-  return { issuer: options.issuer, apiResource, provider, handle };
+  async function endSession(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // Session.get reads the signed cookie with the provider's keys: a forged one finds nothing.
+    const session = await provider.Session.get({ req, res });
+    if (session.accountId) await session.destroy();
+  }
+
+  return { issuer: options.issuer, apiResource, provider, handle, endSession };
 
   function loginForm(uid: string | undefined, username: string, error: string | undefined): string {
     const action = `${interactionPrefix}${encodeURIComponent(uid ?? '')}/login`;
