@@ -21,7 +21,18 @@ export const MUTATION_MODULES: MutationModule[] = [
   {
     name: 'session and lifecycle transitions',
     files: ['functions/core/session.ts', 'functions/core/lifecycle.ts'],
-    tests: ['test/unit/session.test.ts', 'test/unit/servers.test.ts'],
+    // Every unit test that drives sessions through core: starts, stops, task events,
+    // progress polls, culls and reconciliation all go through these transitions.
+    tests: [
+      'test/unit/session.test.ts',
+      'test/unit/servers.test.ts',
+      'test/unit/api-servers.test.ts',
+      'test/unit/reconcile-fakes.test.ts',
+      'test/unit/culler-sweep.test.ts',
+      'test/unit/portal.test.ts',
+      'test/unit/api-hub.test.ts',
+      'test/unit/pool-host-urls.test.ts',
+    ],
     ci: false,
   },
   {

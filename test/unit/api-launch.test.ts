@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LaunchLinkError } from '../../functions/core/api/errors.ts';
-import { hashToken } from '../../functions/core/use-cases/launch-links.ts';
+import { createLaunchLink, hashToken } from '../../functions/core/use-cases/launch-links.ts';
 import type { AlbEvent } from '../../functions/handlers/http-types.ts';
 import type { PortalDeps } from '../../functions/handlers/portal/context.ts';
 import { launchRoute } from '../../functions/handlers/portal/launch.ts';
@@ -68,6 +68,7 @@ describe('launch links', () => {
 
     it('returns the same link for a repeated Idempotency-Key, and refuses the key for another request', async () => {
       const first = await create({ path: 'a.ipynb' }, { 'idempotency-key': 'lms-42' });
+      expect(first.status).toBe(201);
       const again = await create({ path: 'a.ipynb' }, { 'idempotency-key': 'lms-42' });
       expect(again.status).toBe(200);
       expect(again.json).toEqual(first.json);
@@ -78,6 +79,67 @@ describe('launch links', () => {
       const reused = await create({ path: 'b.ipynb' }, { 'idempotency-key': 'lms-42' });
       expect(reused.status).toBe(409);
       expect(reused.json.error.code).toBe('idempotency_key_reused');
+    });
+
+    it('makes a new link for every request without an Idempotency-Key', async () => {
+      const first = await create({ path: 'a.ipynb' });
+      const second = await create({ path: 'a.ipynb' });
+      expect([first.status, second.status]).toEqual([201, 201]);
+      expect(second.json.url).not.toBe(first.json.url);
+    });
+
+    it('refuses a key reused for other course material', async () => {
+      const course = { path: 'c/a.ipynb', repository: 'https://example.edu/c.git' };
+      expect((await create(course, { 'idempotency-key': 'lms-7' })).status).toBe(201);
+      const other = await create(
+        { ...course, repository: 'https://example.edu/d.git' },
+        { 'idempotency-key': 'lms-7' },
+      );
+      expect(other.status).toBe(409);
+      expect(other.json.error.code).toBe('idempotency_key_reused');
+    });
+
+    it('refuses an Idempotency-Key that is not 1-255 visible ASCII characters, saying what it must be', async () => {
+      for (const key of [' lms-42', 'lms-42 ', 'lms 42', 'clé', 'k'.repeat(256)]) {
+        const answer = await create({}, { 'idempotency-key': key });
+        expect(answer.status, JSON.stringify(key)).toBe(400);
+        expect(answer.json.error).toEqual({
+          code: 'invalid_idempotency_key',
+          message:
+            'The Idempotency-Key header must be 1-255 visible ASCII characters (a UUID is a good choice).',
+        });
+      }
+      expect((await create({}, { 'idempotency-key': 'k'.repeat(255) })).status).toBe(201);
+      expect(kit.links.links.size).toBe(1);
+    });
+
+    it('stores the link as asked: the hash, whose, which client, when; no path when none was asked', async () => {
+      const { json } = await create({ ttl_seconds: 120 });
+      const raw = new URL(json.url).searchParams.get('token')!;
+      const now = clock.now();
+      expect(kit.links.links.get(hashToken(raw))).toStrictEqual({
+        tokenHash: hashToken(raw),
+        user: 'ada',
+        client: expect.any(String),
+        createdAt: now.toISOString(),
+        expiresAt: Math.floor(now.getTime() / 1000) + 120,
+      });
+    });
+
+    it('puts the link under the public URL whatever its trailing slashes', async () => {
+      for (const publicUrl of [
+        'https://labs.example.edu',
+        'https://labs.example.edu/',
+        'https://labs.example.edu//',
+      ]) {
+        const { url } = await createLaunchLink(kit.core, kit.links, {
+          user: 'ada',
+          ttlSeconds: 60,
+          client: 'lms',
+          publicUrl,
+        });
+        expect(url).toMatch(/^https:\/\/labs\.example\.edu\/launch\?token=[0-9a-f]{64}$/);
+      }
     });
 
     it('makes a new link for the same key once the first has expired', async () => {
@@ -145,6 +207,14 @@ describe('launch links', () => {
       expect(compute.calls.start).toHaveLength(0);
     });
 
+    it('works until the second it expires', async () => {
+      const short = await create({ ttl_seconds: 60 });
+      const longer = await create({ ttl_seconds: 61 });
+      clock.advance(60);
+      await expect(visit(short.json.url, 'ada')).rejects.toMatchObject({ code: 'link_expired' });
+      expect((await visit(longer.json.url, 'ada')).statusCode).toBe(303);
+    });
+
     it('cannot be used by another signed-in user, and stays usable for its own', async () => {
       const { json } = await create();
       const error = await visit(json.url, 'bo').catch((e: unknown) => e);
@@ -166,7 +236,7 @@ describe('launch links', () => {
       });
     });
 
-    it('is single-use under concurrency', async () => {
+    it('is single-use under concurrency: the others are told it was used', async () => {
       const { json } = await create();
       const results = await Promise.allSettled([
         visit(json.url, 'ada'),
@@ -174,6 +244,51 @@ describe('launch links', () => {
         visit(json.url, 'ada'),
       ]);
       expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      const refused = results.flatMap((r) => (r.status === 'rejected' ? [r.reason] : []));
+      expect(refused).toEqual([
+        expect.objectContaining({ code: 'link_used', status: 410 }),
+        expect.objectContaining({ code: 'link_used', status: 410 }),
+      ]);
+      expect(compute.calls.start).toHaveLength(1);
+    });
+
+    it('refuses a token that is not one of ours, even when a link has its hash', async () => {
+      const { json } = await create();
+      const stored = kit.links.links.get(hashToken(new URL(json.url).searchParams.get('token')!))!;
+      const odd = 'short!';
+      kit.links.links.set(hashToken(odd), { ...stored, tokenHash: hashToken(odd) });
+      await expect(visit(`https://labs.example.edu/launch?token=${odd}`, 'ada')).rejects.toMatchObject({
+        code: 'link_unknown',
+      });
+      expect(compute.calls.start).toHaveLength(0);
+    });
+
+    it('while the previous server is still stopping: asks to open it again, and leaves the link unused', async () => {
+      await kit.call('POST', '/api/v1/users/ada/server', { token, body: {} });
+      const running = (await kit.core.store.get('ada', ''))!;
+      await kit.core.store.update({ ...running, state: 'stopping' }, running.version);
+      const { json } = await create();
+      const used = await create();
+      await visit(used.json.url, 'ada').catch(() => undefined);
+      const expired = await create({ ttl_seconds: 60 });
+
+      await expect(visit(json.url, 'ada')).rejects.toThrow(
+        'Your previous server is still stopping. Open the link again in a few seconds.',
+      );
+      const raw = new URL(json.url).searchParams.get('token')!;
+      expect(kit.links.links.get(hashToken(raw))?.usedAt).toBeUndefined();
+      // A used or an expired link says so, stopping server or not.
+      kit.links.links.get(hashToken(new URL(used.json.url).searchParams.get('token')!))!.usedAt = clock
+        .now()
+        .toISOString();
+      await expect(visit(used.json.url, 'ada')).rejects.toMatchObject({ code: 'link_used' });
+      clock.advance(60);
+      await expect(visit(expired.json.url, 'ada')).rejects.toMatchObject({ code: 'link_expired' });
+
+      await compute.stop(running.computeHandle!, 'stopped');
+      const again = await create();
+      expect((await visit(again.json.url, 'ada')).statusCode).toBe(303);
+      expect(compute.calls.start).toHaveLength(2);
     });
 
     it('points a server that is already running at the new path', async () => {
