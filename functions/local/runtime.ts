@@ -252,6 +252,7 @@ export async function startLocalRuntime(
     });
     const machineClients = await new LocalMachineClients({ dataDir }).list();
     const ltiKeys = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
+    const toolKey = await loadOrCreateLtiToolKey(dataDir);
     const lti: GatewayLti = {
       deps: {
         platforms: new LocalLtiPlatforms({ dataDir }),
@@ -268,7 +269,8 @@ export async function startLocalRuntime(
         },
       },
       enter: (launch) => enterFromLti(deps, launch),
-      toolJwks: (await loadOrCreateLtiToolKey(dataDir)).publicJwks,
+      toolJwks: toolKey.publicJwks,
+      toolKey: toolKey.key,
     };
     const gateway = await startGateway({
       host: local.host,

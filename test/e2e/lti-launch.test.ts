@@ -8,7 +8,7 @@ import { SESSION_COOKIE } from '../../functions/local/gateway/identity-headers.t
 import { launchChromium } from '../support/chromium.ts';
 import { serveGitRepos, teacherGit } from '../support/git-http.ts';
 import { startTestLocalMode, type TestLocalMode } from '../support/local-mode.ts';
-import { type LaunchSpecifics, LTI, SimulatedPlatform } from '../support/lti-platform.ts';
+import { DEEP_LINKING, type LaunchSpecifics, LTI, SimulatedPlatform } from '../support/lti-platform.ts';
 
 /**
  * LTI 1.3 launches in a real browser: a simulated LMS (its own keys, JWKS and OIDC
@@ -176,6 +176,52 @@ describe('LTI 1.3 launch from a simulated LMS, in Chromium', () => {
     const grace = await local.runtime.directory.get('grace');
     expect(grace?.groups).toHaveLength(2);
     expect(grace?.groups[1]).toBe(`${grace?.groups[0]}-admins`);
+  });
+
+  it('lets a teacher choose the notebook an activity opens (deep linking), and a student lands in it', async () => {
+    const teacher = await newPage();
+    lms.tamper = {};
+    const launch = student('hopper');
+    launch.user.roles = [TEACHER];
+    await teacher.goto(lms.deepLinkUrl(local.url, launch));
+    await teacher.getByRole('heading', { name: 'Choose what this activity opens' }).waitFor();
+    expect(await hasSession(teacher)).toBe(false);
+    await teacher.getByLabel('Title').fill('Week 1 with hubless');
+    await teacher.getByLabel('Repository').fill(course.url);
+    await teacher.getByLabel('Branch').fill('main');
+    await teacher.getByLabel('Notebook').fill('intro-python/week1.ipynb');
+    await teacher.screenshot({ path: `${ARTIFACTS}/lti-deep-linking-choice.png`, fullPage: true });
+    await teacher.getByRole('button', { name: 'Add to the course' }).click();
+    await teacher.getByRole('heading', { name: 'Added to the course: Week 1 with hubless' }).waitFor();
+
+    const [item] = lms.linked.at(-1)?.[`${DEEP_LINKING}content_items`] as Array<{
+      type: string;
+      url: string;
+      custom: Record<string, string>;
+    }>;
+    expect(item).toEqual({
+      type: 'ltiResourceLink',
+      title: 'Week 1 with hubless',
+      url: `${local.url}/lti/launch`,
+      custom: { repository: course.url, branch: 'main', path: 'intro-python/week1.ipynb' },
+    });
+
+    // A student clicks the new activity: the LMS launches with the custom parameters it stored.
+    const page = await newPage();
+    await page.goto(lms.loginUrl(local.url, student('lin', item?.custom)));
+    await page.waitForURL(/\/user\/lin\/(notebooks|lab\/tree)\/intro-python\/week1\.ipynb$/, {
+      timeout: 120_000,
+    });
+  });
+
+  it('refuses a deep linking request from a student, with a page that says so', async () => {
+    const page = await newPage();
+    lms.tamper = {};
+    const launched = page.waitForResponse((r) => new URL(r.url()).pathname === '/lti/launch');
+    await page.goto(lms.deepLinkUrl(local.url, student('eve')));
+    expect((await launched).status()).toBe(403);
+    await page.getByText(/Only the course's teachers choose/).waitFor();
+    expect(await hasSession(page)).toBe(false);
   });
 
   const refusals: Array<[string, () => void, number, RegExp]> = [

@@ -1,9 +1,8 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { decodeJwt, type JWTPayload, type JWTVerifyGetKey, errors as joseErrors, jwtVerify } from 'jose';
-import { labPath } from '../api/schemas.ts';
-import { type ContentSource, contentFrom } from '../content.ts';
-import { HublessError } from '../errors.ts';
-import { normaliseUsername } from '../username.ts';
+import type { ContentSource } from '../content.ts';
+import { CLAIM, courseGroupFor, isInstructor, LtiError, linkTargetFrom, usernameFor } from './claims.ts';
+import { type DeepLinkingRequest, deepLinkingRequestFrom } from './deep-linking.ts';
 import type { LtiLogin, LtiPlatform, LtiPlatforms, LtiReplayGuard } from './ports.ts';
 
 /**
@@ -12,9 +11,11 @@ import type { LtiLogin, LtiPlatform, LtiPlatforms, LtiReplayGuard } from './port
  *
  *   1. the platform sends the browser to /lti/login (iss, login_hint, target_link_uri…);
  *      `startLtiLogin` answers with the platform's auth URL carrying a fresh state and nonce;
- *   2. the platform posts an id_token and the state to /lti/launch; `verifyLtiLaunch`
+ *   2. the platform posts an id_token and the state to /lti/launch; `verifyLtiMessage`
  *      checks everything the specification asks a tool to check, and says who the user
- *      is, which course, whether they teach it, and what to open.
+ *      is, which course, whether they teach it, and what to open (a resource link
+ *      launch), or that a teacher is choosing what a new link opens (a deep linking
+ *      request, core/lti/deep-linking.ts).
  *
  * Every refusal is an LtiError whose message says what was wrong and who can fix it.
  */
@@ -26,21 +27,6 @@ export const LTI_JWKS_PATH = '/lti/jwks';
 export const LTI_LOGIN_TTL_MS = 5 * 60_000;
 /** Clock skew accepted between the platform and us. */
 const CLOCK_TOLERANCE_SECONDS = 30;
-
-const CLAIM = 'https://purl.imsglobal.org/spec/lti/claim/';
-const INSTRUCTOR_ROLES = [
-  'http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor',
-  'http://purl.imsglobal.org/vocab/lis/v2/membership#Administrator',
-  'http://purl.imsglobal.org/vocab/lis/v2/membership#ContentDeveloper',
-  'http://purl.imsglobal.org/vocab/lis/v2/membership/Instructor#TeachingAssistant',
-  'http://purl.imsglobal.org/vocab/lis/v2/institution/person#Administrator',
-];
-
-export class LtiError extends HublessError {
-  constructor(code: string, reason: string, status = 401) {
-    super(code, status, reason);
-  }
-}
 
 export interface LtiDeps {
   platforms: LtiPlatforms;
@@ -116,11 +102,16 @@ export interface LtiLaunch {
   displayName?: string;
 }
 
-/** Step 2: verifies the id_token posted to /lti/launch and maps it to a hubless user. */
-export async function verifyLtiLaunch(
+/** What a verified id_token asks for. */
+export type LtiMessage =
+  | { type: 'LtiResourceLinkRequest'; launch: LtiLaunch }
+  | { type: 'LtiDeepLinkingRequest'; request: DeepLinkingRequest };
+
+/** Step 2: verifies the id_token posted to /lti/launch and says what it asks for, for which hubless user. */
+export async function verifyLtiMessage(
   deps: LtiDeps,
   form: { id_token?: string; state?: string },
-): Promise<LtiLaunch> {
+): Promise<LtiMessage> {
   if (!form.id_token || !form.state)
     throw new LtiError(
       'lti_launch_incomplete',
@@ -179,28 +170,30 @@ export async function verifyLtiLaunch(
   const deployment = claims[`${CLAIM}deployment_id`];
   if (typeof deployment !== 'string' || !platform.deploymentIds.includes(deployment))
     throw unknownDeployment(String(deployment), platform);
-  if (claims[`${CLAIM}message_type`] !== 'LtiResourceLinkRequest')
-    throw new LtiError(
-      'lti_wrong_message_type',
-      `hubless answers resource link launches (LtiResourceLinkRequest), not ${JSON.stringify(claims[`${CLAIM}message_type`])}.`,
-      400,
-    );
   if (claims[`${CLAIM}version`] !== '1.3.0')
     throw new LtiError(
       'lti_wrong_version',
       `hubless speaks LTI 1.3.0; the LMS sent version ${JSON.stringify(claims[`${CLAIM}version`])}.`,
       400,
     );
+  const type = claims[`${CLAIM}message_type`];
+  if (type === 'LtiDeepLinkingRequest')
+    return { type, request: deepLinkingRequestFrom(platform, deployment, claims) };
+  if (type !== 'LtiResourceLinkRequest')
+    throw new LtiError(
+      'lti_wrong_message_type',
+      `hubless answers resource link launches (LtiResourceLinkRequest) and deep linking requests (LtiDeepLinkingRequest), not ${JSON.stringify(type)}.`,
+      400,
+    );
   const link = claims[`${CLAIM}resource_link`] as { id?: unknown } | undefined;
   if (!link || typeof link.id !== 'string')
     throw new LtiError('lti_no_resource_link', 'The launch names no resource link (resource_link.id).', 400);
-  return launchFrom(platform, claims);
+  return { type, launch: launchFrom(platform, claims) };
 }
 
 function launchFrom(platform: LtiPlatform, claims: JWTPayload): LtiLaunch {
   const user = usernameFor(platform, claims);
-  const roles = Array.isArray(claims[`${CLAIM}roles`]) ? (claims[`${CLAIM}roles`] as unknown[]) : [];
-  const instructor = roles.some((role) => INSTRUCTOR_ROLES.includes(String(role)));
+  const instructor = isInstructor(claims);
   const context = claims[`${CLAIM}context`] as { id?: unknown; label?: unknown } | undefined;
   const courseGroup =
     context && typeof context.id === 'string'
@@ -212,67 +205,10 @@ function launchFrom(platform: LtiPlatform, claims: JWTPayload): LtiLaunch {
   if (courseGroup) launch.courseGroup = courseGroup;
   if (typeof claims.email === 'string') launch.email = claims.email;
   if (typeof claims.name === 'string') launch.displayName = claims.name;
-  try {
-    if (typeof custom.path === 'string' && custom.path) launch.path = labPath.parse(custom.path);
-    const content = contentFrom({
-      ...(typeof custom.repository === 'string' && custom.repository
-        ? { repository: custom.repository }
-        : {}),
-      ...(typeof custom.branch === 'string' && custom.branch ? { branch: custom.branch } : {}),
-    });
-    if (content) launch.content = content;
-  } catch (error) {
-    const detail =
-      error instanceof HublessError
-        ? error.message
-        : 'path must be a relative path such as week1/intro.ipynb';
-    throw new LtiError(
-      'lti_bad_custom_parameters',
-      `The link's custom parameters are wrong: ${detail}. Ask your teacher to fix the activity's settings.`,
-      400,
-    );
-  }
+  const { path, content } = linkTargetFrom(custom);
+  if (path) launch.path = path;
+  if (content) launch.content = content;
   return launch;
-}
-
-/** The hubless user of a launch: the configured claim, or a stable name derived from (iss, sub). */
-export function usernameFor(platform: LtiPlatform, claims: JWTPayload): string {
-  if (!platform.usernameClaim) {
-    const digest = createHash('sha256').update(`${platform.issuer}\n${claims.sub}`).digest('hex');
-    return `lti-${digest.slice(0, 16)}`;
-  }
-  const value = claimAt(claims, platform.usernameClaim);
-  try {
-    return normaliseUsername(value);
-  } catch (error) {
-    throw new LtiError(
-      'lti_bad_username',
-      `The LMS names this user ${JSON.stringify(value ?? null)} in ${platform.usernameClaim}, which is not a hubless username: ${(error as Error).message} An administrator can choose another claim (hubless lti add --username-claim).`,
-      400,
-    );
-  }
-}
-
-/** A group per course: its label made safe, plus a hash of (issuer, context id) so two courses never share one. */
-export function courseGroupFor(platform: LtiPlatform, contextId: string, label: unknown): string {
-  const slug = (typeof label === 'string' ? label : 'course')
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 40);
-  const digest = createHash('sha256').update(`${platform.issuer}\n${contextId}`).digest('hex').slice(0, 8);
-  return `${slug || 'course'}-${digest}`;
-}
-
-function claimAt(claims: JWTPayload, path: string): unknown {
-  // Claim names are URLs with dots in them: try the longest claim name first.
-  if (path in claims) return claims[path];
-  const dot = path.lastIndexOf('.');
-  if (dot < 0) return undefined;
-  const parent = claimAt(claims, path.slice(0, dot));
-  return parent && typeof parent === 'object'
-    ? (parent as Record<string, unknown>)[path.slice(dot + 1)]
-    : undefined;
 }
 
 async function findPlatform(

@@ -54,3 +54,15 @@ export interface LtiReplayGuard {
   /** True the first time a nonce is seen (until `expiresAt`, epoch ms), false ever after. */
   claimNonce(nonce: string, expiresAt: number): Promise<boolean>;
 }
+
+/**
+ * The tool's own RS256 key, the one /lti/jwks publishes: signs what hubless sends a
+ * platform (a deep linking response) and what it hands itself through a browser (the
+ * deep linking page's pending request), so neither can be forged on the way.
+ */
+export interface LtiToolKey {
+  /** A compact JWS of `claims`, RS256 under the published key id. */
+  sign(claims: Record<string, unknown>): Promise<string>;
+  /** The claims of a JWS this key signed, checking `exp`; throws for any other token. */
+  verify(token: string): Promise<Record<string, unknown>>;
+}

@@ -15,12 +15,25 @@ export function newNonce(): string {
   return randomBytes(16).toString('base64');
 }
 
-export function securityHeaders(nonce?: string): Record<string, string> {
+/**
+ * Where a page may send a form and who may frame it: only this origin, except on the LTI
+ * deep linking pages, which an LMS opens in its own frame and which post back to it.
+ */
+export interface PageEmbedding {
+  /** An extra origin forms may post to. */
+  formTarget?: string;
+  /** The one origin that may frame the page (else none may). */
+  frameAncestor?: string;
+}
+
+export function securityHeaders(nonce?: string, embedding: PageEmbedding = {}): Record<string, string> {
   const script = nonce ? `'nonce-${nonce}'` : `'none'`;
+  const formAction = embedding.formTarget ? `'self' ${embedding.formTarget}` : `'self'`;
   return {
-    'content-security-policy': `default-src 'none'; style-src 'unsafe-inline'; script-src ${script}; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`,
+    'content-security-policy': `default-src 'none'; style-src 'unsafe-inline'; script-src ${script}; img-src 'self' data:; form-action ${formAction}; frame-ancestors ${embedding.frameAncestor ?? `'none'`}; base-uri 'none'`,
     'x-content-type-options': 'nosniff',
-    'x-frame-options': 'DENY',
+    // X-Frame-Options cannot name an origin: frame-ancestors alone speaks when one may frame.
+    ...(embedding.frameAncestor ? {} : { 'x-frame-options': 'DENY' }),
     'referrer-policy': 'no-referrer',
     'cache-control': 'no-store',
   };
@@ -68,7 +81,12 @@ export function sendPage(
   status: number,
   title: string,
   body: string,
-  options: { nonce?: string; script?: string; headers?: Record<string, string | string[]> } = {},
+  options: {
+    nonce?: string;
+    script?: string;
+    headers?: Record<string, string | string[]>;
+    embedding?: PageEmbedding;
+  } = {},
 ): void {
   if (res.headersSent) {
     res.destroy();
@@ -76,7 +94,7 @@ export function sendPage(
   }
   const html = renderPage(title, body, options);
   res.writeHead(status, {
-    ...securityHeaders(options.nonce),
+    ...securityHeaders(options.nonce, options.embedding),
     'content-type': 'text/html; charset=utf-8',
     'content-length': Buffer.byteLength(html),
     ...options.headers,

@@ -3,6 +3,7 @@ import type { GatewayRouter } from '../../adapters/local/gateway-router.ts';
 import type { LocalDirectory } from '../../adapters/local/local-directory.ts';
 import type { Log } from '../../core/log.ts';
 import type { LtiDeps, LtiLaunch } from '../../core/lti/launch.ts';
+import type { LtiToolKey } from '../../core/lti/ports.ts';
 import type { Session } from '../../core/session.ts';
 import type { SignInLimits } from '../../core/sign-in-throttle.ts';
 import type { AlbEvent, AlbResult, HttpApiEvent, HttpApiResult } from '../../handlers/http-types.ts';
@@ -66,4 +67,6 @@ export interface GatewayLti {
   /** Creates the user and starts their server (core/lti/enter.ts). */
   enter: (launch: LtiLaunch) => Promise<Session>;
   toolJwks: { keys: JWK[] };
+  /** Signs deep linking answers (and the choice page's pending request) with the key toolJwks publishes. */
+  toolKey: LtiToolKey;
 }
