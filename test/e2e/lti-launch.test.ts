@@ -194,7 +194,7 @@ describe('LTI 1.3 launch from a simulated LMS, in Chromium', () => {
     await teacher.getByRole('button', { name: 'Add to the course' }).click();
     await teacher.getByRole('heading', { name: 'Added to the course: Week 1 with hubless' }).waitFor();
 
-    const [item] = lms.linked.at(-1)?.[`${DEEP_LINKING}content_items`] as Array<{
+    const [item] = lms.linked.at(-1)![`${DEEP_LINKING}content_items`] as Array<{
       type: string;
       url: string;
       custom: Record<string, string>;
