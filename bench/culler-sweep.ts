@@ -203,6 +203,8 @@ async function main(): Promise<void> {
           list: async () => [],
           upsert: async () => Promise.reject(new Error('unused')),
           disable: async () => undefined,
+          enable: async () => undefined,
+          resetPassword: async () => Promise.reject(new Error('unused')),
         },
         events: { publish: async () => undefined },
         clock: systemClock,

@@ -118,7 +118,9 @@ export function Routing({ stack, app }: StackContext) {
     'observe',
     'routes',
     'homes',
-    'directory-read',
+    // The admin page manages users (the portal reads the signed-in user on every request too).
+    'directory',
+    'directory-admin',
     'events',
     'lab-tokens',
   ]);

@@ -123,8 +123,8 @@ export type Capability =
   | 'reconcile'
   | 'routes'
   | 'homes'
-  | 'directory-read'
   | 'directory'
+  | 'directory-admin'
   | 'events'
   | 'lab-tokens';
 
@@ -265,15 +265,6 @@ export function grantCapabilities(fn: SstFunction, cp: ControlPlane, capabilitie
           'Access point ids are generated (access-point/fsap-...): read-only describe, and tagging only as part of CreateAccessPoint.',
         );
         break;
-      case 'directory-read':
-        // Who is signing in: the portal reads a user and their groups, never changes them.
-        statements.push(
-          new PolicyStatement({
-            actions: ['cognito-idp:AdminGetUser', 'cognito-idp:AdminListGroupsForUser'],
-            resources: [cp.userPool.userPoolArn],
-          }),
-        );
-        break;
       case 'directory':
         statements.push(
           new PolicyStatement({
@@ -291,6 +282,15 @@ export function grantCapabilities(fn: SstFunction, cp: ControlPlane, capabilitie
               'cognito-idp:ListUsersInGroup',
               'cognito-idp:CreateGroup',
             ],
+            resources: [cp.userPool.userPoolArn],
+          }),
+        );
+        break;
+      case 'directory-admin':
+        // Only the admin page enables a disabled user (the API's DELETE disables; nothing in it enables).
+        statements.push(
+          new PolicyStatement({
+            actions: ['cognito-idp:AdminEnableUser'],
             resources: [cp.userPool.userPoolArn],
           }),
         );

@@ -44,5 +44,10 @@ export function cachedDirectory(directory: Directory, options: CachedDirectoryOp
       entries.delete(key(name));
       return directory.disable(name);
     },
+    async enable(name) {
+      entries.delete(key(name));
+      return directory.enable(name);
+    },
+    resetPassword: (name) => directory.resetPassword(name),
   };
 }

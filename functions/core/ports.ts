@@ -171,6 +171,14 @@ export interface Directory {
   upsert(user: NewUser): Promise<User>;
   /** Disables sign-in. The user's home is kept. Idempotent. Throws NotFoundError for an unknown user. */
   disable(name: string): Promise<void>;
+  /** Lets a disabled user sign in again. Idempotent. Throws NotFoundError for an unknown user. */
+  enable(name: string): Promise<void>;
+  /**
+   * Replaces the user's password with a generated one and returns it, this once (an
+   * administrator hands it over; it is never stored in the clear nor returned again).
+   * Throws NotFoundError for an unknown user.
+   */
+  resetPassword(name: string): Promise<string>;
 }
 
 export interface KernelActivity {

@@ -26,7 +26,7 @@ import { advance } from '../core/lifecycle.ts';
 import type { Log } from '../core/log.ts';
 import { enterFromLti } from '../core/lti/enter.ts';
 import { MemoryLtiReplayGuard } from '../core/lti/memory-replay-guard.ts';
-import type { Compute, EventSink, LifecycleEvent } from '../core/ports.ts';
+import type { Clock, Compute, EventSink, LifecycleEvent } from '../core/ports.ts';
 import { ACTIVE_STATES } from '../core/session.ts';
 import type { TaskStateChangeEvent } from '../core/task-event.ts';
 import type { CullRun } from '../core/use-cases/cull.ts';
@@ -68,6 +68,8 @@ export interface LocalRuntimeOptions {
   log?: Log;
   /** Who labs run as; default: per-user system accounts when run as root, else the current user. */
   accounts?: LabAccounts;
+  /** The control plane's clock (tests move it forward to make a server idle); default: the system's. */
+  clock?: Clock;
   /** Called when local mode cannot go on (DynamoDB Local keeps dying); `hubless start` stops and exits 1. */
   onFatal?: (message: string) => void;
 }
@@ -228,6 +230,7 @@ export async function startLocalRuntime(
         metrics: options.quiet
           ? discardMetrics
           : new EmfMetrics({ dimensions: { Stage: 'local' }, write: output?.fileOnly }),
+        ...(options.clock ? { clock: options.clock } : {}),
       },
       jupyter.ui,
     );

@@ -1,4 +1,5 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoAnnouncementStore } from '../adapters/dynamodb/announcement-store.ts';
 import { DynamoEventLog } from '../adapters/dynamodb/event-store.ts';
 import { DynamoLaunchLinkStore } from '../adapters/dynamodb/launch-link-store.ts';
 import { DynamoLeaseStore } from '../adapters/dynamodb/lease-store.ts';
@@ -16,7 +17,7 @@ import type { CoreDeps } from '../core/deps.ts';
 import { randomHex } from '../core/ids.ts';
 import type { LabTokens } from '../core/lab-tokens.ts';
 import type { Log } from '../core/log.ts';
-import type { ActivityProbe, Compute, Directory, EventSink, Homes, Router } from '../core/ports.ts';
+import type { ActivityProbe, Clock, Compute, Directory, EventSink, Homes, Router } from '../core/ports.ts';
 import { systemClock } from '../core/ports.ts';
 import { teeSink, usageSink } from '../core/use-cases/usage.ts';
 import type { ApiDeps } from '../handlers/api/context.ts';
@@ -65,6 +66,8 @@ export interface Parts {
   api: Pick<ApiDeps, 'publicUrl' | 'tokenUrl' | 'serviceTokens'>;
   /** How the culler reads labs' activity; absent: directly over HTTP (it can reach them). */
   probe?: ActivityProbe;
+  /** The control plane's clock; absent: the system's (tests move it to make a server idle). */
+  clock?: Clock;
 }
 
 export interface Deps {
@@ -103,7 +106,7 @@ export function coreDeps(parts: Parts): CoreDeps {
     directory: cachedDirectory(parts.directory),
     // Every lifecycle event also feeds the usage report and the API's event list.
     events: withEventMetrics(teeSink(parts.events, [usageSink(usage), eventLog], parts.log), parts.metrics),
-    clock: systemClock,
+    clock: parts.clock ?? systemClock,
     settings,
     labEnvironment: () => ({
       HUBLESS_IDENTITY_KEYS_URL: identity.keysUrl,
@@ -133,6 +136,7 @@ export function portalDeps(parts: Parts, core: CoreDeps): PortalDeps {
       keysUrl: identity.keysUrl,
     }),
     launchLinks: stores(parts).launchLinks,
+    announcements: new DynamoAnnouncementStore({ client: parts.doc, tableName: parts.settings.tableName }),
   };
 }
 

@@ -142,6 +142,32 @@ describe('each function’s calls, against the policy the template gives it', ()
     expect(report.denied).toEqual([]);
   });
 
+  it('portal: the admin page lists, adds, changes, disables, enables users, resets a password, starts and stops servers, announces', async () => {
+    const portal = await portalHandler();
+    const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString();
+    const profile = awsCoreDeps().settings.profiles[0]?.name ?? '';
+    const report = await as('portal', async () => {
+      const post = async (path: string, fields: Record<string, string>) => {
+        const answer = await portal(albEvent('POST', path, 'ada', form(fields)));
+        expect([200, 303], `${path}: ${answer.body}`).toContain(answer.statusCode);
+      };
+      expect((await portal(albEvent('GET', '/admin', 'ada'))).statusCode).toBe(200);
+      await post('/admin/users/add', { user: 'eli', groups: 'cs201' });
+      await post('/admin/users/update', { user: 'eli', groups: '', profile });
+      await post('/admin/users/update', { user: 'eli', groups: 'cs201', profile });
+      await post('/admin/users/password', { user: 'eli' });
+      await post('/admin/users/disable', { user: 'eli' });
+      await post('/admin/users/enable', { user: 'eli' });
+      await post('/admin/servers/start', { user: 'eli' });
+      await post('/admin/stop', { user: 'eli', server: '' });
+      await post('/admin/servers/start', { user: 'eli' });
+      await post('/admin/servers/stop-group', { group: 'cs201' });
+      await post('/admin/announcement', { action: 'set', message: 'Maintenance at six' });
+      await post('/admin/announcement', { action: 'clear' });
+    });
+    expect(report.denied).toEqual([]);
+  });
+
   it('api: provision users, start, read and stop a server, make a launch link, disable', async () => {
     const api = makeApiHandler(awsApiDeps());
     const report = await as('api', async () => {

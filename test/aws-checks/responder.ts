@@ -3,6 +3,7 @@ import {
   AdminAddUserToGroupCommand,
   AdminCreateUserCommand,
   AdminDisableUserCommand,
+  AdminEnableUserCommand,
   AdminGetUserCommand,
   AdminListGroupsForUserCommand,
   AdminRemoveUserFromGroupCommand,
@@ -191,6 +192,10 @@ export function fakeAwsAccount(options: { account: string; region: string }) {
   cognito.on(AdminUpdateUserAttributesCommand).resolves({});
   cognito.on(AdminDisableUserCommand).callsFake(({ Username }) => {
     user(Username).enabled = false;
+    return {};
+  });
+  cognito.on(AdminEnableUserCommand).callsFake(({ Username }) => {
+    user(Username).enabled = true;
     return {};
   });
   cognito.on(AdminAddUserToGroupCommand).callsFake(({ Username, GroupName }) => {

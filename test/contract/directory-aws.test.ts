@@ -4,9 +4,11 @@ import {
   AdminCreateUserCommand,
   type AdminCreateUserCommandInput,
   AdminDisableUserCommand,
+  AdminEnableUserCommand,
   AdminGetUserCommand,
   AdminListGroupsForUserCommand,
   AdminRemoveUserFromGroupCommand,
+  AdminSetUserPasswordCommand,
   AdminUpdateUserAttributesCommand,
   type AttributeType,
   CognitoIdentityProviderClient,
@@ -106,6 +108,14 @@ function fakeUserPool() {
   }));
   mock.on(AdminDisableUserCommand).callsFake((input: { Username: string }) => {
     user(input.Username).enabled = false;
+    return {};
+  });
+  mock.on(AdminEnableUserCommand).callsFake((input: { Username: string }) => {
+    user(input.Username).enabled = true;
+    return {};
+  });
+  mock.on(AdminSetUserPasswordCommand).callsFake((input: { Username: string }) => {
+    user(input.Username);
     return {};
   });
 }

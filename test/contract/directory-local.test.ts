@@ -112,4 +112,14 @@ describe('LocalDirectory', () => {
       await expect(directory.setPassword('nobody', 'long-enough')).rejects.toBeInstanceOf(NotFoundError);
     });
   });
+
+  describe('resetPassword', () => {
+    it('signs the user in with the password it returns, and no longer with the old one', async () => {
+      const directory = new LocalDirectory({ dataDir: await freshDataDir() });
+      await directory.upsert({ name: 'hal', password: 'first-password' });
+      const password = await directory.resetPassword('hal');
+      expect(await directory.verifyPassword('hal', 'first-password')).toBeUndefined();
+      expect(await directory.verifyPassword('hal', password)).toMatchObject({ name: 'hal' });
+    });
+  });
 });

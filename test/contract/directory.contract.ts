@@ -119,5 +119,37 @@ export function describeDirectoryContract(
         await expect(directory.disable('ghost')).rejects.toBeInstanceOf(NotFoundError);
       });
     });
+
+    describe('enable', () => {
+      it('lets a disabled user in again and keeps the rest; idempotent', async () => {
+        const directory = await makeDirectory();
+        await directory.upsert({ name: 'gina', groups: ['g'] });
+        await directory.disable('gina');
+        await directory.enable('Gina');
+        await directory.enable('gina');
+        expect(await directory.get('gina')).toMatchObject({ disabled: false, groups: ['g'] });
+      });
+
+      it('throws NotFoundError for an unknown user', async () => {
+        const directory = await makeDirectory();
+        await expect(directory.enable('ghost')).rejects.toBeInstanceOf(NotFoundError);
+      });
+    });
+
+    describe('resetPassword', () => {
+      it('returns a new password each time, strong enough for the user pool', async () => {
+        const directory = await makeDirectory();
+        await directory.upsert({ name: 'hal' });
+        const first = await directory.resetPassword('hal');
+        const second = await directory.resetPassword('Hal');
+        expect(first).not.toBe(second);
+        expect(first).toMatch(/^(?=.*[a-z])(?=.*[A-Z])(?=.*\d)(?=.*[^A-Za-z0-9]).{12,}$/);
+      });
+
+      it('throws NotFoundError for an unknown user', async () => {
+        const directory = await makeDirectory();
+        await expect(directory.resetPassword('ghost')).rejects.toBeInstanceOf(NotFoundError);
+      });
+    });
   });
 }

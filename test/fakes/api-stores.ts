@@ -1,3 +1,4 @@
+import type { Announcement, AnnouncementStore } from '../../functions/core/announcements.ts';
 import type {
   EventLog,
   IdempotencyRecord,
@@ -91,5 +92,19 @@ export class MemoryEventLog implements EventLog {
       .sort(([a], [b]) => (a < b ? 1 : -1))
       .slice(0, limit)
       .map(([, e]) => structuredClone(e));
+  }
+}
+
+/** The announcement in memory (DynamoAnnouncementStore's semantics, same contract). */
+export class MemoryAnnouncementStore implements AnnouncementStore {
+  #current: Announcement | undefined;
+  async get(): Promise<Announcement | undefined> {
+    return this.#current ? { ...this.#current } : undefined;
+  }
+  async put(announcement: Announcement): Promise<void> {
+    this.#current = { ...announcement };
+  }
+  async clear(): Promise<void> {
+    this.#current = undefined;
   }
 }

@@ -81,6 +81,21 @@ export class MemoryDirectory implements Directory {
     if (!user) throw new NotFoundError(`No user named ${name}.`);
     user.disabled = true;
   }
+  async enable(name: string): Promise<void> {
+    const key = keyOf(name);
+    const user = key === undefined ? undefined : this.users.get(key);
+    if (!user) throw new NotFoundError(`No user named ${name}.`);
+    user.disabled = false;
+  }
+  /** Passwords the fake handed out, by user, so tests can check a reset. */
+  readonly passwords = new Map<string, string>();
+  async resetPassword(name: string): Promise<string> {
+    const key = keyOf(name);
+    if (key === undefined || !this.users.has(key)) throw new NotFoundError(`No user named ${name}.`);
+    const password = `Reset-Password-${this.passwords.size + 1}!`;
+    this.passwords.set(key, password);
+    return password;
+  }
 }
 
 function keyOf(name: string): string | undefined {

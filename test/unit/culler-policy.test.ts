@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { type CullPolicy, decideCull, formatDuration } from '../../functions/core/culling/policy.ts';
+import {
+  type CullPolicy,
+  decideCull,
+  formatDuration,
+  plannedStop,
+} from '../../functions/core/culling/policy.ts';
 import type { LabActivity } from '../../functions/core/ports.ts';
 import type { Session } from '../../functions/core/session.ts';
 
@@ -285,5 +290,46 @@ describe('formatDuration', () => {
     expect(formatDuration(60)).toBe('1 minute');
     expect(formatDuration(7200)).toBe('2 hours');
     expect(formatDuration(130)).toBe('2 minutes');
+  });
+});
+
+describe('plannedStop (the notice next to a running server)', () => {
+  const ready = {
+    state: 'ready' as const,
+    createdAt: '2026-12-02T09:58:00.000Z',
+    readyAt: '2026-12-02T10:00:00.000Z',
+  };
+
+  it('is the latest activity plus the idle timeout, and says so', () => {
+    const planned = plannedStop(
+      { ...ready, lastActivity: '2026-12-02T10:20:00.000Z' },
+      { idleTimeoutSeconds: 3600, maxAgeSeconds: 0 },
+    );
+    expect(planned).toMatchObject({ why: 'idle', at: new Date('2026-12-02T11:20:00.000Z') });
+    expect(planned?.message).toBe(
+      'Stops for inactivity at 11:20 UTC (after 60 minutes without activity) unless you use it.',
+    );
+  });
+
+  it('counts from ready when no activity was recorded, and never from an activity before it', () => {
+    const policy = { idleTimeoutSeconds: 1800, maxAgeSeconds: 0 };
+    expect(plannedStop(ready, policy)?.at.toISOString()).toBe('2026-12-02T10:30:00.000Z');
+    expect(
+      plannedStop({ ...ready, lastActivity: '2026-12-02T09:00:00.000Z' }, policy)?.at.toISOString(),
+    ).toBe('2026-12-02T10:30:00.000Z');
+  });
+
+  it('is the maximum run time when that comes first', () => {
+    const planned = plannedStop(
+      { ...ready, lastActivity: '2026-12-02T11:50:00.000Z' },
+      { idleTimeoutSeconds: 3600, maxAgeSeconds: 7200 },
+    );
+    expect(planned).toMatchObject({ why: 'max-age', at: new Date('2026-12-02T12:00:00.000Z') });
+    expect(planned?.message).toContain('the maximum run time is 2 hours');
+  });
+
+  it('is undefined for a server that is not running', () => {
+    for (const state of ['pending', 'launching', 'running', 'stopping', 'stopped', 'failed'] as const)
+      expect(plannedStop({ ...ready, state }, { idleTimeoutSeconds: 60, maxAgeSeconds: 0 })).toBeUndefined();
   });
 });

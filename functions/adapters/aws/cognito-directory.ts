@@ -2,6 +2,7 @@ import {
   AdminAddUserToGroupCommand,
   AdminCreateUserCommand,
   AdminDisableUserCommand,
+  AdminEnableUserCommand,
   AdminGetUserCommand,
   AdminListGroupsForUserCommand,
   AdminRemoveUserFromGroupCommand,
@@ -135,16 +136,7 @@ export class CognitoDirectory implements Directory {
           signIn = { invited: true };
         } else {
           const password = initialPassword();
-          await this.#call('Cognito AdminSetUserPassword', () =>
-            this.#cognito.send(
-              new AdminSetUserPasswordCommand({
-                UserPoolId: this.#pool,
-                Username: key,
-                Password: password,
-                Permanent: true,
-              }),
-            ),
-          );
+          await this.#setPassword(key, password);
           signIn = { initialPassword: password };
         }
       } catch (error) {
@@ -210,6 +202,46 @@ export class CognitoDirectory implements Directory {
     } catch (error) {
       throw translateCognitoError(error, key);
     }
+  }
+
+  async enable(name: string): Promise<void> {
+    const key = normaliseUsername(name);
+    try {
+      await this.#call('Cognito AdminEnableUser', () =>
+        this.#cognito.send(new AdminEnableUserCommand({ UserPoolId: this.#pool, Username: key })),
+      );
+    } catch (error) {
+      throw translateCognitoError(error, key);
+    }
+  }
+
+  /**
+   * A permanent password, like the one upsert sets for a user without e-mail: a temporary
+   * one would expire unused after the pool's TemporaryPasswordValidityDays, and the user
+   * could then not sign in at all.
+   */
+  async resetPassword(name: string): Promise<string> {
+    const key = normaliseUsername(name);
+    const password = initialPassword();
+    try {
+      await this.#setPassword(key, password);
+    } catch (error) {
+      throw translateCognitoError(error, key);
+    }
+    return password;
+  }
+
+  #setPassword(key: string, password: string) {
+    return this.#call('Cognito AdminSetUserPassword', () =>
+      this.#cognito.send(
+        new AdminSetUserPasswordCommand({
+          UserPoolId: this.#pool,
+          Username: key,
+          Password: password,
+          Permanent: true,
+        }),
+      ),
+    );
   }
 
   async #addToGroup(key: string, group: string): Promise<void> {

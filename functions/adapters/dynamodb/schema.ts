@@ -7,6 +7,7 @@
  *   session        USER#<user>          SERVER#<server>       STATE#<state>     <updatedAt>#<id>
  *   ALB slot       SLOT#<listenerArn>   PRIORITY#<nnnnn>      -                 -
  *   sweep lease    LEASE#<name>         LEASE                 -                 -
+ *   announcement   ANNOUNCEMENT#CURRENT ANNOUNCEMENT          -                 -
  *   (later kinds add their own pk prefixes)
  *
  * The state index lets the culler read only the sessions it may act on (query
@@ -30,4 +31,5 @@ export const keyPrefix = {
   slot: 'SLOT#',
   priority: 'PRIORITY#',
   lease: 'LEASE#',
+  announcement: 'ANNOUNCEMENT#',
 } as const;

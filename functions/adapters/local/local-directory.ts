@@ -155,6 +155,13 @@ export class LocalDirectory implements Directory {
     });
   }
 
+  /** A generated password replaces the user's; returned this once (see Directory.resetPassword). */
+  async resetPassword(name: string): Promise<string> {
+    const password = initialPassword();
+    await this.setPassword(name, password);
+    return password;
+  }
+
   /**
    * The user when `password` is theirs and they may sign in; otherwise undefined,
    * whatever the cause (unknown, disabled, no password, wrong password, a name that is

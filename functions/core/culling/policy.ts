@@ -145,3 +145,43 @@ export function formatDuration(seconds: number): string {
   if (seconds >= 120) return plural(Math.round(seconds / 60), 'minute');
   return plural(seconds, 'second');
 }
+
+export interface PlannedStop {
+  /** The earliest time the culler stops the server if nobody uses it until then. */
+  at: Date;
+  why: 'idle' | 'max-age';
+  /** What the user reads next to the server's state. */
+  message: string;
+}
+
+/**
+ * When the culler will stop a running server unless it sees activity first: the latest
+ * activity recorded on the session (or when it became ready) plus the idle timeout, or the
+ * maximum run time when that comes sooner. The culler records activity in coarse steps
+ * (sweep.ts), so this is the earliest the stop can happen; a user at work moves it on.
+ * Undefined for a server that is not running.
+ */
+export function plannedStop(
+  session: Pick<Session, 'state' | 'readyAt' | 'createdAt' | 'lastActivity'>,
+  policy: Pick<CullPolicy, 'idleTimeoutSeconds' | 'maxAgeSeconds'>,
+): PlannedStop | undefined {
+  if (session.state !== 'ready') return undefined;
+  const started = Date.parse(session.readyAt ?? session.createdAt);
+  const active = Math.max(started, Date.parse(session.lastActivity ?? '') || started);
+  const idleAt = active + policy.idleTimeoutSeconds * 1000;
+  const maxAt = policy.maxAgeSeconds > 0 ? started + policy.maxAgeSeconds * 1000 : Number.POSITIVE_INFINITY;
+  if (Number.isNaN(idleAt)) return undefined;
+  const at = new Date(Math.min(idleAt, maxAt));
+  const time = `${at.toISOString().slice(11, 16)} UTC`;
+  return maxAt < idleAt
+    ? {
+        at,
+        why: 'max-age',
+        message: `Stops at ${time}: the maximum run time is ${formatDuration(policy.maxAgeSeconds)}.`,
+      }
+    : {
+        at,
+        why: 'idle',
+        message: `Stops for inactivity at ${time} (after ${formatDuration(policy.idleTimeoutSeconds)} without activity) unless you use it.`,
+      };
+}

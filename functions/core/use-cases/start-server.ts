@@ -13,6 +13,7 @@ import { advance, finish, mutate } from '../lifecycle.ts';
 import type { Profile } from '../ports.ts';
 import { baseUrlFor, isTerminal, newSessionId, PROGRESS, type Session, transition } from '../session.ts';
 import { sharedDataAccess } from '../shared-data.ts';
+import { getActiveUser } from './users.ts';
 
 export interface StartRequest {
   user: string;
@@ -146,6 +147,24 @@ export async function startServer(deps: CoreDeps, request: StartRequest): Promis
     sessionId: session.id,
   });
   return { session: await launch(deps, session, profile, request.groups), created: true };
+}
+
+/**
+ * Starts a server for a user by name, as the API and the admin page do: the user must
+ * exist and be enabled, and the server starts with their groups and (unless the request
+ * names one) their default profile.
+ */
+export async function startServerFor(
+  deps: CoreDeps,
+  request: Omit<StartRequest, 'groups'>,
+): Promise<StartResult> {
+  const user = await getActiveUser(deps, request.user);
+  return startServer(deps, {
+    ...request,
+    user: user.name,
+    profile: request.profile ?? user.profile,
+    groups: user.groups,
+  });
 }
 
 /** The home an earlier session of this user recorded, so Homes need not search for it. */

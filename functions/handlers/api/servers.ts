@@ -5,9 +5,9 @@ import { contentFrom } from '../../core/content.ts';
 import { isTerminal, SESSION_STATES, type SessionState } from '../../core/session.ts';
 import { findServer, getServer } from '../../core/use-cases/get-server.ts';
 import { listServers } from '../../core/use-cases/list-servers.ts';
-import { startServer } from '../../core/use-cases/start-server.ts';
+import { startServerFor } from '../../core/use-cases/start-server.ts';
 import { stopSession } from '../../core/use-cases/stop-server.ts';
-import { getActiveUser, getUser, listUsers } from '../../core/use-cases/users.ts';
+import { getUser, membersOf } from '../../core/use-cases/users.ts';
 import { normaliseUsername } from '../../core/username.ts';
 import type { ApiHandlerFn } from './context.ts';
 import { emptyResult, jsonResult } from './http.ts';
@@ -23,17 +23,15 @@ function serverPath(user: string, server: string): string {
 }
 
 export const startServerRoute: ApiHandlerFn = async (deps, { params, body }) => {
-  const user = await getActiveUser(deps.core, params.user!);
   const request = (body ?? {}) as StartServerBody;
-  const { session } = await startServer(deps.core, {
-    user: user.name,
+  const { session } = await startServerFor(deps.core, {
+    user: params.user!,
     server: params.server ?? '',
-    profile: request.profile ?? user.profile,
-    groups: user.groups,
+    profile: request.profile,
     openPath: request.path,
     content: contentFrom(request),
   });
-  const location = { location: serverPath(user.name, session.server) };
+  const location = { location: serverPath(session.user, session.server) };
   return jsonResult(session.state === 'ready' ? 200 : 202, serverView(session, deps.publicUrl), location);
 };
 
@@ -62,9 +60,7 @@ export const listServersRoute: ApiHandlerFn = async (deps, { query }) => {
     states,
   });
   if (group !== undefined) {
-    const members = new Set(
-      (await listUsers(deps.core)).filter((u) => u.groups.includes(group)).map((u) => u.name),
-    );
+    const members = await membersOf(deps.core, group);
     sessions = sessions.filter((s) => members.has(s.user));
   }
   const page = paginate(sessions, (s) => `${s.user}\u0000${s.server}`, { limit, cursor });

@@ -1,6 +1,9 @@
 import type { IdentityVerifier } from '../../adapters/identity/alb-identity.ts';
+import type { AnnouncementStore } from '../../core/announcements.ts';
 import type { LaunchLinkStore } from '../../core/api/ports.ts';
 import type { CoreDeps } from '../../core/deps.ts';
+import type { AlbEvent, AlbResult } from '../http-types.ts';
+import type { PageUser } from './views.ts';
 
 /** What the portal handler needs; functions/wiring builds it once per process. */
 export interface PortalDeps {
@@ -12,6 +15,16 @@ export interface PortalDeps {
   logoutUrl?: string;
   /** Where LMS launch links (GET /launch?token=…) are redeemed. */
   launchLinks?: LaunchLinkStore;
+  /** Where the administrators' announcement is kept; absent: pages show none and it cannot be set. */
+  announcements?: AnnouncementStore;
   /** The front door's session cookie, which sign-out expires (the ALB's, split into <name>-0..N). */
   sessionCookie: string;
 }
+
+/** One portal request: the event and who sent it (checked against the directory). */
+export interface PortalRequest {
+  event: AlbEvent;
+  user: PageUser & { groups: string[]; profile?: string };
+}
+
+export type PortalRoute = (deps: PortalDeps, request: PortalRequest) => Promise<AlbResult>;

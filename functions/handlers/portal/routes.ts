@@ -2,28 +2,18 @@ import { ForbiddenError, NotFoundError } from '../../core/errors.ts';
 import type { Log } from '../../core/log.ts';
 import { baseUrlFor, labOrigin, type Session } from '../../core/session.ts';
 import { findServer } from '../../core/use-cases/get-server.ts';
-import { listServers } from '../../core/use-cases/list-servers.ts';
 import { DEFAULT_NAMED_SERVER_LIMIT, profilesFor, startServer } from '../../core/use-cases/start-server.ts';
 import { stopServer } from '../../core/use-cases/stop-server.ts';
 import { normaliseServerName } from '../../core/username.ts';
 import { errorView, formFields, html, isSameOrigin, json, queryParam, redirect } from '../http.ts';
 import type { AlbEvent, AlbResult } from '../http-types.ts';
-import type { PortalDeps } from './context.ts';
+import { adminRoute, announcementFor } from './admin.ts';
+import type { PortalDeps, PortalRequest, PortalRoute } from './context.ts';
 import { launchRoute } from './launch.ts';
-import {
-  adminPage,
-  errorPage,
-  homePage,
-  logoutPage,
-  notRunningPage,
-  type PageUser,
-  spawnPendingPage,
-} from './views.ts';
+import { errorPage, homePage, logoutPage, notRunningPage, type PageUser, spawnPendingPage } from './views.ts';
 
-interface Request {
-  event: AlbEvent;
-  user: PageUser & { groups: string[]; profile?: string };
-}
+type Request = PortalRequest;
+type Route = PortalRoute;
 
 /** Where a ready lab opens: its UI, or the path an LMS launch asked for. */
 export function labUrl(
@@ -53,8 +43,6 @@ function progressOf(session: Session, ui: 'lab' | 'tree') {
   };
 }
 
-type Route = (deps: PortalDeps, request: Request) => Promise<AlbResult>;
-
 /** The server a page is about: `?server=` (or a form field), '' for the default one. */
 function serverOf(event: AlbEvent, form?: Record<string, string>): string {
   return normaliseServerName(form ? form.server : queryParam(event, 'server'));
@@ -72,10 +60,18 @@ const home: Route = async (deps, { user }) => {
     .map((s) => ({ session: s, url: labUrl(s, deps.labUi) }));
   return html(
     200,
-    homePage(user, session, session ? labUrl(session, deps.labUi) : '', profiles, user.profile, {
-      servers: named,
-      limit: deps.core.settings.namedServerLimit ?? DEFAULT_NAMED_SERVER_LIMIT,
-    }),
+    homePage(
+      user,
+      session,
+      session ? labUrl(session, deps.labUi) : '',
+      profiles,
+      user.profile,
+      {
+        servers: named,
+        limit: deps.core.settings.namedServerLimit ?? DEFAULT_NAMED_SERVER_LIMIT,
+      },
+      deps.core.settings,
+    ),
   );
 };
 
@@ -114,22 +110,6 @@ const stop: Route = async (deps, { event, user }) => {
     reason: { code: 'user', message: 'Stopped by its owner.', by: `user:${user.name}` },
   });
   return redirect('/');
-};
-
-const admin: Route = async (deps, { user }) => {
-  if (!user.admin) throw new ForbiddenError('Only administrators can see all servers.');
-  return html(200, adminPage(user, await listServers(deps.core)));
-};
-
-const adminStop: Route = async (deps, { event, user }) => {
-  if (!user.admin) throw new ForbiddenError('Only administrators can stop other users’ servers.');
-  const form = formFields(event);
-  await stopServer(deps.core, {
-    user: form.user ?? '',
-    server: normaliseServerName(form.server),
-    reason: { code: 'admin', message: `Stopped by the administrator ${user.name}.`, by: `user:${user.name}` },
-  });
-  return redirect('/admin');
 };
 
 /** How many parts of a split ALB session cookie sign-out clears. */
@@ -184,8 +164,6 @@ const ROUTES: Record<string, Route> = {
   'GET /spawn-pending': spawnPending,
   'GET /progress': progress,
   'POST /stop': stop,
-  'GET /admin': admin,
-  'POST /admin/stop': adminStop,
   'GET /logout': logout,
   'POST /logout': logout,
 };
@@ -211,7 +189,12 @@ export async function routePortal(deps: PortalDeps, event: AlbEvent): Promise<Al
     const key = `${method === 'HEAD' ? 'GET' : method} ${event.path}`;
     if (key === 'GET /launch' && deps.launchLinks)
       return await launchRoute(deps.launchLinks)(deps, { event, user });
-    const route = ROUTES[key];
+    // Pages (not the progress poll, which is JSON) show the administrators' announcement.
+    if (key !== 'GET /progress') {
+      const announcement = await announcementFor(deps);
+      if (announcement) user.announcement = announcement;
+    }
+    const route = ROUTES[key] ?? adminRoute(key);
     if (route) return await route(deps, { event, user });
     if (event.path.startsWith('/user/') && (method === 'GET' || method === 'HEAD'))
       return await userPath(deps, { event, user });

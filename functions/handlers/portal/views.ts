@@ -1,3 +1,5 @@
+import type { Announcement } from '../../core/announcements.ts';
+import { type CullPolicy, plannedStop } from '../../core/culling/policy.ts';
 import type { Profile } from '../../core/ports.ts';
 import { describeState, type Session } from '../../core/session.ts';
 import { escapeHtml as e } from '../http.ts';
@@ -21,11 +23,42 @@ const STYLE = `
   .state { font-weight: 600; }
   form.inline { display: inline; }
   ol#log { color: #444; }
+  .announcement { border-left: 4px solid #1a5fb4; padding: .5rem 1rem; background: #eef4fc; margin-bottom: 1rem; }
+  .notice { border-left: 4px solid #986a44; padding: .3rem .8rem; background: #fdf6e3; }
+  .muted { color: #555; font-size: .9em; }
+  fieldset { border: 1px solid #ccc; margin: 0 0 1rem; }
+  td form { margin: .1rem 0; }
 `;
 
 export interface PageUser {
   name: string;
   admin: boolean;
+  /** The announcement every page shows this viewer (core/announcements.ts), when there is one. */
+  announcement?: Announcement;
+}
+
+/** How long servers may idle (and run), for the notice of when one will be stopped. */
+export type StopPolicy = Pick<CullPolicy, 'idleTimeoutSeconds' | 'maxAgeSeconds'>;
+
+/**
+ * What a user reads next to a server's state about its stop: when the culler will stop a
+ * running server (core/culling/policy.ts plannedStop), and why a stopped one was stopped.
+ */
+export function stopNotice(session: Session | undefined, policy: StopPolicy | undefined): string {
+  if (!session) return '';
+  if (session.state === 'stopped' && session.reason)
+    return `<span class="notice" data-stop-reason="${e(session.reason.code)}">${e(session.reason.message)}</span>`;
+  const planned = policy ? plannedStop(session, policy) : undefined;
+  if (!planned) return '';
+  return `<span class="notice" data-planned-stop="${e(planned.at.toISOString())}"><time datetime="${e(planned.at.toISOString())}">${e(planned.message)}</time></span>`;
+}
+
+function announcementBanner(announcement: Announcement | undefined): string {
+  if (!announcement) return '';
+  const until = announcement.endsAt
+    ? ` <small class="muted">(until ${e(announcement.endsAt.replace('T', ' ').slice(0, 16))} UTC)</small>`
+    : '';
+  return `<aside class="announcement" role="note" aria-label="Announcement" id="announcement"><p>${e(announcement.message)}${until}</p></aside>`;
 }
 
 /** GET /logout asks first: a link or an image elsewhere must not sign anyone out (CSRF). */
@@ -47,7 +80,7 @@ export function layout(title: string, user: PageUser | undefined, main: string):
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${e(title)} · hubless</title><style>${STYLE}</style></head>
 <body><header><h1><a href="/" style="color:inherit;text-decoration:none">hubless</a></h1>${nav}</header>
-<main id="main">${main}</main></body></html>`;
+${announcementBanner(user?.announcement)}<main id="main">${main}</main></body></html>`;
 }
 
 function profileChooser(profiles: Profile[], preferred?: string, id = 'profile'): string {
@@ -71,7 +104,12 @@ export interface NamedServers {
 }
 
 /** The named servers section: each server's state and actions, and a form for a new one. */
-function namedServersSection(named: NamedServers, profiles: Profile[], preferred?: string): string {
+function namedServersSection(
+  named: NamedServers,
+  profiles: Profile[],
+  preferred?: string,
+  policy?: StopPolicy,
+): string {
   if (named.limit === 0) return '';
   const rows = named.servers
     .map(({ session: s, url }) => {
@@ -86,7 +124,7 @@ function namedServersSection(named: NamedServers, profiles: Profile[], preferred
       else
         actions = `<a class="button" href="/spawn-pending?server=${encodeURIComponent(s.server)}">Watch it start</a>
           <form class="inline" method="post" action="/stop">${hidden}<button type="submit" aria-label="Cancel ${e(s.server)}">Cancel</button></form>`;
-      return `<tr><td>${e(s.server)}</td><td>${e(s.profile)}</td><td class="state">${e(describeState(s))}</td><td>${actions}</td></tr>`;
+      return `<tr><td>${e(s.server)}</td><td>${e(s.profile)}</td><td class="state">${e(describeState(s))}${s.state === 'ready' ? ` ${stopNotice(s, policy)}` : ''}</td><td>${actions}</td></tr>`;
     })
     .join('');
   const table = named.servers.length
@@ -111,6 +149,7 @@ export function homePage(
   /** The user's default profile (set by an admin or LMS), selected first. */
   preferred?: string,
   named: NamedServers = { servers: [], limit: 0 },
+  policy?: StopPolicy,
 ): string {
   const state = session ? describeState(session) : 'not started';
   let actions: string;
@@ -134,9 +173,10 @@ export function homePage(
     user,
     `<h2>Your server</h2>${failure}
      <p>State: <span class="state" id="server-state">${e(state)}</span></p>
+     ${session?.state === 'ready' ? `<p id="server-stop-notice">${stopNotice(session, policy)}</p>` : ''}
      ${actions}
      <p>Your files live in your home directory and stay there when your server stops.</p>
-     ${namedServersSection(named, profiles, preferred)}`,
+     ${namedServersSection(named, profiles, preferred, policy)}`,
   );
 }
 
@@ -183,30 +223,6 @@ export function spawnPendingPage(user: PageUser, session: Session): string {
        tick();
      })();
      </script>`,
-  );
-}
-
-export function adminPage(user: PageUser, sessions: Session[]): string {
-  const rows = sessions
-    .map(
-      (s) => `<tr><td>${e(s.user)}${s.server ? `/${e(s.server)}` : ''}</td><td>${e(describeState(s))}</td>
-        <td><time datetime="${e(s.createdAt)}">${e(s.createdAt.replace('T', ' ').slice(0, 19))}</time></td>
-        <td>${s.lastActivity ? `<time datetime="${e(s.lastActivity)}">${e(s.lastActivity.replace('T', ' ').slice(0, 19))}</time>` : '—'}</td>
-        <td><form class="inline" method="post" action="/admin/stop"><input type="hidden" name="user" value="${e(s.user)}">
-        <input type="hidden" name="server" value="${e(s.server)}"><button type="submit" aria-label="Stop ${e(s.user)}'s server">Stop</button></form></td></tr>`,
-    )
-    .join('');
-  return layout(
-    'Admin',
-    user,
-    `<h2>All servers</h2>
-     ${
-       sessions.length
-         ? `<table><caption>${sessions.length} active server${sessions.length === 1 ? '' : 's'}</caption>
-            <thead><tr><th scope="col">User</th><th scope="col">State</th><th scope="col">Started</th><th scope="col">Last activity</th><th scope="col">Action</th></tr></thead>
-            <tbody>${rows}</tbody></table>`
-         : '<p>No servers are running.</p>'
-     }`,
   );
 }
 
