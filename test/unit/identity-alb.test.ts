@@ -1,10 +1,14 @@
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { base64url, generateKeyPair, SignJWT } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createIdentityVerifier, type KeyFetcher } from '../../functions/adapters/identity/alb-identity.ts';
-import { UnauthorizedError, ValidationError } from '../../functions/core/errors.ts';
+import { base64url, exportSPKI, generateKeyPair, SignJWT } from 'jose';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import {
+  createIdentityVerifier,
+  httpKeyFetcher,
+  type KeyFetcher,
+} from '../../functions/adapters/identity/alb-identity.ts';
+import { DependencyTimeoutError, UnauthorizedError, ValidationError } from '../../functions/core/errors.ts';
 import {
   type IdentitySigner,
   LOCAL_SIGNER_ARN,
@@ -212,6 +216,198 @@ describe('ALB identity', () => {
       await expect(v.verify(await signer.sign({ sub: 'bob', username: 'bob' }))).resolves.toMatchObject({
         username: 'bob',
       });
+    });
+  });
+});
+
+/**
+ * Tokens made by hand with a key of the test's own, served by kid like the ALB's key
+ * server: for claims the local signer never writes (no sub, an odd email, nbf).
+ */
+describe('ALB identity: what the verified claims must hold, and every refusal in words', () => {
+  const KID = '6f1c2b3a-4d5e-4f60-8a7b-9c0d1e2f3a4b';
+  let key: CryptoKey;
+  let pem: string;
+  let requests: string[];
+  const fetcher: KeyFetcher = {
+    async fetch(uri) {
+      requests.push(uri);
+      if (uri === `${KEYS_URL}/${KID}`) return new TextEncoder().encode(pem).buffer as ArrayBuffer;
+      throw new Error(`404 ${uri}`);
+    },
+  };
+  const verifier = (options: Partial<Parameters<typeof createIdentityVerifier>[0]> = {}) =>
+    createIdentityVerifier({
+      signer: LOCAL_SIGNER_ARN,
+      issuer: ISSUER,
+      clientId: CLIENT,
+      keysUrl: KEYS_URL,
+      fetcher,
+      ...options,
+    });
+  const craft = (claims: Record<string, unknown>, header: Record<string, unknown> = {}) => {
+    const exp = Math.floor(Date.now() / 1000) + 60;
+    return new SignJWT({ exp, iss: ISSUER, ...claims })
+      .setProtectedHeader({
+        alg: 'ES256',
+        typ: 'JWT',
+        kid: KID,
+        signer: LOCAL_SIGNER_ARN,
+        iss: ISSUER,
+        client: CLIENT,
+        exp,
+        ...header,
+      })
+      .sign(key);
+  };
+
+  beforeAll(async () => {
+    const pair = await generateKeyPair('ES256', { extractable: true });
+    key = pair.privateKey;
+    pem = await exportSPKI(pair.publicKey);
+  });
+  beforeEach(() => {
+    requests = [];
+    vi.unstubAllGlobals();
+  });
+  afterAll(() => vi.unstubAllGlobals());
+
+  it('takes the e-mail only when it is a non-empty string', async () => {
+    await expect(
+      verifier().verify(await craft({ sub: 's1', username: 'ann', email: 'ann@example.org' })),
+    ).resolves.toStrictEqual({ username: 'ann', sub: 's1', email: 'ann@example.org' });
+    for (const email of ['', 42, ['a@b.c'], null])
+      await expect(
+        verifier().verify(await craft({ sub: 's1', username: 'ann', email })),
+      ).resolves.toStrictEqual({
+        username: 'ann',
+        sub: 's1',
+      });
+  });
+
+  it('refuses an identity without a subject or a user name, and says to sign in again', async () => {
+    for (const claims of [
+      { username: 'ann' },
+      { sub: '', username: 'ann' },
+      { sub: 's1' },
+      { sub: 's1', username: 7 },
+    ])
+      await expect(verifier().verify(await craft(claims)), JSON.stringify(claims)).rejects.toThrow(
+        new UnauthorizedError('The sign-in identity has no user name; sign in again.'),
+      );
+  });
+
+  it('says which check failed, in words a user can act on', async () => {
+    const cases: Array<[string, Promise<string>, string]> = [
+      [
+        'no header',
+        Promise.resolve(''),
+        'Sign in first: this request carries no identity from the load balancer.',
+      ],
+      [
+        'expired',
+        craft(
+          { sub: 's1', username: 'ann', exp: Math.floor(Date.now() / 1000) - 60 },
+          { exp: Math.floor(Date.now() / 1000) - 60 },
+        ),
+        'Your sign-in has expired: reload the page to sign in again.',
+      ],
+      [
+        'not yet valid',
+        craft({ sub: 's1', username: 'ann', nbf: Math.floor(Date.now() / 1000) + 600 }),
+        'Your sign-in has expired: reload the page to sign in again.',
+      ],
+      [
+        'another load balancer',
+        craft(
+          { sub: 's1', username: 'ann' },
+          { signer: 'arn:aws:elasticloadbalancing:eu-west-1:1:loadbalancer/app/x/1' },
+        ),
+        'The identity was not signed by this deployment’s load balancer.',
+      ],
+      [
+        'another client',
+        craft({ sub: 's1', username: 'ann' }, { client: 'someone-else' }),
+        'The identity was issued for another application.',
+      ],
+      [
+        'another issuer',
+        craft({ sub: 's1', username: 'ann', iss: 'https://elsewhere.example/oidc' }),
+        'The identity comes from another identity provider.',
+      ],
+      ['garbage', Promise.resolve('not-a-jwt'), 'The identity is not a valid signed token.'],
+    ];
+    for (const [what, token, message] of cases)
+      await expect(verifier().verify(await token), what).rejects.toThrow(new UnauthorizedError(message));
+    const forged = await craft({ sub: 's1', username: 'ann' });
+    const [h, p] = forged.split('.');
+    const other = (await craft({ sub: 's1', username: 'bob' })).split('.')[2];
+    await expect(verifier().verify(`${h}.${p}.${other}`)).rejects.toThrow(
+      new UnauthorizedError('The identity’s signature is not valid: it was changed or forged.'),
+    );
+  });
+
+  it('fetches keys under the configured key URL, whatever its trailing slashes', async () => {
+    const token = await craft({ sub: 's1', username: 'ann' });
+    await expect(verifier({ keysUrl: `${KEYS_URL}//` }).verify(token)).resolves.toMatchObject({
+      username: 'ann',
+    });
+    expect(requests).toEqual([`${KEYS_URL}/${KID}`]);
+  });
+
+  describe('httpKeyFetcher (plain HTTP keys of local mode)', () => {
+    const answer = (status: number, body: string | null = null) =>
+      vi.fn(async (_uri: string, _init?: RequestInit) => new Response(body, { status }));
+    const viaHttp = () => verifier({ fetcher: httpKeyFetcher(500) });
+
+    it('fetches the key by kid, refusing redirects, with a timeout', async () => {
+      const fetchMock = answer(200, pem);
+      vi.stubGlobal('fetch', fetchMock);
+      await expect(viaHttp().verify(await craft({ sub: 's1', username: 'ann' }))).resolves.toMatchObject({
+        username: 'ann',
+      });
+      expect(fetchMock).toHaveBeenCalledWith(`${KEYS_URL}/${KID}`, {
+        signal: expect.any(AbortSignal),
+        redirect: 'error',
+      });
+    });
+
+    it('a 4xx from the key server means a key it does not know: refused', async () => {
+      for (const status of [400, 404, 499]) {
+        vi.stubGlobal('fetch', answer(status));
+        await expect(
+          viaHttp().verify(await craft({ sub: 's1', username: 'ann' })),
+          String(status),
+        ).rejects.toThrow(
+          new UnauthorizedError('The identity was signed with a key this deployment does not know.'),
+        );
+      }
+    });
+
+    it('a 5xx or no answer is the key server failing: try again, not a forgery', async () => {
+      for (const status of [500, 503]) {
+        vi.stubGlobal('fetch', answer(status, 'busy'));
+        const error = await viaHttp()
+          .verify(await craft({ sub: 's1', username: 'ann' }))
+          .catch((e: unknown) => e);
+        expect(error, String(status)).toBeInstanceOf(DependencyTimeoutError);
+        expect((error as Error).message).toBe(
+          `The identity key server at http://keys.test answered ${status}; try again shortly.`,
+        );
+      }
+      vi.stubGlobal(
+        'fetch',
+        vi.fn(async () => {
+          throw new TypeError('fetch failed');
+        }),
+      );
+      const error = await viaHttp()
+        .verify(await craft({ sub: 's1', username: 'ann' }))
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(DependencyTimeoutError);
+      expect((error as Error).message).toMatch(
+        /^The identity key server at http:\/\/keys\.test did not answer within 500 ms\. Check that the gateway \(local mode\) is running/,
+      );
     });
   });
 });
