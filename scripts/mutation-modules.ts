@@ -66,6 +66,7 @@ export const MUTATION_MODULES: MutationModule[] = [
       'test/contract/session-store-dynamo.test.ts',
       'test/contract/api-stores-dynamo.test.ts',
       'test/contract/service-token-store.test.ts',
+      'test/contract/lease-store.test.ts',
     ],
     ci: false,
   },

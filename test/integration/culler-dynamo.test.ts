@@ -21,63 +21,6 @@ afterEach(() => {
   for (const compute of computes.splice(0)) compute.dispose();
 });
 
-describe('DynamoLeaseStore', () => {
-  async function leases(clock = new FakeClock()) {
-    return {
-      clock,
-      store: new DynamoLeaseStore({ client: dynamo.doc, tableName: await dynamo.freshTable(), clock }),
-    };
-  }
-
-  describe('acquire', () => {
-    it('gives a free lease to the first holder and refuses a second one', async () => {
-      const { store } = await leases();
-      expect(await store.acquire('culler', 'a', 60)).toBe(true);
-      expect(await store.acquire('culler', 'b', 60)).toBe(false);
-    });
-
-    it('lets the holder renew its own lease', async () => {
-      const { store } = await leases();
-      expect(await store.acquire('culler', 'a', 60)).toBe(true);
-      expect(await store.acquire('culler', 'a', 60)).toBe(true);
-    });
-
-    it('hands an expired lease to someone else', async () => {
-      const { store, clock } = await leases();
-      await store.acquire('culler', 'a', 60);
-      clock.advance(61);
-      expect(await store.acquire('culler', 'b', 60)).toBe(true);
-      expect(await store.acquire('culler', 'a', 60)).toBe(false);
-    });
-
-    it('gives a lease to exactly one of many racing holders', async () => {
-      const { store } = await leases();
-      const results = await Promise.all(
-        ['a', 'b', 'c', 'd', 'e', 'f'].map((holder) => store.acquire('race', holder, 60)),
-      );
-      expect(results.filter(Boolean)).toHaveLength(1);
-    });
-
-    it('keeps leases of different names apart', async () => {
-      const { store } = await leases();
-      expect(await store.acquire('one', 'a', 60)).toBe(true);
-      expect(await store.acquire('two', 'b', 60)).toBe(true);
-    });
-  });
-
-  describe('release', () => {
-    it('frees the lease for the next holder, and ignores a holder that does not hold it', async () => {
-      const { store } = await leases();
-      await store.acquire('culler', 'a', 60);
-      await store.release('culler', 'b');
-      expect(await store.acquire('culler', 'b', 60)).toBe(false);
-      await store.release('culler', 'a');
-      expect(await store.acquire('culler', 'b', 60)).toBe(true);
-      await store.release('culler', 'nobody'); // idempotent, no throw
-    });
-  });
-});
-
 describe('cullServers over DynamoDB Local', () => {
   async function world() {
     const clock = new FakeClock();

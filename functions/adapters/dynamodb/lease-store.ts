@@ -42,7 +42,9 @@ export class DynamoLeaseStore implements LeaseStore {
             expiresAt: now + ttlSeconds,
             acquiredAt: new Date(now * 1000).toISOString(),
           },
-          ConditionExpression: 'attribute_not_exists(#pk) OR #expiresAt < :now OR #holder = :holder',
+          // Free the second it runs out (expiresAt is the first second it no longer holds),
+          // as MemoryLeaseStore: the LeaseStore contract (test/contract/lease-store.contract.ts).
+          ConditionExpression: 'attribute_not_exists(#pk) OR #expiresAt <= :now OR #holder = :holder',
           ExpressionAttributeNames: {
             '#pk': TABLE_KEYS.partitionKey,
             '#expiresAt': TABLE_KEYS.ttlAttribute,
