@@ -37,6 +37,10 @@ ensure_deps() {
   fi
 }
 
+# Where the distribution's packages install (Debian: /usr/bin). Jupyter and Chromium are
+# also found there when PATH leads elsewhere first (pyenv shims, a venv without them).
+SYSTEM_BIN="${HUBLESS_SYSTEM_BIN:-/usr/bin}"
+
 missing=""
 need() { missing="$missing\n  - $1"; }
 
@@ -48,7 +52,7 @@ check_java() {
 
 check_jupyter() {
   if command -v jupyter-lab >/dev/null 2>&1; then py=$(head -1 "$(command -v jupyter-lab)" | sed 's/^#!//')
-  elif [ -x /usr/bin/jupyter-server ]; then py=/usr/bin/python3
+  elif [ -x "$SYSTEM_BIN/jupyter-server" ]; then py="$SYSTEM_BIN/python3"
   elif command -v jupyter-server >/dev/null 2>&1; then py=$(head -1 "$(command -v jupyter-server)" | sed 's/^#!//')
   else
     need "Jupyter (the per-user servers): sudo apt-get install jupyter-server python3-nbclassic python3-ipykernel python3-jwt python3-cryptography   (elsewhere: pip install jupyterlab pyjwt cryptography)"
@@ -60,8 +64,8 @@ check_jupyter() {
 }
 
 check_test_tools() {
-  [ -x /usr/bin/chromium ] || command -v chromium >/dev/null 2>&1 || need "Chromium for the browser tests: sudo apt-get install chromium"
-  /usr/bin/python3 -c 'import pytest' >/dev/null 2>&1 || need "pytest for the lab's Python tests: sudo apt-get install python3-pytest"
+  [ -x "$SYSTEM_BIN/chromium" ] || command -v chromium >/dev/null 2>&1 || need "Chromium for the browser tests: sudo apt-get install chromium"
+  "$SYSTEM_BIN/python3" -c 'import pytest' >/dev/null 2>&1 || need "pytest for the lab's Python tests: sudo apt-get install python3-pytest"
   [ -d /usr/lib/python3/dist-packages/botocore/data ] || need "AWS's service models for the aws checks: sudo apt-get install python3-botocore"
 }
 

@@ -12,12 +12,23 @@ const bin = mkdtempSync(path.join(tmpdir(), 'hubless-path-'));
 for (const tool of ['dirname', 'uname', 'head', 'sed', 'cat'])
   symlinkSync(`/usr/bin/${tool}`, path.join(bin, tool));
 symlinkSync(process.execPath, path.join(bin, 'node'));
-afterAll(() => rmSync(bin, { recursive: true, force: true }));
+// Java alone, for the cases that hide something else; and an empty "system bin" so the
+// script's fallback to the distribution's /usr/bin finds no Jupyter, Chromium or pytest.
+const withJava = mkdtempSync(path.join(tmpdir(), 'hubless-path-java-'));
+symlinkSync('/usr/bin/java', path.join(withJava, 'java'));
+const emptySystemBin = mkdtempSync(path.join(tmpdir(), 'hubless-system-bin-'));
+afterAll(() => {
+  for (const dir of [bin, withJava, emptySystemBin]) rmSync(dir, { recursive: true, force: true });
+});
 
-function hubless(command: string) {
+function hubless(command: string, options: { java?: boolean } = {}) {
   return spawnSync('/bin/sh', ['scripts/hubless.sh', command], {
     cwd: root,
-    env: { PATH: bin, HOME: process.env.HOME ?? tmpdir() },
+    env: {
+      PATH: options.java ? `${bin}:${withJava}` : bin,
+      HOME: process.env.HOME ?? tmpdir(),
+      HUBLESS_SYSTEM_BIN: emptySystemBin,
+    },
     encoding: 'utf8',
     timeout: 60_000,
   });
@@ -37,6 +48,25 @@ describe('scripts/hubless.sh prerequisites', () => {
     const result = hubless('bench');
     expect(result.status).toBe(1);
     expect(result.stderr).toContain('sudo apt-get install default-jre-headless');
+  });
+
+  it('npm start without Jupyter names it, and only it, with its install command', () => {
+    const result = hubless('start', { java: true });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toBe(
+      'hubless: missing prerequisites; install them and run this again:\n' +
+        '  - Jupyter (the per-user servers): sudo apt-get install jupyter-server python3-nbclassic python3-ipykernel python3-jwt python3-cryptography   (elsewhere: pip install jupyterlab pyjwt cryptography)\n',
+    );
+  });
+
+  it('npm test without Chromium and pytest names each with its install command', () => {
+    const result = hubless('test', { java: true });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('  - Chromium for the browser tests: sudo apt-get install chromium\n');
+    expect(result.stderr).toContain(
+      "  - pytest for the lab's Python tests: sudo apt-get install python3-pytest\n",
+    );
+    expect(result.stderr).not.toContain('Java');
   });
 
   it('names an unknown command and the ones it knows', () => {
