@@ -14,7 +14,7 @@ import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { NagSuppressions } from 'cdk-nag';
 import { type StackContext, use } from 'sst/constructs';
-import { DEFAULT_CAPACITY_PER_ALB } from '../functions/adapters/aws/alb-slots.ts';
+import { sessionsPerAlb } from '../functions/adapters/aws/alb-slots.ts';
 import { METRIC, METRIC_NAMESPACE } from '../functions/core/culling/metrics.ts';
 import type { SessionState } from '../functions/core/session.ts';
 import { Api } from './Api.ts';
@@ -100,7 +100,7 @@ export function Monitoring({ stack, app }: StackContext) {
     dimensions: { Type: 'fail', Reason: 'capacity' },
     label: 'starts refused: pool full',
   });
-  const slotsTotal = config.albPoolSize * DEFAULT_CAPACITY_PER_ALB;
+  const slotsTotal = config.albPoolSize * sessionsPerAlb(config.albRulesQuota);
   const byState = Object.fromEntries(
     SLOT_STATES.map((state) => [
       state,

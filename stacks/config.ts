@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { App } from 'sst/constructs';
 import { z } from 'zod';
+import { DEFAULT_ALB_RULES_QUOTA } from '../functions/adapters/aws/alb-slots.ts';
 import { API_SCOPES } from '../functions/core/api/scopes.ts';
 import { NAMED_SERVER_LIMIT, profileSchema } from '../functions/core/config.ts';
 
@@ -127,6 +128,13 @@ export const stageConfigSchema = z
         `must be at most ${MAX_ALB_POOL_SIZE}: the pool is passed in the Lambda environment, which is limited to 4 KB`,
       )
       .default(1),
+    /**
+     * The account's quota of listener rules per ALB ("Rules per Application Load
+     * Balancer", 100 by default). Each session takes two rules (its pages, and its API
+     * answering 401 once the sign-in has ended), so a balancer holds 49 sessions at 100;
+     * with the quota raised to 191 or more, 95 (its target groups' limit).
+     */
+    albRulesQuota: z.number().int().min(DEFAULT_ALB_RULES_QUOTA).max(1000).default(DEFAULT_ALB_RULES_QUOTA),
     /**
      * How labs reach the internet (images, packages, git). "public" (the default): labs sit
      * in public subnets with a public IP and a security group that admits only the

@@ -11,6 +11,7 @@ import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { NagSuppressions } from 'cdk-nag';
 import type { Function as SstFunction } from 'sst/constructs';
 import { encodeAlbPool } from '../functions/adapters/aws/alb-pool.ts';
+import { sessionsPerAlb } from '../functions/adapters/aws/alb-slots.ts';
 import {
   type LambdaEnvName,
   TARGET_GROUP_PREFIX,
@@ -55,8 +56,7 @@ export interface ControlPlane {
 
 /**
  * What every control-plane Lambda is given: each name functions/wiring/aws-settings.ts
- * parses (the list in functions/adapters/aws/names.ts; HUBLESS_ALB_CAPACITY keeps its
- * default) and core settings of the stage. The type makes a missing or unknown name a
+ * parses (the list in functions/adapters/aws/names.ts) and core settings of the stage. The type makes a missing or unknown name a
  * compile error on either side.
  *
  * Lambda allows 4 KB of environment in total: HUBLESS_ALB_POOL grows by about 110 bytes
@@ -66,10 +66,7 @@ export interface ControlPlane {
 export type ControlPlaneEnvironment = Record<
   Exclude<
     LambdaEnvName,
-    | 'HUBLESS_ALB_CAPACITY'
-    | 'HUBLESS_API_CLIENT_IDS'
-    | 'HUBLESS_PROBE_FUNCTION'
-    | 'HUBLESS_SHARED_ACCESS_POINT_ID'
+    'HUBLESS_API_CLIENT_IDS' | 'HUBLESS_PROBE_FUNCTION' | 'HUBLESS_SHARED_ACCESS_POINT_ID'
   >,
   string
 > &
@@ -98,6 +95,7 @@ export function controlPlaneEnvironment(cp: ControlPlane): ControlPlaneEnvironme
     ...(cp.sharedAccessPoint ? { HUBLESS_SHARED_ACCESS_POINT_ID: cp.sharedAccessPoint.accessPointId } : {}),
     // Listener ARNs only: hosts and load balancer ARNs are derived (alb-pool.ts), to fit 4 KB.
     HUBLESS_ALB_POOL: encodeAlbPool(cp.listenerArns),
+    HUBLESS_ALB_CAPACITY: String(sessionsPerAlb(cp.config.albRulesQuota)),
     HUBLESS_USER_POOL_ID: cp.userPool.userPoolId,
     HUBLESS_USER_POOL_ARN: cp.userPool.userPoolArn,
     HUBLESS_USER_POOL_CLIENT_ID: cp.albClient.userPoolClientId,

@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { decodeAlbPool } from '../adapters/aws/alb-pool.ts';
 import type { AlbPoolEntry } from '../adapters/aws/alb-router.ts';
+import { DEFAULT_CAPACITY_PER_ALB } from '../adapters/aws/alb-slots.ts';
 import type { LambdaEnvName } from '../adapters/aws/names.ts';
 import { parseSettings, type Settings } from '../core/config.ts';
 import { ConfigError } from '../core/errors.ts';
@@ -35,7 +36,8 @@ const awsEnvSchema = z.object({
   HUBLESS_VPC_ID: z.string().startsWith('vpc-'),
   /** Listener ARNs, comma-separated (functions/adapters/aws/alb-pool.ts derives the rest). */
   HUBLESS_ALB_POOL: z.string().min(1),
-  HUBLESS_ALB_CAPACITY: z.coerce.number().int().min(1).max(99).default(95),
+  /** Sessions per balancer: two rules each, within the ALB's rules and target groups (alb-slots.ts). */
+  HUBLESS_ALB_CAPACITY: z.coerce.number().int().min(1).max(99).default(DEFAULT_CAPACITY_PER_ALB),
   HUBLESS_USER_POOL_ID: z.string().min(1),
   HUBLESS_USER_POOL_ARN: z.string().startsWith('arn:'),
   HUBLESS_USER_POOL_CLIENT_ID: z.string().min(1),

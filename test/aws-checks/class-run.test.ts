@@ -1,5 +1,6 @@
 import '../support/aws-calls/checked.ts';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { DEFAULT_CAPACITY_PER_ALB } from '../../functions/adapters/aws/alb-slots.ts';
 import { SimAccount } from '../aws-sim/account.ts';
 import {
   type ClassOptions,
@@ -23,18 +24,23 @@ import { TEST_DYNAMODB_ENDPOINT_VARIABLE } from '../support/dynamodb.ts';
 /**
  * A whole class on AWS mode, end to end, in a simulated account (test/aws-sim): the
  * portal, API, task-event and culler Lambdas run from their real entry points with the
- * real wiring on a pool of 3 load balancers; only AWS's side is simulated, and every
+ * real wiring on a pool of (at least 3) load balancers; only AWS's side is simulated, and every
  * call is checked against the synthesized policy of the function that makes it.
  */
 // 30 in npm test (a shared, loaded CI machine); HUBLESS_SIM_CLASS_SIZE=250 runs the full class of the issue.
 const CLASS_SIZE = Number(process.env.HUBLESS_SIM_CLASS_SIZE ?? 30);
+/** At least 3 balancers (sessions on every pool host), more when the class needs them. */
+const POOL_SIZE = Math.max(3, Math.ceil(CLASS_SIZE / DEFAULT_CAPACITY_PER_ALB));
 
 let sim: SimAccount;
 
 beforeAll(async () => {
   const endpoint = inject('hublessTestDynamoEndpoint') ?? process.env[TEST_DYNAMODB_ENDPOINT_VARIABLE];
   if (!endpoint) throw new Error('Run this in the aws project: it needs the shared DynamoDB Local.');
-  const deployment = await deployForSimulation({ dynamoEndpoint: endpoint, overrides: { albPoolSize: 3 } });
+  const deployment = await deployForSimulation({
+    dynamoEndpoint: endpoint,
+    overrides: { albPoolSize: POOL_SIZE },
+  });
   sim = await SimAccount.start({ deployment });
 }, 300_000);
 
@@ -43,7 +49,7 @@ afterAll(() => {
   resetClock();
 });
 
-describe('a class of students on a pool of 3 load balancers', () => {
+describe('a class of students on a pool of load balancers', () => {
   const options: ClassOptions = {
     prefix: 'cs',
     students: CLASS_SIZE,
@@ -68,7 +74,7 @@ describe('a class of students on a pool of 3 load balancers', () => {
     expect(notReady, JSON.stringify(notReady.slice(0, 5))).toEqual([]);
     // Every pool host carries sessions: the URL the portal gives is on the session's balancer.
     const hosts = new Set(outcomes.map((o) => new URL(o.url ?? '').hostname));
-    expect(hosts.size).toBe(Math.min(3, Math.ceil(CLASS_SIZE / 95)));
+    expect(hosts.size).toBe(Math.min(POOL_SIZE, Math.ceil(CLASS_SIZE / DEFAULT_CAPACITY_PER_ALB)));
     expect(outcomes.filter((o) => o.ownLab !== 200)).toEqual([]);
     await visitNeighbours(outcomes, browsers);
     expect(outcomes.filter((o) => o.neighbourLab !== 403).map((o) => `${o.user}: ${o.neighbourLab}`)).toEqual(

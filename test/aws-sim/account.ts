@@ -155,6 +155,7 @@ export class SimAccount {
           UserPoolClientId: clientId,
           SessionCookieName: ALB_AUTH.sessionCookie,
           Scope: ALB_AUTH.scopes.join(' '),
+          SessionTimeout: ALB_AUTH.sessionTimeoutSeconds,
           OnUnauthenticatedRequest: 'authenticate',
         },
       },

@@ -24,7 +24,13 @@ export class Browser {
     this.#resolve = resolve;
   }
 
-  async get(url: string, headers: Record<string, string> = {}): Promise<Page> {
+  /** A GET; with `follow: false` the first answer, as script code (XHR, WebSocket) sees a redirect. */
+  async get(
+    url: string,
+    headers: Record<string, string> = {},
+    options: { follow?: boolean } = {},
+  ): Promise<Page> {
+    if (options.follow === false) return this.#send('GET', url, undefined, headers);
     return this.#follow('GET', url, undefined, headers);
   }
 

@@ -1,6 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { AlbSlots } from '../../functions/adapters/aws/alb-slots.ts';
+import { AlbSlots, DEFAULT_CAPACITY_PER_ALB } from '../../functions/adapters/aws/alb-slots.ts';
 import type { SimAccount } from './account.ts';
 import type { Browser } from './browser.ts';
 import { travel } from './clock.ts';
@@ -203,7 +203,7 @@ export async function claimedSlots(sim: SimAccount): Promise<number> {
   const slots = new AlbSlots({
     doc,
     tableName: env.HUBLESS_TABLE_NAME ?? '',
-    capacityPerAlb: Number(env.HUBLESS_ALB_CAPACITY ?? 95),
+    capacityPerAlb: Number(env.HUBLESS_ALB_CAPACITY ?? DEFAULT_CAPACITY_PER_ALB),
   });
   let count = 0;
   for (const balancer of sim.elb.balancers) count += (await slots.list(balancer.listenerArn)).length;

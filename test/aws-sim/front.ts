@@ -11,9 +11,11 @@ import { type Balancer, ruleMatches, type SimElb } from './elb.ts';
  * The data plane: an HTTP front per load balancer, and Cognito's hosted UI.
  *
  * The front does what an ALB listener does with a request: evaluates the listener's
- * rules in priority order by host and path; runs `authenticate-cognito` (a browser
- * without the session cookie is sent to the hosted UI and comes back through
- * /oauth2/idpresponse; with it, the request gets `x-amzn-oidc-data` signed ES256 with
+ * rules in priority order by host and path; runs `authenticate-cognito` (a request
+ * without a live ALB session, no cookie or one older than the rule's SessionTimeout,
+ * gets what the rule's OnUnauthenticatedRequest says: "deny" a 401, "allow" forwarded
+ * with no identity, "authenticate" a redirect to the hosted UI, coming back through
+ * /oauth2/idpresponse; with one, the request gets `x-amzn-oidc-data` signed ES256 with
  * `kid`, `signer`, `iss`, `client` and `exp` in its header, `x-amzn-oidc-accesstoken`
  * and `x-amzn-oidc-identity`, whatever the client sent under those names removed);
  * then forwards to the portal Lambda or to a target of the rule's target group (healthy
@@ -78,6 +80,8 @@ interface AlbSession {
   username: string;
   email?: string;
   scope: string;
+  /** When the ALB session ends (ms): sign-in time plus the SessionTimeout of the rule that began it. */
+  until: number;
   /** The access token Cognito issued at sign-in: the ALB forwards the same one for the session's life. */
   accessToken?: string;
   /** The last identity header signed per balancer, reused while it has more than a minute to live. */
@@ -102,11 +106,12 @@ export class DataPlane {
   hostedUi?: { server: Server; port: number };
   readonly #sessions = new Map<string, AlbSession>();
   readonly #codes = new Map<string, { username: string; clientId: string; redirectUri: string }>();
-  readonly #states = new Map<string, string>();
+  /** Sign-ins under way: where to return, and the session timeout of the rule that asked. */
+  readonly #states = new Map<string, { target: string; timeoutSeconds: number }>();
   readonly #cognitoSessions = new Map<string, string>();
   readonly #options: FrontOptions;
   /** Requests answered per rule kind, for the run's figures. */
-  readonly served = { portal: 0, lab: 0, signIn: 0, notFound: 0, failed: 0 };
+  readonly served = { portal: 0, lab: 0, signIn: 0, denied: 0, notFound: 0, failed: 0 };
 
   constructor(options: FrontOptions) {
     this.#options = options;
@@ -166,12 +171,25 @@ export class DataPlane {
       if (action.Type === 'authenticate-cognito') {
         const config = action.AuthenticateCognitoConfig ?? {};
         const cookieName = String(config.SessionCookieName ?? 'AWSELBAuthSessionCookie');
-        const session = this.#sessions.get(cookieOf(req, `${cookieName}-0`) ?? '');
+        const cookie = cookieOf(req, `${cookieName}-0`) ?? '';
+        let session = this.#sessions.get(cookie);
+        if (session && Date.now() >= session.until) {
+          this.#sessions.delete(cookie);
+          session = undefined;
+        }
+        if (!session && config.OnUnauthenticatedRequest === 'allow') continue;
         if (!session) {
-          if (config.OnUnauthenticatedRequest === 'deny') return void res.writeHead(401).end();
+          if (config.OnUnauthenticatedRequest === 'deny') {
+            this.served.denied += 1;
+            res.writeHead(401, { 'content-type': 'text/html' });
+            return void res.end('<html><body><h1>401 Authorization Required</h1></body></html>');
+          }
           this.served.signIn += 1;
           const state = randomBytes(12).toString('hex');
-          this.#states.set(state, url.toString());
+          this.#states.set(state, {
+            target: url.toString(),
+            timeoutSeconds: Number(config.SessionTimeout ?? 604_800),
+          });
           const authorize = new URL(`https://${this.#options.hostedUiHost}/oauth2/authorize`);
           authorize.search = new URLSearchParams({
             client_id: String(config.UserPoolClientId ?? ''),
@@ -217,8 +235,8 @@ export class DataPlane {
 
   #idpResponse(url: URL, res: ServerResponse): void {
     const code = this.#codes.get(url.searchParams.get('code') ?? '');
-    const target = this.#states.get(url.searchParams.get('state') ?? '');
-    if (!code || !target)
+    const state = this.#states.get(url.searchParams.get('state') ?? '');
+    if (!code || !state)
       return void res.writeHead(401, { 'content-type': 'text/plain' }).end('401 Authorization Required');
     this.#codes.delete(url.searchParams.get('code') ?? '');
     this.#states.delete(url.searchParams.get('state') ?? '');
@@ -231,10 +249,11 @@ export class DataPlane {
       username: user.username,
       ...(email ? { email } : {}),
       scope: 'openid email profile',
+      until: Date.now() + state.timeoutSeconds * 1000,
       signed: new Map(),
     });
     res.writeHead(302, {
-      location: target,
+      location: state.target,
       'set-cookie': `${this.#options.cookieName}-0=${id}; Path=/; Secure; HttpOnly; SameSite=None`,
     });
     res.end();

@@ -159,7 +159,8 @@ describe('AlbRouter over a mocked ELB and DynamoDB Local', () => {
     const router = await makeRouter(3, 2);
     const alice = makeSession('alice');
     const route = await router.addRoute(alice, { host: '10.0.0.5', port: 8888 });
-    expect(state.rules.size).toBe(1);
+    // The page rule and the API rule.
+    expect(state.rules.size).toBe(2);
     expect(state.targetGroups.size).toBe(1);
     expect(await router.isRouteReady({ ...alice, route })).toBe(true);
     await router.deleteRoute(alice.id, route);

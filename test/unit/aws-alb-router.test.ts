@@ -43,6 +43,7 @@ const POOL: AlbPoolEntry[] = [
 ];
 const TG_ARN = 'arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/hl-x/1';
 const RULE_ARN = 'arn:aws:elasticloadbalancing:eu-west-1:1:listener-rule/app/a/1/2/3';
+const API_RULE_ARN = 'arn:aws:elasticloadbalancing:eu-west-1:1:listener-rule/app/a/1/2/4';
 const target = { host: '10.0.3.17', port: 8888 };
 
 function session(user: string, server = '', route?: Session['route']): Session {
@@ -106,7 +107,11 @@ function mockHappyElb() {
   elbMock.on(CreateTargetGroupCommand).resolves({ TargetGroups: [{ TargetGroupArn: TG_ARN }] });
   elbMock.on(ModifyTargetGroupAttributesCommand).resolves({});
   elbMock.on(RegisterTargetsCommand).resolves({});
-  elbMock.on(CreateRuleCommand).resolves({ Rules: [{ RuleArn: RULE_ARN }] });
+  // The page rule first, then the API rule.
+  elbMock
+    .on(CreateRuleCommand)
+    .resolvesOnce({ Rules: [{ RuleArn: RULE_ARN }] })
+    .resolves({ Rules: [{ RuleArn: API_RULE_ARN }] });
   elbMock.on(DeleteRuleCommand).resolves({});
   elbMock.on(DeleteTargetGroupCommand).resolves({});
 }
@@ -122,7 +127,7 @@ describe('AlbRouter', () => {
   });
 
   describe('addRoute', () => {
-    it('claims a slot, then builds target group, target and an authenticated rule at that priority', async () => {
+    it('claims a slot, then builds target group, target and two authenticated rules at that slot', async () => {
       mockHappyElb();
       const alice = session('alice', 'project');
       const route = await router().addRoute(alice, target);
@@ -130,9 +135,10 @@ describe('AlbRouter', () => {
       expect(route).toEqual({
         listenerArn: 'arn:listener/a',
         priority: 1,
-        rulePriority: 1,
+        rulePriority: 2,
         targetGroupArn: TG_ARN,
         ruleArn: RULE_ARN,
+        apiRuleArn: API_RULE_ARN,
         host: 'labs-1.example.org',
       });
 
@@ -173,46 +179,83 @@ describe('AlbRouter', () => {
         TargetGroupArn: TG_ARN,
         Targets: [{ Id: '10.0.3.17', Port: 8888 }],
       });
+      const cognito = {
+        UserPoolArn: 'arn:aws:cognito-idp:eu-west-1:1:userpool/eu-west-1_abc',
+        UserPoolClientId: 'client-1',
+        UserPoolDomain: 'hubless-dev',
+        SessionCookieName: 'AWSELBAuthSessionCookie',
+        Scope: 'openid email profile',
+        SessionTimeout: 43_200,
+      };
+      const tags = [
+        { Key: 'hubless:session', Value: alice.id },
+        { Key: 'hubless:user', Value: 'alice' },
+      ];
+      const host = { Field: 'host-header', HostHeaderConfig: { Values: ['labs-1.example.org'] } };
+      // The page rule: a page load without an ALB session is sent to sign in.
       expect(elbMock.commandCalls(CreateRuleCommand)[0]?.args[0].input).toEqual({
         ListenerArn: 'arn:listener/a',
-        Priority: 1,
+        Priority: 2,
         Conditions: [
-          { Field: 'host-header', HostHeaderConfig: { Values: ['labs-1.example.org'] } },
+          host,
           { Field: 'path-pattern', PathPatternConfig: { Values: ['/user/alice/project/*'] } },
         ],
         Actions: [
           {
             Type: 'authenticate-cognito',
             Order: 1,
-            AuthenticateCognitoConfig: {
-              UserPoolArn: 'arn:aws:cognito-idp:eu-west-1:1:userpool/eu-west-1_abc',
-              UserPoolClientId: 'client-1',
-              UserPoolDomain: 'hubless-dev',
-              OnUnauthenticatedRequest: 'authenticate',
-              SessionCookieName: 'AWSELBAuthSessionCookie',
-              Scope: 'openid email profile',
-              SessionTimeout: 43_200,
-            },
+            AuthenticateCognitoConfig: { ...cognito, OnUnauthenticatedRequest: 'authenticate' },
           },
           { Type: 'forward', Order: 2, TargetGroupArn: TG_ARN },
         ],
-        Tags: [
-          { Key: 'hubless:session', Value: alice.id },
-          { Key: 'hubless:user', Value: 'alice' },
+        Tags: tags,
+      });
+      // The API rule, just before it: JupyterLab's XHR and WebSocket paths get 401, not a redirect
+      // that script code sees as a connection error; same cookie, scope and timeout.
+      expect(elbMock.commandCalls(CreateRuleCommand)[1]?.args[0].input).toEqual({
+        ListenerArn: 'arn:listener/a',
+        Priority: 1,
+        Conditions: [
+          host,
+          {
+            Field: 'path-pattern',
+            PathPatternConfig: {
+              Values: [
+                '/user/alice/project/api/*',
+                '/user/alice/project/lab/api/*',
+                '/user/alice/project/terminals/websocket/*',
+              ],
+            },
+          },
         ],
+        Actions: [
+          {
+            Type: 'authenticate-cognito',
+            Order: 1,
+            AuthenticateCognitoConfig: { ...cognito, OnUnauthenticatedRequest: 'deny' },
+          },
+          { Type: 'forward', Order: 2, TargetGroupArn: TG_ARN },
+        ],
+        Tags: tags,
       });
       // The slot remembers what was built, so the route can be found without the session.
       expect(docMock.commandCalls(UpdateCommand)[0]?.args[0].input).toMatchObject({
         Key: { pk: 'SLOT#arn:listener/a', sk: 'PRIORITY#00001' },
-        ExpressionAttributeValues: { ':tg': TG_ARN, ':rule': RULE_ARN, ':session': alice.id },
+        ExpressionAttributeValues: {
+          ':tg': TG_ARN,
+          ':rule': RULE_ARN,
+          ':apiRule': API_RULE_ARN,
+          ':session': alice.id,
+        },
       });
     });
 
     it("puts a default server's rule after every named server's, since /user/alice/* also matches /user/alice/project/", async () => {
       mockHappyElb();
       const route = await router().addRoute(session('alice'), target);
-      expect(route).toMatchObject({ priority: 1, rulePriority: 96 });
-      expect(elbMock.commandCalls(CreateRuleCommand)[0]?.args[0].input.Priority).toBe(96);
+      expect(route).toMatchObject({ priority: 1, rulePriority: 192 });
+      expect(elbMock.commandCalls(CreateRuleCommand)[0]?.args[0].input.Priority).toBe(192);
+      expect(elbMock.commandCalls(CreateRuleCommand)[1]?.args[0].input.Priority).toBe(191);
       expect(elbMock.commandCalls(CreateRuleCommand)[0]?.args[0].input.Conditions?.[1]).toEqual({
         Field: 'path-pattern',
         PathPatternConfig: { Values: ['/user/alice/*'] },
@@ -288,6 +331,27 @@ describe('AlbRouter', () => {
         ConditionExpression: 'sessionId = :session',
         ExpressionAttributeValues: { ':session': eve.id },
       });
+      expect(docMock.commandCalls(UpdateCommand)).toHaveLength(0);
+    });
+
+    it('undoes the page rule too when the API rule fails', async () => {
+      mockHappyElb();
+      elbMock
+        .on(CreateRuleCommand)
+        .resolvesOnce({ Rules: [{ RuleArn: RULE_ARN }] })
+        .rejects(new InvalidConfigurationRequestException({ message: 'too many rules', $metadata: {} }));
+      const error = await router()
+        .addRoute(session('erin'), target)
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(SpawnError);
+      expect(
+        elbMock
+          .calls()
+          .map((call) => call.args[0].constructor.name)
+          .slice(-2),
+      ).toEqual(['DeleteRuleCommand', 'DeleteTargetGroupCommand']);
+      expect(elbMock.commandCalls(DeleteRuleCommand)[0]?.args[0].input).toEqual({ RuleArn: RULE_ARN });
+      expect(docMock.commandCalls(DeleteCommand)).toHaveLength(1);
       expect(docMock.commandCalls(UpdateCommand)).toHaveLength(0);
     });
 
@@ -410,12 +474,18 @@ describe('AlbRouter', () => {
         priority: 12,
         targetGroupArn: TG_ARN,
         ruleArn: RULE_ARN,
+        apiRuleArn: API_RULE_ARN,
         host: 'labs-2.example.org',
       });
       await router().deleteRoute(jack.id, jack.route);
       expect(elbMock.calls().map((call) => call.args[0].constructor.name)).toEqual([
         'DeleteRuleCommand',
+        'DeleteRuleCommand',
         'DeleteTargetGroupCommand',
+      ]);
+      expect(elbMock.commandCalls(DeleteRuleCommand).map((call) => call.args[0].input.RuleArn)).toEqual([
+        RULE_ARN,
+        API_RULE_ARN,
       ]);
       expect(docMock.commandCalls(DeleteCommand)[0]?.args[0].input.Key).toEqual({
         pk: 'SLOT#arn:listener/b',
@@ -439,8 +509,13 @@ describe('AlbRouter', () => {
             Actions: [{ Type: 'forward', TargetGroupArn: 'arn:other-tg' }],
           },
           {
+            RuleArn: API_RULE_ARN,
+            Priority: '59',
+            Actions: [{ Type: 'authenticate-cognito' }, { Type: 'forward', TargetGroupArn: TG_ARN }],
+          },
+          {
             RuleArn: RULE_ARN,
-            Priority: '30',
+            Priority: '60',
             Actions: [{ Type: 'authenticate-cognito' }, { Type: 'forward', TargetGroupArn: TG_ARN }],
           },
         ],
@@ -449,7 +524,11 @@ describe('AlbRouter', () => {
       expect(elbMock.commandCalls(DescribeTargetGroupsCommand)[0]?.args[0].input).toEqual({
         Names: [router().targetGroupName(kim.id)],
       });
-      expect(elbMock.commandCalls(DeleteRuleCommand)[0]?.args[0].input).toEqual({ RuleArn: RULE_ARN });
+      // Both of the session's rules, found by the target group they forward to.
+      expect(elbMock.commandCalls(DeleteRuleCommand).map((call) => call.args[0].input.RuleArn)).toEqual([
+        API_RULE_ARN,
+        RULE_ARN,
+      ]);
       expect(elbMock.commandCalls(DeleteTargetGroupCommand)[0]?.args[0].input).toEqual({
         TargetGroupArn: TG_ARN,
       });
@@ -485,7 +564,7 @@ describe('AlbRouter', () => {
           route: {
             listenerArn: 'arn:listener/a',
             priority: 3,
-            rulePriority: 98,
+            rulePriority: 196,
             host: 'labs-1.example.org',
             targetGroupArn: TG_ARN,
             ruleArn: RULE_ARN,
@@ -493,7 +572,7 @@ describe('AlbRouter', () => {
         },
         {
           sessionId: 'ned_lab_n1',
-          route: { listenerArn: 'arn:listener/b', priority: 1, rulePriority: 1, host: 'labs-2.example.org' },
+          route: { listenerArn: 'arn:listener/b', priority: 1, rulePriority: 2, host: 'labs-2.example.org' },
         },
       ]);
     });

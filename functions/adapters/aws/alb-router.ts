@@ -10,6 +10,7 @@ import {
   ModifyTargetGroupAttributesCommand,
   RegisterTargetsCommand,
   type Rule,
+  type RuleCondition,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { CapacityError, isHublessError, SpawnError } from '../../core/errors.ts';
 import type { Log } from '../../core/log.ts';
@@ -58,16 +59,29 @@ export interface AlbRouterConfig {
  */
 export const READY_CHECK_INTERVAL_MS = 5_000;
 
+/**
+ * The paths under a lab's base URL that JupyterLab calls from script (XHR and WebSocket),
+ * never as a page: the REST API (kernels' channels and the events socket included), the
+ * lab's settings and workspaces, terminals. With three values and the host, the API
+ * rule stays within ALB's 5 condition values and 5 wildcards per rule.
+ */
+export const LAB_SCRIPT_PATHS = ['api/*', 'lab/api/*', 'terminals/websocket/*'] as const;
+
 const SESSION_TAG = 'hubless:session';
 const USER_TAG = 'hubless:user';
 
 /**
- * Routing on a pool of ALBs (docs/architecture.md section 6: 100 target groups per ALB is a hard
- * limit, so one ALB carries at most ~95 live sessions). A route is:
+ * Routing on a pool of ALBs (docs/architecture.md section 6: 100 rules per ALB and two
+ * rules per session, so one ALB carries at most 49 live sessions). A route is:
  *   a slot (listener, priority) claimed in DynamoDB -> a target group (ip, 8888, health
- *   check on the lab's /api) with the task's IP -> a listener rule at that priority
- *   (host = the ALB's host, path = the session's base URL) that authenticates with
- *   Cognito and then forwards.
+ *   check on the lab's /api) with the task's IP -> two listener rules (host = the ALB's
+ *   host), both authenticating with Cognito and then forwarding:
+ *   - the API rule, for the paths JupyterLab calls from script (LAB_SCRIPT_PATHS): a
+ *     request whose ALB session has ended gets 401 (OnUnauthenticatedRequest "deny"),
+ *     which the lab can show as "sign in again"; a 302 to Cognito would reach XHR and
+ *     WebSocket code as a connection error, since neither can follow a sign-in;
+ *   - the page rule, for everything else under the session's base URL: a page load
+ *     without a session is sent to sign in and comes back.
  *
  * addRoute is idempotent (an existing route record whose rule exists is returned) and
  * all-or-nothing: a failed step undoes the earlier ones in reverse, so no slot, target
@@ -75,7 +89,8 @@ const USER_TAG = 'hubless:user';
  * and the deterministic target group name when a crash left no record.
  *
  * The route record: { listenerArn, priority (the slot), rulePriority, targetGroupArn,
- * ruleArn, host }. See rulePriority for why the rule priority differs from the slot.
+ * ruleArn (the page rule), apiRuleArn, host }. See rulePriority for how rule priorities
+ * follow from the slot.
  */
 export class AlbRouter implements Router {
   readonly #config: AlbRouterConfig;
@@ -119,8 +134,8 @@ export class AlbRouter implements Router {
     const entry = pool.find((candidate) => candidate.listenerArn === slot.listenerArn) ?? pool[0];
     if (!entry) throw new Error('unreachable: the pool is not empty');
     // The session already holds a finished route (its record was lost, say by a crash before the session was saved).
-    if (slot.ruleArn && slot.targetGroupArn) {
-      const record = this.#record(slot, entry, slot.targetGroupArn, slot.ruleArn);
+    if (slot.ruleArn && slot.targetGroupArn && slot.apiRuleArn) {
+      const record = this.#record(slot, entry, slot.targetGroupArn, slot.ruleArn, slot.apiRuleArn);
       if (await this.#existingRoute({ ...session, route: record })) return record;
     }
     const baseUrl = baseUrlFor(session.user, session.server);
@@ -174,10 +189,31 @@ export class AlbRouter implements Router {
           }),
         ),
       );
-      const ruleArn = await this.#createRule(slot, entry, baseUrl, targetGroupArn, tags);
+      const host = { Field: 'host-header', HostHeaderConfig: { Values: [entry.host] } };
+      const ruleArn = await this.#createRule(slot, {
+        priority: this.rulePriority(slot),
+        conditions: [host, { Field: 'path-pattern', PathPatternConfig: { Values: [`${baseUrl}*`] } }],
+        onUnauthenticated: 'authenticate',
+        targetGroupArn,
+        tags,
+      });
       undo.push(() => this.#deleteRule(ruleArn));
-      await slots.record(slot, { targetGroupArn, ruleArn });
-      return this.#record(slot, entry, targetGroupArn, ruleArn);
+      const apiRuleArn = await this.#createRule(slot, {
+        priority: this.apiRulePriority(slot),
+        conditions: [
+          host,
+          {
+            Field: 'path-pattern',
+            PathPatternConfig: { Values: LAB_SCRIPT_PATHS.map((path) => `${baseUrl}${path}`) },
+          },
+        ],
+        onUnauthenticated: 'deny',
+        targetGroupArn,
+        tags,
+      });
+      undo.push(() => this.#deleteRule(apiRuleArn));
+      await slots.record(slot, { targetGroupArn, ruleArn, apiRuleArn });
+      return this.#record(slot, entry, targetGroupArn, ruleArn, apiRuleArn);
     } catch (error) {
       const foreignRule = awsErrorName(error) === 'PriorityInUseException';
       if (foreignRule) undo[0] = () => slots.quarantine(slot);
@@ -196,24 +232,15 @@ export class AlbRouter implements Router {
   }
 
   /** CreateRule, adopting the rule of an earlier attempt that crashed before recording it. */
-  async #createRule(
-    slot: Slot,
-    entry: AlbPoolEntry,
-    baseUrl: string,
-    targetGroupArn: string,
-    tags: Array<{ Key: string; Value: string }>,
-  ): Promise<string> {
+  async #createRule(slot: Slot, rule: RuleSpec): Promise<string> {
     const { cognito } = this.#config;
     try {
       const created = await this.#call('ELB CreateRule', () =>
         this.#config.elb.send(
           new CreateRuleCommand({
             ListenerArn: slot.listenerArn,
-            Priority: this.rulePriority(slot),
-            Conditions: [
-              { Field: 'host-header', HostHeaderConfig: { Values: [entry.host] } },
-              { Field: 'path-pattern', PathPatternConfig: { Values: [`${baseUrl}*`] } },
-            ],
+            Priority: rule.priority,
+            Conditions: rule.conditions,
             Actions: [
               {
                 Type: 'authenticate-cognito',
@@ -222,7 +249,7 @@ export class AlbRouter implements Router {
                   UserPoolArn: cognito.userPoolArn,
                   UserPoolClientId: cognito.userPoolClientId,
                   UserPoolDomain: cognito.userPoolDomain,
-                  OnUnauthenticatedRequest: 'authenticate',
+                  OnUnauthenticatedRequest: rule.onUnauthenticated,
                   // As on the portal rule (stacks/Routing.ts): one sign-in (and one sign-out)
                   // covers the portal and every lab.
                   SessionCookieName: cognito.sessionCookieName ?? ALB_AUTH.sessionCookie,
@@ -230,9 +257,9 @@ export class AlbRouter implements Router {
                   SessionTimeout: cognito.sessionTimeoutSeconds ?? ALB_AUTH.sessionTimeoutSeconds,
                 },
               },
-              { Type: 'forward', Order: 2, TargetGroupArn: targetGroupArn },
+              { Type: 'forward', Order: 2, TargetGroupArn: rule.targetGroupArn },
             ],
-            Tags: tags,
+            Tags: rule.tags,
           }),
         ),
       );
@@ -241,10 +268,10 @@ export class AlbRouter implements Router {
       return ruleArn;
     } catch (error) {
       if (awsErrorName(error) !== 'PriorityInUseException') throw error;
-      const rule = (await this.#rules(slot.listenerArn)).find(
-        (candidate) => candidate.Priority === String(this.rulePriority(slot)),
+      const existing = (await this.#rules(slot.listenerArn)).find(
+        (candidate) => candidate.Priority === String(rule.priority),
       );
-      if (rule?.RuleArn && forwardsTo(rule, targetGroupArn)) return rule.RuleArn;
+      if (existing?.RuleArn && forwardsTo(existing, rule.targetGroupArn)) return existing.RuleArn;
       throw error;
     }
   }
@@ -295,26 +322,29 @@ export class AlbRouter implements Router {
     let listenerArn = typeof route.listenerArn === 'string' ? route.listenerArn : undefined;
     let priority = typeof route.priority === 'number' ? route.priority : undefined;
     let targetGroupArn = typeof route.targetGroupArn === 'string' ? route.targetGroupArn : undefined;
-    let ruleArn = typeof route.ruleArn === 'string' ? route.ruleArn : undefined;
+    const ruleArns = new Set<string>();
+    for (const arn of [route.ruleArn, route.apiRuleArn]) if (typeof arn === 'string') ruleArns.add(arn);
     // An incomplete record (a crash mid-way, or none at all): look in the slot table and by name.
-    if (!listenerArn || priority === undefined || !targetGroupArn || !ruleArn) {
+    if (!listenerArn || priority === undefined || !targetGroupArn || ruleArns.size < 2) {
       const slot = await this.#config.slots.find(sessionId, listeners);
       listenerArn ??= slot?.listenerArn;
       priority ??= slot?.priority;
       targetGroupArn ??=
         slot?.targetGroupArn ?? (await this.#targetGroupByName(this.targetGroupName(sessionId)));
-      ruleArn ??= slot?.ruleArn;
-      if (!ruleArn && targetGroupArn) {
+      for (const arn of [slot?.ruleArn, slot?.apiRuleArn]) if (arn) ruleArns.add(arn);
+      // A crash between CreateRule and the slot's record: every rule forwarding to the group is the session's.
+      if (ruleArns.size < 2 && targetGroupArn) {
         for (const listener of listenerArn ? [listenerArn] : listeners) {
-          ruleArn = (await this.#rules(listener)).find((rule) =>
+          const found = (await this.#rules(listener)).filter((rule) =>
             forwardsTo(rule, targetGroupArn ?? ''),
-          )?.RuleArn;
-          if (ruleArn) break;
+          );
+          for (const rule of found) if (rule.RuleArn) ruleArns.add(rule.RuleArn);
+          if (found.length > 0) break;
         }
       }
     }
-    // The rule first: a target group still used by a rule cannot be deleted.
-    if (ruleArn) await this.#deleteRule(ruleArn);
+    // The rules first: a target group still used by a rule cannot be deleted.
+    for (const ruleArn of ruleArns) await this.#deleteRule(ruleArn);
     if (targetGroupArn) await this.#deleteTargetGroup(targetGroupArn);
     if (listenerArn && priority !== undefined)
       await this.#config.slots.release({ listenerArn, priority, sessionId });
@@ -327,7 +357,7 @@ export class AlbRouter implements Router {
         if (slot.sessionId === QUARANTINED) continue;
         entries.push({
           sessionId: slot.sessionId,
-          route: this.#record(slot, entry, slot.targetGroupArn, slot.ruleArn),
+          route: this.#record(slot, entry, slot.targetGroupArn, slot.ruleArn, slot.apiRuleArn),
         });
       }
     }
@@ -335,10 +365,11 @@ export class AlbRouter implements Router {
   }
 
   /**
-   * The listener rule priority of a slot. The ALB evaluates rules by ascending priority
-   * and /user/alice/* also matches /user/alice/project/..., so every named server's rule
-   * must come before every default server's: named servers use the slot number, default
-   * servers the slot number plus the capacity. Slots are unique, so priorities are too.
+   * The page rule's priority for a slot. The ALB evaluates rules by ascending priority and
+   * /user/alice/* also matches /user/alice/project/..., so every named server's rules must
+   * come before every default server's: named servers take 2 x slot, default servers
+   * 2 x (slot + capacity). The API rule sits just before its page rule (apiRulePriority),
+   * so priorities are unique and no rule of one session falls between another's two.
    */
   rulePriority(slot: Pick<Slot, 'priority' | 'sessionId'>): number {
     let named = false;
@@ -347,7 +378,12 @@ export class AlbRouter implements Router {
     } catch {
       named = false;
     }
-    return named ? slot.priority : slot.priority + this.#config.slots.capacityPerAlb;
+    return 2 * (named ? slot.priority : slot.priority + this.#config.slots.capacityPerAlb);
+  }
+
+  /** The API rule's priority: just before the session's page rule (see rulePriority). */
+  apiRulePriority(slot: Pick<Slot, 'priority' | 'sessionId'>): number {
+    return this.rulePriority(slot) - 1;
   }
 
   #record(
@@ -355,6 +391,7 @@ export class AlbRouter implements Router {
     entry: AlbPoolEntry,
     targetGroupArn: string | undefined,
     ruleArn: string | undefined,
+    apiRuleArn: string | undefined,
   ): RouteRecord {
     const route: RouteRecord = {
       listenerArn: slot.listenerArn,
@@ -364,6 +401,7 @@ export class AlbRouter implements Router {
     };
     if (targetGroupArn) route.targetGroupArn = targetGroupArn;
     if (ruleArn) route.ruleArn = ruleArn;
+    if (apiRuleArn) route.apiRuleArn = apiRuleArn;
     return route;
   }
 
@@ -411,6 +449,15 @@ export class AlbRouter implements Router {
     } while (marker);
     return rules;
   }
+}
+
+/** One listener rule of a route: where it sits, what it matches, what an expired session gets. */
+interface RuleSpec {
+  priority: number;
+  conditions: RuleCondition[];
+  onUnauthenticated: 'authenticate' | 'deny';
+  targetGroupArn: string;
+  tags: Array<{ Key: string; Value: string }>;
 }
 
 function forwardsTo(rule: Rule, targetGroupArn: string): boolean {

@@ -8,8 +8,20 @@ import {
 import { keyPrefix } from '../dynamodb/schema.ts';
 import { type AwsCaller, awsCaller, awsErrorName } from './retry.ts';
 
-/** 100 target groups per ALB is a hard limit; keep a few for the portal's own default. */
-export const DEFAULT_CAPACITY_PER_ALB = 95;
+/** ALB's default quota of listener rules per load balancer (Service Quotas: "Rules per Application Load Balancer"). */
+export const DEFAULT_ALB_RULES_QUOTA = 100;
+
+/**
+ * Live sessions per ALB under a rules quota. Each session takes two listener rules, its
+ * page rule and its API rule (AlbRouter), beside the portal's catch-all rule, and one
+ * target group, of which an ALB holds 100 (a hard limit; 5 kept spare): at the default
+ * quota, (100 - 1) / 2 = 49.
+ */
+export function sessionsPerAlb(rulesQuota: number = DEFAULT_ALB_RULES_QUOTA): number {
+  return Math.max(1, Math.min(95, Math.floor((rulesQuota - 1) / 2)));
+}
+
+export const DEFAULT_CAPACITY_PER_ALB = sessionsPerAlb();
 
 export interface Slot {
   listenerArn: string;
@@ -17,6 +29,7 @@ export interface Slot {
   sessionId: string;
   targetGroupArn?: string;
   ruleArn?: string;
+  apiRuleArn?: string;
   createdAt?: string;
 }
 
@@ -136,7 +149,10 @@ export class AlbSlots {
   }
 
   /** Records what was built on the slot, so a route can be found from the table alone. */
-  async record(slot: Slot, arns: { targetGroupArn?: string; ruleArn?: string }): Promise<void> {
+  async record(
+    slot: Slot,
+    arns: { targetGroupArn?: string; ruleArn?: string; apiRuleArn?: string },
+  ): Promise<void> {
     const names: string[] = [];
     const values: Record<string, unknown> = { ':session': slot.sessionId };
     if (arns.targetGroupArn) {
@@ -146,6 +162,10 @@ export class AlbSlots {
     if (arns.ruleArn) {
       names.push('ruleArn = :rule');
       values[':rule'] = arns.ruleArn;
+    }
+    if (arns.apiRuleArn) {
+      names.push('apiRuleArn = :apiRule');
+      values[':apiRule'] = arns.apiRuleArn;
     }
     if (names.length === 0) return;
     await this.#call('DynamoDB UpdateItem', () =>
@@ -226,6 +246,7 @@ function slotFromItem(item: Record<string, unknown>, listenerArn: string): Slot 
     sessionId: String(item.sessionId),
     targetGroupArn: typeof item.targetGroupArn === 'string' ? item.targetGroupArn : undefined,
     ruleArn: typeof item.ruleArn === 'string' ? item.ruleArn : undefined,
+    apiRuleArn: typeof item.apiRuleArn === 'string' ? item.apiRuleArn : undefined,
     createdAt: typeof item.createdAt === 'string' ? item.createdAt : undefined,
   };
 }
