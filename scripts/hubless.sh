@@ -67,6 +67,7 @@ check_test_tools() {
   [ -x "$SYSTEM_BIN/chromium" ] || command -v chromium >/dev/null 2>&1 || need "Chromium for the browser tests: sudo apt-get install chromium"
   "$SYSTEM_BIN/python3" -c 'import pytest' >/dev/null 2>&1 || need "pytest for the lab's Python tests: sudo apt-get install python3-pytest"
   [ -d /usr/lib/python3/dist-packages/botocore/data ] || need "AWS's service models for the aws checks: sudo apt-get install python3-botocore"
+  /usr/bin/python3 -c 'import jupyterhub.services.auth' >/dev/null 2>&1 || need "JupyterHub's own HubOAuth client for the compatibility tests: sudo apt-get install jupyterhub && sudo systemctl disable --now jupyterhub   (the package starts a hub on port 8000 where systemd runs)"
 }
 
 stop_if_missing() {

@@ -28,6 +28,7 @@ const USAGE = `Usage: hubless <command> [options]      (hubless <command> --help
   hubless clients list
   hubless clients remove NAME
   hubless tokens create NAME --scopes list:users,read:servers,…  [--user U] [--culls]
+                             [--oauth-redirect-uri URL [--oauth-scopes …]]
                                                   (a JupyterHub service token for /hub/api; prints it once)
   hubless tokens list
   hubless tokens revoke ID-OR-NAME
@@ -100,9 +101,13 @@ The OpenID provider reads its clients at start-up: restart local mode after a ch
 ${DATA_DIR_NOTE}`,
   tokens: `Usage: hubless tokens <command>
 
-  create NAME --scopes a,b [--user U] [--culls]   a JupyterHub service token for /hub/api,
-                           printed once. --user U: acts as that user; --culls: its stops
-                           count as idle culls (for jupyterhub-idle-culler)
+  create NAME --scopes a,b [--user U] [--culls] [--oauth-redirect-uri URL [--oauth-scopes a,b]]
+                           a JupyterHub service token for /hub/api, printed once.
+                           --user U: acts as that user; --culls: its stops count as idle
+                           culls (for jupyterhub-idle-culler); --oauth-redirect-uri: the
+                           service signs users in with HubOAuth (client id service-NAME,
+                           secret the token), users return to URL; --oauth-scopes: what it
+                           may hold for them beyond their identity
   list                     list tokens (never the tokens themselves)
   revoke ID-OR-NAME        revoke at once, no restart needed
 
@@ -313,28 +318,49 @@ async function tokens(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { scopes: { type: 'string' }, user: { type: 'string' }, culls: { type: 'boolean' } },
+    options: {
+      scopes: { type: 'string' },
+      user: { type: 'string' },
+      culls: { type: 'boolean' },
+      'oauth-redirect-uri': { type: 'string' },
+      'oauth-scopes': { type: 'string' },
+    },
   });
   const [action, name] = positionals;
   const settings = parseSettings(process.env);
   const { FileServiceTokenStore } = await import('../adapters/local/service-tokens.ts');
-  const { createServiceToken, revokeServiceToken } = await import('../core/api/service-tokens.ts');
+  const { createServiceToken, oauthClientId, revokeServiceToken } = await import(
+    '../core/api/service-tokens.ts'
+  );
   const store = new FileServiceTokenStore({ dataDir: resolve(settings.local.dataDir) });
   switch (action) {
     case 'create': {
       if (!name) throw new UsageError('hubless tokens create needs a NAME, e.g. idle-culler.');
-      const scopes = (values.scopes ?? '')
-        .split(/[,\s]+/)
-        .map((s) => s.trim())
-        .filter(Boolean);
+      const list = (text: string | undefined) =>
+        (text ?? '')
+          .split(/[,\s]+/)
+          .map((s) => s.trim())
+          .filter(Boolean);
       const { token, record } = await createServiceToken(
         store,
-        { name, scopes, user: values.user, culls: values.culls, createdBy: 'cli' },
+        {
+          name,
+          scopes: list(values.scopes),
+          user: values.user,
+          culls: values.culls,
+          oauthRedirectUri: values['oauth-redirect-uri'],
+          oauthScopes: list(values['oauth-scopes']),
+          createdBy: 'cli',
+        },
         new Date(),
       );
       console.log(`Token id: ${record.id}\nToken (shown once): ${token}\nScopes: ${record.scopes.join(' ')}`);
       if (record.user) console.log(`Acts as the user ${record.user}.`);
       if (record.culls) console.log('Its stops are recorded as idle culls.');
+      if (record.oauth)
+        console.log(
+          `OAuth client (HubOAuth): JUPYTERHUB_CLIENT_ID=${oauthClientId(record.name)}, the token is its secret (JUPYTERHUB_API_TOKEN); users come back to ${record.oauth.redirectUri}${record.oauth.scopes.length ? ` and may grant ${record.oauth.scopes.join(' ')}` : ''}.`,
+        );
       console.log(
         'Send it as "Authorization: token <token>" to /hub/api. It does not expire: revoke it with `hubless tokens revoke`.',
       );
@@ -346,7 +372,7 @@ async function tokens(args: string[]): Promise<void> {
         console.log('No service tokens. Make one with: hubless tokens create NAME --scopes …');
       for (const t of all)
         console.log(
-          `${t.id}  ${t.name}${t.user ? ` (as ${t.user})` : ''}${t.culls ? ' (culls)' : ''}  scopes: ${t.scopes.join(' ')}  created ${t.createdAt}`,
+          `${t.id}  ${t.name}${t.user ? ` (as ${t.user})` : ''}${t.culls ? ' (culls)' : ''}  scopes: ${t.scopes.join(' ')}${t.oauth ? `  oauth: ${oauthClientId(t.name)} -> ${t.oauth.redirectUri}` : ''}  created ${t.createdAt}`,
         );
       return;
     }

@@ -3,6 +3,7 @@ import { DynamoAnnouncementStore } from '../adapters/dynamodb/announcement-store
 import { DynamoEventLog } from '../adapters/dynamodb/event-store.ts';
 import { DynamoLaunchLinkStore } from '../adapters/dynamodb/launch-link-store.ts';
 import { DynamoLeaseStore } from '../adapters/dynamodb/lease-store.ts';
+import { DynamoOAuthStore } from '../adapters/dynamodb/oauth-store.ts';
 import { DynamoServiceTokenStore } from '../adapters/dynamodb/service-token-store.ts';
 import { DynamoSessionStore } from '../adapters/dynamodb/session-store.ts';
 import { DynamoUsageStore } from '../adapters/dynamodb/usage-store.ts';
@@ -137,6 +138,7 @@ export function portalDeps(parts: Parts, core: CoreDeps): PortalDeps {
     }),
     launchLinks: stores(parts).launchLinks,
     announcements: new DynamoAnnouncementStore({ client: parts.doc, tableName: parts.settings.tableName }),
+    oauth: { oauth: stores(parts).oauth, serviceTokens: serviceTokenStore(parts) },
   };
 }
 
@@ -144,9 +146,7 @@ export function apiDeps(parts: Parts, core: CoreDeps): ApiDeps {
   return {
     ...parts.api,
     ...stores(parts),
-    serviceTokens:
-      parts.api.serviceTokens ??
-      new DynamoServiceTokenStore({ client: parts.doc, tableName: parts.settings.tableName }),
+    serviceTokens: serviceTokenStore(parts),
     core,
     auth: createMachineTokenVerifier({ ...parts.machineTokens, directory: parts.directory }),
   };
@@ -161,6 +161,14 @@ export function cullerDeps(parts: Parts, core: CoreDeps): CullerDeps {
   };
 }
 
+/** Service tokens: local mode's file when given, else the session table (AWS). */
+function serviceTokenStore(parts: Parts) {
+  return (
+    parts.api.serviceTokens ??
+    new DynamoServiceTokenStore({ client: parts.doc, tableName: parts.settings.tableName })
+  );
+}
+
 /** The API's stores in the session table (thin wrappers: one set per caller is fine). */
 function stores({ doc: client, settings }: Parts) {
   const tableName = settings.tableName;
@@ -168,5 +176,6 @@ function stores({ doc: client, settings }: Parts) {
     usage: new DynamoUsageStore({ client, tableName }),
     eventLog: new DynamoEventLog({ client, tableName }),
     launchLinks: new DynamoLaunchLinkStore({ client, tableName }),
+    oauth: new DynamoOAuthStore({ client, tableName }),
   };
 }

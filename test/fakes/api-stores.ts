@@ -1,4 +1,5 @@
 import type { Announcement, AnnouncementStore } from '../../functions/core/announcements.ts';
+import type { OAuthAccessToken, OAuthCode, OAuthStore } from '../../functions/core/api/oauth.ts';
 import type {
   EventLog,
   IdempotencyRecord,
@@ -106,5 +107,50 @@ export class MemoryAnnouncementStore implements AnnouncementStore {
   }
   async clear(): Promise<void> {
     this.#current = undefined;
+  }
+}
+
+/** OAuthStore in memory, with DynamoOAuthStore's semantics (test/contract/oauth-store.contract.ts). */
+export class MemoryOAuthStore implements OAuthStore {
+  readonly codes = new Map<string, OAuthCode>();
+  readonly tokens = new Map<string, OAuthAccessToken>();
+
+  async putCode(code: OAuthCode): Promise<void> {
+    if (this.codes.has(code.codeHash))
+      throw new SessionConflictError('An OAuth code with this hash already exists.', undefined);
+    this.codes.set(code.codeHash, structuredClone(code));
+  }
+
+  async getCode(codeHash: string): Promise<OAuthCode | undefined> {
+    const code = this.codes.get(codeHash);
+    return code && structuredClone(code);
+  }
+
+  async useCode(
+    codeHash: string,
+    accessTokenId: string,
+    usedAt: string,
+    nowSeconds: number,
+  ): Promise<boolean> {
+    const code = this.codes.get(codeHash);
+    if (!code || code.usedAt || code.expiresAt <= nowSeconds) return false;
+    code.usedAt = usedAt;
+    code.accessTokenId = accessTokenId;
+    return true;
+  }
+
+  async putToken(token: OAuthAccessToken): Promise<void> {
+    if (this.tokens.has(token.id))
+      throw new SessionConflictError(`An OAuth token with the id ${token.id} already exists.`, undefined);
+    this.tokens.set(token.id, structuredClone(token));
+  }
+
+  async getToken(id: string): Promise<OAuthAccessToken | undefined> {
+    const token = this.tokens.get(id);
+    return token && structuredClone(token);
+  }
+
+  async deleteToken(id: string): Promise<void> {
+    this.tokens.delete(id);
   }
 }

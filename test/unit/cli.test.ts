@@ -120,4 +120,49 @@ describe('hubless (the local-mode CLI)', { timeout: 60_000 }, () => {
       expect((await hubless(['users', 'list'], { dataDir })).stdout).toContain('alice (admin)');
     });
   });
+
+  describe('tokens', () => {
+    it('creates a service token shown once and stored as a hash, lists it, and revokes it', async () => {
+      const dataDir = path.join(scratch, 'data-tokens');
+      const made = await hubless(
+        ['tokens', 'create', 'idle-culler', '--culls', '--scopes', 'list:users,read:servers,delete:servers'],
+        { dataDir },
+      );
+      expect(made.status, made.stderr).toBe(0);
+      const token = /Token \(shown once\): (hbs_\S+)/.exec(made.stdout)?.[1] ?? '';
+      expect(token).toMatch(/^hbs_/);
+      const file = readFileSync(path.join(dataDir, 'service-tokens.json'), 'utf8');
+      expect(file).not.toContain(token);
+      const listed = await hubless(['tokens', 'list'], { dataDir });
+      expect(listed.stdout).toContain('idle-culler (culls)  scopes: list:users read:servers delete:servers');
+      expect(listed.stdout).not.toContain(token);
+      const revoked = await hubless(['tokens', 'revoke', 'idle-culler'], { dataDir });
+      expect(revoked.stdout).toContain('Revoked idle-culler');
+      expect((await hubless(['tokens', 'list'], { dataDir })).stdout).toContain('No service tokens');
+    });
+
+    it('registers a HubOAuth service with --oauth-redirect-uri, and refuses a redirect URI it cannot trust', async () => {
+      const dataDir = path.join(scratch, 'data-oauth');
+      const made = await hubless(
+        [
+          'tokens',
+          'create',
+          'dash',
+          '--oauth-redirect-uri',
+          'https://dash.example.edu/services/dash/oauth_callback',
+        ],
+        { dataDir },
+      );
+      expect(made.status, made.stderr).toBe(0);
+      expect(made.stdout).toContain('JUPYTERHUB_CLIENT_ID=service-dash');
+      expect((await hubless(['tokens', 'list'], { dataDir })).stdout).toContain(
+        'oauth: service-dash -> https://dash.example.edu/services/dash/oauth_callback',
+      );
+      const bad = await hubless(['tokens', 'create', 'evil', '--oauth-redirect-uri', 'javascript:alert(1)'], {
+        dataDir,
+      });
+      expect(bad.status).toBe(1);
+      expect(bad.stderr).toContain('is not a usable OAuth redirect URI: it must be http(s)');
+    });
+  });
 });

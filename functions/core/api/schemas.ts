@@ -181,6 +181,13 @@ export const tokenBody = z.strictObject({
     .boolean()
     .optional()
     .meta({ description: 'The service stops only idle servers: record its stops as idle culls.' }),
+  oauth_redirect_uri: z.string().optional().meta({
+    description:
+      'Make the service an OAuth client (HubOAuth): users signing in are sent back here. Its client id is service-<name>, its secret this token.',
+  }),
+  oauth_scopes: z.array(z.string()).optional().meta({
+    description: 'JupyterHub scopes the service may hold for a signed-in user (default: identity only).',
+  }),
 });
 
 export const tokenResponse = z.strictObject({
@@ -189,6 +196,9 @@ export const tokenResponse = z.strictObject({
   user: z.string().nullable(),
   scopes: z.array(z.string()),
   culls: z.boolean(),
+  oauth_client_id: z.string().nullable(),
+  oauth_redirect_uri: z.string().nullable(),
+  oauth_scopes: z.array(z.string()).nullable(),
   created_at: timestamp,
   created_by: z.string(),
 });

@@ -24,11 +24,30 @@ export interface ServiceToken {
   scopes: HubScope[];
   /** A service that stops servers because they are idle: its stops are recorded as idle culls. */
   culls: boolean;
+  /** Set for a service that signs users in with HubOAuth (core/api/oauth.ts): it is an OAuth client. */
+  oauth?: OAuthClient;
   /** Hex SHA-256 of the whole token. */
   hash: string;
   createdAt: string;
   /** Who made it: an administrator's name, or "cli". */
   createdBy: string;
+}
+
+/**
+ * A service's OAuth client registration, JupyterHub's `oauth_redirect_uri` and
+ * `oauth_client_allowed_scopes` of a service. Its client id is `service-<name>` and its
+ * client secret the service token itself, as HubOAuth sends (client_secret = api_token).
+ */
+export interface OAuthClient {
+  /** Where users are sent back with a code: the only one accepted. */
+  redirectUri: string;
+  /** Scopes the service may hold on behalf of a signed-in user, beyond knowing who they are. */
+  scopes: HubScope[];
+}
+
+/** JupyterHub's client id of a service (services.auth: `service-<name>`). */
+export function oauthClientId(serviceName: string): string {
+  return `service-${serviceName}`;
 }
 
 export interface ServiceTokenStore {
@@ -51,7 +70,7 @@ export function looksLikeServiceToken(token: string): boolean {
   return token.startsWith(PREFIX);
 }
 
-function hashOf(token: string): string {
+export function hashOf(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
 
@@ -60,7 +79,51 @@ export interface NewServiceToken {
   scopes: readonly string[];
   user?: string;
   culls?: boolean;
+  /** Makes the service an OAuth client that sends users back to this URI (absolute, or a path on this host). */
+  oauthRedirectUri?: string;
+  /** With oauthRedirectUri: what the service may hold for a signed-in user (default: identity only). */
+  oauthScopes?: readonly string[];
   createdBy: string;
+}
+
+/**
+ * Checks an OAuth registration: the redirect URI is an http(s) URL or a path on this
+ * host (JupyterHub allows both), without a fragment (RFC 6749 3.1.2), and the scopes are
+ * ones hubless serves.
+ */
+function oauthClientOf(request: NewServiceToken): OAuthClient | undefined {
+  const uri = request.oauthRedirectUri?.trim();
+  if (!uri) {
+    if (request.oauthScopes?.length)
+      throw new ValidationError(
+        'OAuth scopes need an OAuth redirect URI: add --oauth-redirect-uri (the service’s oauth_callback URL).',
+        'invalid_oauth_client',
+      );
+    return undefined;
+  }
+  const bad = (why: string) =>
+    new ValidationError(
+      `"${uri}" is not a usable OAuth redirect URI: ${why}, e.g. https://dash.example.edu/services/dash/oauth_callback.`,
+      'invalid_oauth_client',
+    );
+  if (uri.includes('#')) throw bad('it must not have a #fragment');
+  if (uri.startsWith('/')) {
+    if (uri.startsWith('//')) throw bad('a path must start with a single "/"');
+  } else {
+    let url: URL;
+    try {
+      url = new URL(uri);
+    } catch {
+      throw bad('give an http(s) URL or a path on this host');
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw bad('it must be http(s)');
+  }
+  if (request.user)
+    throw new ValidationError(
+      'A token that acts as a user cannot be an OAuth client: register the service without --user.',
+      'invalid_oauth_client',
+    );
+  return { redirectUri: uri, scopes: parseHubScopeList(request.oauthScopes ?? []) };
 }
 
 /** Makes a token, stores its hash, and returns the token (shown once) with its record. */
@@ -76,7 +139,13 @@ export async function createServiceToken(
       'invalid_name',
     );
   const scopes = parseHubScopeList(request.scopes);
-  if (scopes.length === 0 && !request.user)
+  const oauth = oauthClientOf(request);
+  if (oauth && (await store.list()).some((t) => t.oauth && t.name === name))
+    throw new ValidationError(
+      `The service "${name}" is already an OAuth client (client id ${oauthClientId(name)}): revoke its token first (hubless tokens revoke ${name}).`,
+      'duplicate_oauth_client',
+    );
+  if (scopes.length === 0 && !request.user && !oauth)
     throw new ValidationError(
       'A service token needs at least one scope, e.g. list:users,read:users:activity,read:servers,delete:servers for jupyterhub-idle-culler.',
       'invalid_scope',
@@ -89,6 +158,7 @@ export async function createServiceToken(
     ...(request.user ? { user: normaliseUsername(request.user) } : {}),
     scopes,
     culls: request.culls ?? false,
+    ...(oauth ? { oauth } : {}),
     hash: hashOf(token),
     createdAt: now.toISOString(),
     createdBy: request.createdBy,
@@ -143,6 +213,9 @@ export function tokenView(record: ServiceToken) {
     user: record.user ?? null,
     scopes: record.scopes,
     culls: record.culls,
+    oauth_client_id: record.oauth ? oauthClientId(record.name) : null,
+    oauth_redirect_uri: record.oauth?.redirectUri ?? null,
+    oauth_scopes: record.oauth?.scopes ?? null,
     created_at: record.createdAt,
     created_by: record.createdBy,
   };

@@ -1,3 +1,4 @@
+import type { OAuthStore } from '../../core/api/oauth.ts';
 import type {
   EventLog,
   LaunchLinkStore,
@@ -18,6 +19,8 @@ export interface ApiDeps {
   eventLog: EventLog;
   /** Long-lived tokens of JupyterHub services (/hub/api); absent: none are accepted. */
   serviceTokens?: ServiceTokenStore;
+  /** Codes and access tokens of services that sign users in (HubOAuth); absent: /hub/api/oauth2 is off. */
+  oauth?: OAuthStore;
   /** The deployment's public origin, e.g. https://labs.example.edu (launch links, lab URLs). */
   publicUrl: string;
   /** Where clients get tokens (Cognito: https://<domain>/oauth2/token), shown in the OpenAPI document. */

@@ -4,6 +4,7 @@ import {
   MethodNotAllowedError,
   PayloadTooLargeError,
 } from '../../core/api/errors.ts';
+import { looksLikeOAuthToken, OAUTH_AUTHORIZE_PATH, verifyOAuthToken } from '../../core/api/oauth.ts';
 import type { MachinePrincipal } from '../../core/api/ports.ts';
 import type { ApiScope } from '../../core/api/scopes.ts';
 import { looksLikeServiceToken, principalOf, verifyServiceToken } from '../../core/api/service-tokens.ts';
@@ -24,8 +25,9 @@ function isUnder(path: string, prefix: string): boolean {
   return path === prefix || path.startsWith(`${prefix}/`);
 }
 
-/** Whether `path` belongs to one of the bearer-token APIs (no browser sign-in). */
+/** Whether `path` belongs to one of the bearer-token APIs (no browser sign-in; OAuth's authorize page is not). */
 export function isApiPath(path: string): boolean {
+  if (path === OAUTH_AUTHORIZE_PATH) return false;
   return isUnder(path, API_PREFIX) || isUnder(path, HUB_PREFIX);
 }
 
@@ -91,7 +93,8 @@ export async function authenticate(deps: ApiDeps, event: HttpApiEvent): Promise<
 
 /**
  * /hub/api also takes service tokens (hubless tokens create), the long-lived tokens
- * JupyterHub services such as the idle culler are given; JWTs are checked as above.
+ * JupyterHub services such as the idle culler are given, and the access tokens services
+ * get for a signed-in user (oauth2/token); JWTs are checked as above.
  */
 export async function authenticateHub(deps: ApiDeps, event: HttpApiEvent): Promise<MachinePrincipal> {
   if (!event.requestContext.authorizer?.jwt?.claims) {
@@ -99,6 +102,15 @@ export async function authenticateHub(deps: ApiDeps, event: HttpApiEvent): Promi
     if (looksLikeServiceToken(token)) {
       if (!deps.serviceTokens) throw new UnauthorizedError('This deployment has no service tokens.');
       return principalOf(await verifyServiceToken(deps.serviceTokens, token));
+    }
+    if (looksLikeOAuthToken(token)) {
+      if (!deps.serviceTokens || !deps.oauth)
+        throw new UnauthorizedError('This deployment issues no OAuth tokens.');
+      return verifyOAuthToken(
+        { oauth: deps.oauth, serviceTokens: deps.serviceTokens },
+        token,
+        deps.core.clock.now(),
+      );
     }
   }
   return authenticate(deps, event);

@@ -36,6 +36,7 @@ import {
   JUPYTERHUB_API_VERSION,
 } from './hub.ts';
 import { createLaunchLinkRoute } from './launch.ts';
+import { hubOAuthAuthorizeElsewhere, hubOAuthToken } from './oauth.ts';
 import { eventsRoute, usageRoute } from './reports.ts';
 import { getServerRoute, listServersRoute, startServerRoute, stopServerRoute } from './servers.ts';
 import { createTokenRoute, listTokensRoute, revokeTokenRoute } from './tokens.ts';
@@ -97,6 +98,9 @@ export const HUB_ROUTES: HubRouteSpec[] = [
   { method: 'DELETE', path: '/users/{user}/servers/{server}', handle: hubStopServer },
   { method: 'GET', path: '/users/{user}/servers/{server}/progress', handle: hubProgress },
   { method: 'POST', path: '/users/{user}/activity', handle: hubActivity },
+  // HubOAuth: the service authenticates with its client secret; the browser's step is the portal's.
+  { method: 'POST', path: '/oauth2/token', handle: hubOAuthToken, public: true },
+  { method: 'GET', path: '/oauth2/authorize', handle: hubOAuthAuthorizeElsewhere, public: true },
 ];
 
 /** JupyterHub sends its version on every API answer (BaseHandler.set_default_headers). */

@@ -25,10 +25,15 @@ export const listTokensRoute: ApiHandlerFn = async (deps, request) =>
   jsonResult(200, { items: (await storeFor(deps, request).list()).map(tokenView) });
 
 export const createTokenRoute: ApiHandlerFn = async (deps, request) => {
-  const body = request.body as TokenBody;
+  const { oauth_redirect_uri, oauth_scopes, ...body } = request.body as TokenBody;
   const { token, record } = await createServiceToken(
     storeFor(deps, request),
-    { ...body, createdBy: request.principal.admin! },
+    {
+      ...body,
+      ...(oauth_redirect_uri ? { oauthRedirectUri: oauth_redirect_uri } : {}),
+      ...(oauth_scopes ? { oauthScopes: oauth_scopes } : {}),
+      createdBy: request.principal.admin!,
+    },
     deps.core.clock.now(),
   );
   return jsonResult(201, { ...tokenView(record), token });

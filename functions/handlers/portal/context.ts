@@ -1,5 +1,6 @@
 import type { IdentityVerifier } from '../../adapters/identity/alb-identity.ts';
 import type { AnnouncementStore } from '../../core/announcements.ts';
+import type { OAuthDeps } from '../../core/api/oauth.ts';
 import type { LaunchLinkStore } from '../../core/api/ports.ts';
 import type { CoreDeps } from '../../core/deps.ts';
 import type { AlbEvent, AlbResult } from '../http-types.ts';
@@ -17,6 +18,8 @@ export interface PortalDeps {
   launchLinks?: LaunchLinkStore;
   /** Where the administrators' announcement is kept; absent: pages show none and it cannot be set. */
   announcements?: AnnouncementStore;
+  /** Where services that sign users in (HubOAuth) are registered and their codes kept. */
+  oauth?: OAuthDeps;
   /** The front door's session cookie, which sign-out expires (the ALB's, split into <name>-0..N). */
   sessionCookie: string;
 }

@@ -1,3 +1,4 @@
+import { OAUTH_AUTHORIZE_PATH } from '../../core/api/oauth.ts';
 import { ForbiddenError, NotFoundError } from '../../core/errors.ts';
 import type { Log } from '../../core/log.ts';
 import { baseUrlFor, labOrigin, type Session } from '../../core/session.ts';
@@ -10,6 +11,7 @@ import type { AlbEvent, AlbResult } from '../http-types.ts';
 import { adminRoute, announcementFor } from './admin.ts';
 import type { PortalDeps, PortalRequest, PortalRoute } from './context.ts';
 import { launchRoute } from './launch.ts';
+import { oauthAuthorizeRoute } from './oauth.ts';
 import { errorPage, homePage, logoutPage, notRunningPage, type PageUser, spawnPendingPage } from './views.ts';
 
 type Request = PortalRequest;
@@ -189,6 +191,7 @@ export async function routePortal(deps: PortalDeps, event: AlbEvent): Promise<Al
     const key = `${method === 'HEAD' ? 'GET' : method} ${event.path}`;
     if (key === 'GET /launch' && deps.launchLinks)
       return await launchRoute(deps.launchLinks)(deps, { event, user });
+    if (key === `GET ${OAUTH_AUTHORIZE_PATH}`) return await oauthAuthorizeRoute(deps, { event, user });
     // Pages (not the progress poll, which is JSON) show the administrators' announcement.
     if (key !== 'GET /progress') {
       const announcement = await announcementFor(deps);
