@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { exportSPKI, generateKeyPair, SignJWT } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DirHomes } from '../../functions/adapters/local/dir-homes.ts';
 import { findJupyter } from '../../functions/adapters/local/jupyter-command.ts';
 import { ProcessCompute, reapOrphans } from '../../functions/adapters/local/process-compute.ts';
@@ -198,8 +198,9 @@ describe('ProcessCompute with real Jupyter servers', () => {
   });
 
   it("keeps the operator's secrets and settings out of a lab's environment", async () => {
-    process.env.AWS_SECRET_ACCESS_KEY = 'operator-secret';
-    process.env.HUBLESS_DATA_DIR = '/srv/hubless';
+    // Stubbed, then restored to what they were (an operator's run may have them set).
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'operator-secret');
+    vi.stubEnv('HUBLESS_DATA_DIR', '/srv/hubless');
     try {
       const handle = await compute.start(await specFor('envcheck'));
       await running(handle);
@@ -210,8 +211,7 @@ describe('ProcessCompute with real Jupyter servers', () => {
       expect(environ.some((line) => line.startsWith('PATH='))).toBe(true);
       await compute.stop(handle, 'test over');
     } finally {
-      delete process.env.AWS_SECRET_ACCESS_KEY;
-      delete process.env.HUBLESS_DATA_DIR;
+      vi.unstubAllEnvs();
     }
   });
 
