@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { ConfigError } from './errors.ts';
+import { type FederationPolicy, USERNAME_CLAIMS } from './federation.ts';
 import { LOG_LEVELS, type LogLevel } from './log.ts';
 import type { Profile } from './ports.ts';
 
@@ -82,7 +83,48 @@ const envSchema = z.object({
   HUBLESS_SHARED_DATA: z.enum(['true', 'false']).default('true'),
   HUBLESS_TLS_CERT: z.string().min(1).optional(),
   HUBLESS_TLS_KEY: z.string().min(1).optional(),
+  // Local mode's optional upstream OpenID provider (the school's); unset: the embedded provider.
+  HUBLESS_OIDC_ISSUER: z.url().optional(),
+  HUBLESS_OIDC_CLIENT_ID: z.string().min(1).optional(),
+  HUBLESS_OIDC_CLIENT_SECRET: z.string().min(1).optional(),
+  HUBLESS_OIDC_SCOPES: z.string().min(1).default('openid email profile'),
+  HUBLESS_OIDC_USERNAME_CLAIM: z.enum(USERNAME_CLAIMS).default('preferred_username'),
+  HUBLESS_OIDC_GROUPS_CLAIM: z.string().min(1).optional(),
+  HUBLESS_OIDC_ADMIN_GROUPS: z.string().optional(),
+  HUBLESS_OIDC_GROUP_MAP: z.string().optional(),
 });
+
+/** The three variables that switch local mode to an upstream provider; all or none. */
+const UPSTREAM_REQUIRED = [
+  'HUBLESS_OIDC_ISSUER',
+  'HUBLESS_OIDC_CLIENT_ID',
+  'HUBLESS_OIDC_CLIENT_SECRET',
+] as const;
+
+/** "provider-group=hubless-group,..." (HUBLESS_OIDC_GROUP_MAP): one pair per comma. */
+export function parseGroupMap(text: string): Record<string, string> {
+  const map: Record<string, string> = {};
+  for (const pair of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
+    const at = pair.lastIndexOf('=');
+    const theirs = pair.slice(0, at).trim();
+    const ours = pair.slice(at + 1).trim();
+    if (at <= 0 || !theirs || !ours) {
+      throw new Error(`"${pair}" is not "provider-group=hubless-group"`);
+    }
+    map[theirs] = ours;
+  }
+  return map;
+}
+
+function commaList(text: string | undefined): string[] {
+  return (text ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
+}
 
 /** The variables core reads (the AWS ones are in adapters/aws/names.ts). */
 export type SettingsEnvName = keyof z.input<typeof envSchema>;
@@ -115,7 +157,17 @@ export interface Settings {
     /** PEM files of the gateway's certificate chain and key; absent with an https URL: self-signed. */
     tlsCert?: string;
     tlsKey?: string;
+    /** Browsers sign in at this OpenID provider instead of the embedded one (core/federation.ts). */
+    upstream?: UpstreamProvider;
   };
+}
+
+export interface UpstreamProvider {
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+  scopes: string;
+  policy: FederationPolicy;
 }
 
 export function parseSettings(env: Record<string, string | undefined>): Settings {
@@ -129,6 +181,7 @@ export function parseSettings(env: Record<string, string | undefined>): Settings
     throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
   }
   const value = result.data;
+  const upstream = upstreamOf(value, env);
   return {
     logLevel: value.HUBLESS_LOG_LEVEL,
     tableName: value.HUBLESS_TABLE_NAME,
@@ -148,7 +201,51 @@ export function parseSettings(env: Record<string, string | undefined>): Settings
       sharedData: value.HUBLESS_SHARED_DATA === 'true',
       ...(value.HUBLESS_TLS_CERT ? { tlsCert: value.HUBLESS_TLS_CERT } : {}),
       ...(value.HUBLESS_TLS_KEY ? { tlsKey: value.HUBLESS_TLS_KEY } : {}),
+      ...(upstream ? { upstream } : {}),
     },
+  };
+}
+
+function upstreamOf(
+  value: z.output<typeof envSchema>,
+  env: Record<string, string | undefined>,
+): UpstreamProvider | undefined {
+  const missing = UPSTREAM_REQUIRED.filter((name) => !value[name]);
+  if (missing.length === UPSTREAM_REQUIRED.length) return undefined;
+  if (missing.length > 0) {
+    throw new ConfigError(
+      `Invalid configuration:\n  ${missing.join(', ')} (unset): an upstream OpenID provider needs ` +
+        `${UPSTREAM_REQUIRED.join(', ')} together; unset all three to use the embedded provider.`,
+    );
+  }
+  let groupMap: Record<string, string> | undefined;
+  try {
+    groupMap = value.HUBLESS_OIDC_GROUP_MAP ? parseGroupMap(value.HUBLESS_OIDC_GROUP_MAP) : undefined;
+  } catch (error) {
+    throw new ConfigError(
+      `Invalid configuration:\n  HUBLESS_OIDC_GROUP_MAP (got ${JSON.stringify(env.HUBLESS_OIDC_GROUP_MAP)}): ` +
+        `${(error as Error).message}; write it as "staff=teachers,it-admins=admins".`,
+    );
+  }
+  const adminGroups = commaList(value.HUBLESS_OIDC_ADMIN_GROUPS);
+  if ((groupMap || adminGroups.length) && !value.HUBLESS_OIDC_GROUPS_CLAIM) {
+    throw new ConfigError(
+      'Invalid configuration:\n  HUBLESS_OIDC_GROUPS_CLAIM (unset): HUBLESS_OIDC_GROUP_MAP and ' +
+        'HUBLESS_OIDC_ADMIN_GROUPS need the claim that holds the groups, for example "groups".',
+    );
+  }
+  const policy: FederationPolicy = {
+    usernameClaim: value.HUBLESS_OIDC_USERNAME_CLAIM,
+    ...(value.HUBLESS_OIDC_GROUPS_CLAIM ? { groupsClaim: value.HUBLESS_OIDC_GROUPS_CLAIM } : {}),
+    ...(groupMap ? { groupMap } : {}),
+    ...(adminGroups.length ? { adminGroups } : {}),
+  };
+  return {
+    issuer: value.HUBLESS_OIDC_ISSUER as string,
+    clientId: value.HUBLESS_OIDC_CLIENT_ID as string,
+    clientSecret: value.HUBLESS_OIDC_CLIENT_SECRET as string,
+    scopes: value.HUBLESS_OIDC_SCOPES,
+    policy,
   };
 }
 

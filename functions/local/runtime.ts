@@ -287,6 +287,7 @@ export async function startLocalRuntime(
       portal: makePortalHandler(portalDeps),
       api: makeApiHandler(apiDeps),
       lti,
+      ...(local.upstream ? { upstream: local.upstream } : {}),
       extraClients: machineClients.map(({ clientId, clientSecret, scopes }) => ({
         clientId,
         clientSecret,

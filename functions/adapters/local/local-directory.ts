@@ -2,6 +2,12 @@ import { randomBytes, type ScryptOptions, scrypt as scryptCallback, timingSafeEq
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { NotFoundError, ValidationError } from '../../core/errors.ts';
+import {
+  collisionMessage,
+  type FederatedAccounts,
+  IdentityCollisionError,
+  type MappedUser,
+} from '../../core/federation.ts';
 import { initialPassword } from '../../core/ids.ts';
 import type { Directory, NewUser, User } from '../../core/ports.ts';
 import { normaliseUsername } from '../../core/username.ts';
@@ -34,6 +40,8 @@ interface StoredUser extends User {
    * and `hubless users unlock` (another process) can.
    */
   lockedUntil?: string;
+  /** The identity that owns this name: a user who signs in through the upstream provider (core/federation.ts). */
+  federated?: { issuer: string; subject: string };
 }
 
 interface UsersFile {
@@ -80,11 +88,11 @@ function checkPassword(password: unknown): string {
 }
 
 function publicUser(stored: StoredUser): User {
-  const { passwordHash: _hidden, lockedUntil: _lock, ...user } = stored;
+  const { passwordHash: _hidden, lockedUntil: _lock, federated: _owner, ...user } = stored;
   return { ...user, groups: [...user.groups] };
 }
 
-export class LocalDirectory implements Directory {
+export class LocalDirectory implements Directory, FederatedAccounts {
   readonly file: string;
   #writes: Promise<unknown> = Promise.resolve();
   /** A hash to burn time on for unknown users (see the class comment). */
@@ -137,6 +145,37 @@ export class LocalDirectory implements Directory {
 
   async disable(name: string): Promise<void> {
     await this.#setDisabled(name, true);
+  }
+
+  /**
+   * A sign-in through the upstream provider (FederatedAccounts' contract): the name and its
+   * owner are checked and written in one read-modify-write, so two identities racing for
+   * one name cannot both win. Federated users get no password.
+   */
+  async signIn(mapped: MappedUser): Promise<User> {
+    const name = normaliseUsername(mapped.username);
+    const { issuer, subject } = mapped.owner;
+    return this.#update((file) => {
+      const existing = file.users[name];
+      if (existing && (existing.federated?.issuer !== issuer || existing.federated?.subject !== subject)) {
+        throw new IdentityCollisionError(name, collisionMessage(name, Boolean(existing.federated)));
+      }
+      const next: StoredUser = existing
+        ? { ...existing }
+        : {
+            name,
+            groups: [],
+            admin: false,
+            disabled: false,
+            createdAt: this.#now().toISOString(),
+            federated: { issuer, subject },
+          };
+      if (mapped.email !== undefined) next.email = mapped.email;
+      if (mapped.groups !== undefined) next.groups = [...mapped.groups];
+      if (mapped.admin !== undefined) next.admin = mapped.admin;
+      file.users[name] = next;
+      return publicUser(next);
+    });
   }
 
   /** Lets a disabled user sign in again. Throws NotFoundError for an unknown user. */

@@ -2,6 +2,9 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ALB_AUTH } from '../../adapters/aws/names.ts';
 import type { LocalDirectory } from '../../adapters/local/local-directory.ts';
+import type { UpstreamProvider } from '../../core/config.ts';
+import { ForbiddenError, HublessError } from '../../core/errors.ts';
+import { type FederationPolicy, signInFederated } from '../../core/federation.ts';
 import type { Log } from '../../core/log.ts';
 import type { SignInLimits } from '../../core/sign-in-throttle.ts';
 import { isSameOriginRequest } from '../../handlers/http.ts';
@@ -12,7 +15,7 @@ import { LOGIN_COOKIE, SESSION_COOKIE } from './identity-headers.ts';
 import { gatewayIssuer } from './options.ts';
 import { isPageNavigation, safeReturnTo } from './paths.ts';
 import { refuse } from './refusals.ts';
-import { RelyingParty } from './relying-party.ts';
+import { type ProviderIdentity, RelyingParty, type SignedIn } from './relying-party.ts';
 import {
   type BrowserSession,
   ExpiringStore,
@@ -51,6 +54,37 @@ export interface BrowserSignInOptions {
   signInLimits?: Partial<SignInLimits>;
   /** The gateway's certificate when it serves HTTPS: trusted for its calls to its own provider. */
   tls?: { cert: string };
+  /**
+   * The school's OpenID provider: browsers sign in there instead of at the embedded
+   * provider, whose machine clients (client credentials) keep working.
+   */
+  upstream?: UpstreamProvider;
+}
+
+/** Turns what the provider said into the user to sign in, or throws an exposed HublessError. */
+type UserOf = (identity: ProviderIdentity) => Promise<SignedIn>;
+
+/** The embedded provider's claims name the user as Cognito's do (`username`; sub is the username). */
+const embeddedUser: UserOf = async ({ subject, claims }) => {
+  const signedIn: SignedIn = {
+    sub: subject,
+    username: typeof claims.username === 'string' ? claims.username : subject,
+  };
+  if (typeof claims.email === 'string') signedIn.email = claims.email;
+  return signedIn;
+};
+
+/** An upstream provider's identity goes through core's mapping; the directory records who owns the name. */
+function federatedUser(directory: LocalDirectory, policy: FederationPolicy): UserOf {
+  return async ({ issuer, subject, claims }) => {
+    const user = await signInFederated(directory, { issuer, subject, claims }, policy);
+    if (user.disabled) {
+      throw new ForbiddenError('Your account is disabled. Ask an administrator to enable it.', 'disabled');
+    }
+    const signedIn: SignedIn = { sub: subject, username: user.name };
+    if (user.email) signedIn.email = user.email;
+    return signedIn;
+  };
 }
 
 /** Starts the embedded provider with the gateway as its browser client, and the sessions that use it. */
@@ -87,18 +121,29 @@ export async function startBrowserSignIn(
     report: options.report,
     ...(options.signInLimits ? { signInLimits: options.signInLimits } : {}),
   });
-  const rp = new RelyingParty({
-    issuer,
-    clientId,
-    clientSecret,
-    redirectUri,
-    ...(options.tls ? { ca: options.tls.cert } : {}),
-  });
+  const { upstream } = options;
+  const rp = upstream
+    ? new RelyingParty({
+        issuer: upstream.issuer,
+        clientId: upstream.clientId,
+        clientSecret: upstream.clientSecret,
+        redirectUri,
+        scope: upstream.scopes,
+        userinfo: true,
+      })
+    : new RelyingParty({
+        issuer,
+        clientId,
+        clientSecret,
+        redirectUri,
+        ...(options.tls ? { ca: options.tls.cert } : {}),
+      });
   const ttlSeconds = options.sessionTtlSeconds ?? ALB_AUTH.sessionTimeoutSeconds;
   return {
     oidc,
     sessions: new BrowserSessions({
       rp,
+      userOf: upstream ? federatedUser(options.directory, upstream.policy) : embeddedUser,
       directory: options.directory,
       publicUrl,
       ttlSeconds,
@@ -116,6 +161,7 @@ export class BrowserSessions {
   readonly #sessions = new ExpiringStore<BrowserSession>(100_000);
   readonly #pending = new ExpiringStore<PendingLogin>(10_000);
   readonly #rp: RelyingParty;
+  readonly #userOf: UserOf;
   readonly #directory: LocalDirectory;
   readonly #publicUrl: string;
   readonly #ttlSeconds: number;
@@ -125,6 +171,8 @@ export class BrowserSessions {
 
   constructor(options: {
     rp: RelyingParty;
+    /** Who the provider's identity is in hubless (the embedded provider's claims, or core's federation mapping). */
+    userOf: UserOf;
     directory: LocalDirectory;
     publicUrl: string;
     ttlSeconds: number;
@@ -134,6 +182,7 @@ export class BrowserSessions {
   }) {
     this.#report = options.report;
     this.#rp = options.rp;
+    this.#userOf = options.userOf;
     this.#directory = options.directory;
     this.#publicUrl = options.publicUrl;
     this.#ttlSeconds = options.ttlSeconds;
@@ -184,10 +233,10 @@ export class BrowserSessions {
     const loginId = readCookie(req.headers.cookie, LOGIN_COOKIE);
     const login = this.#pending.get(loginId);
     const clearLogin = this.#loginCookie('', 0);
-    const failed = (title: string, heading: string, next: string) =>
+    const failed = (title: string, heading: string, next: string, status = 400, code = 'sign_in_failed') =>
       refuse(req, res, {
-        status: 400,
-        code: 'sign_in_failed',
+        status,
+        code,
         title,
         message: heading,
         page: `<h1>${heading}</h1>${next}`,
@@ -205,14 +254,31 @@ export class BrowserSessions {
     // Expired, or from another browser: start over (the provider may remember the user).
     if (!login) return this.#redirect(res, '/', clearLogin);
     this.#pending.delete(login.id);
-    let signedIn: Awaited<ReturnType<RelyingParty['finishLogin']>>;
+    let identity: ProviderIdentity;
     try {
-      signedIn = await this.#rp.finishLogin(url, login);
+      identity = await this.#rp.finishLogin(url, login);
     } catch (error) {
       this.#report('warn', 'gateway: sign-in could not be completed', {
         error: error instanceof Error ? error.name : 'error',
       });
       failed('Sign-in failed', 'Sign-in could not be completed', '<p><a href="/">Start again</a></p>');
+      return;
+    }
+    let signedIn: SignedIn;
+    try {
+      signedIn = await this.#userOf(identity);
+    } catch (error) {
+      // A genuine identity hubless will not let in (no usable name, a name taken, disabled):
+      // the page says why and who can fix it. Starting again would only end here again.
+      if (!(error instanceof HublessError) || !error.expose) throw error;
+      this.#report('warn', 'gateway: sign-in refused', { code: error.code, issuer: identity.issuer });
+      failed(
+        'Sign-in refused',
+        'hubless cannot sign you in',
+        `<p class="error" id="refusal" data-code="${escapeHtml(error.code)}">${escapeHtml(error.message)}</p>`,
+        error.status,
+        error.code,
+      );
       return;
     }
     const session = this.#startSession(req, signedIn);

@@ -1,6 +1,7 @@
 import type { JWK } from 'jose';
 import type { GatewayRouter } from '../../adapters/local/gateway-router.ts';
 import type { LocalDirectory } from '../../adapters/local/local-directory.ts';
+import type { UpstreamProvider } from '../../core/config.ts';
 import type { Log } from '../../core/log.ts';
 import type { LtiDeps, LtiLaunch } from '../../core/lti/launch.ts';
 import type { LtiToolKey } from '../../core/lti/ports.ts';
@@ -44,6 +45,8 @@ export interface GatewayOptions {
   extraClients?: MachineClientConfig[];
   /** How long a browser session lasts. Default 12 hours, as the ALB's. */
   sessionTtlSeconds?: number;
+  /** The school's OpenID provider for browser sign-in (HUBLESS_OIDC_ISSUER); absent: the embedded provider. */
+  upstream?: UpstreamProvider;
   /** LTI 1.3 tool endpoints (/lti/login, /lti/launch, /lti/jwks); absent: not served. */
   lti?: GatewayLti;
   /** Password sign-in throttling and lockout; defaults in core/sign-in-throttle.ts. */

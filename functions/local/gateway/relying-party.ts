@@ -4,13 +4,21 @@ import * as client from 'openid-client';
 /**
  * The gateway's OpenID relying party (what the ALB's `authenticate-cognito` action does):
  * authorization code + PKCE + state + nonce against the embedded provider, discovered
- * through the provider's own public URL. Discovery is lazy because the provider is
- * served by the very server that must be listening before it can be discovered.
+ * through the provider's own public URL, or against the school's upstream provider
+ * (HUBLESS_OIDC_ISSUER). Discovery is lazy because the embedded provider is served by the
+ * very server that must be listening before it can be discovered.
  */
 export interface SignedIn {
   sub: string;
   username: string;
   email?: string;
+}
+
+/** What the provider said about who signed in: its ID token's claims, plus userinfo's when asked. */
+export interface ProviderIdentity {
+  issuer: string;
+  subject: string;
+  claims: Record<string, unknown>;
 }
 
 export class RelyingParty {
@@ -19,21 +27,30 @@ export class RelyingParty {
   readonly #clientSecret: string;
   readonly #redirectUri: string;
   readonly #ca: string | undefined;
+  readonly #scope: string;
+  readonly #userinfo: boolean;
   #config: Promise<client.Configuration> | undefined;
 
-  /** `ca`: the gateway's own certificate, trusted for these calls to itself (it may be self-signed). */
+  /**
+   * `ca`: the gateway's own certificate, trusted for these calls to itself (it may be self-signed).
+   * `userinfo`: also read the userinfo endpoint (an upstream provider may put groups only there).
+   */
   constructor(options: {
     issuer: string;
     clientId: string;
     clientSecret: string;
     redirectUri: string;
     ca?: string;
+    scope?: string;
+    userinfo?: boolean;
   }) {
     this.#issuer = new URL(options.issuer);
     this.#clientId = options.clientId;
     this.#clientSecret = options.clientSecret;
     this.#redirectUri = options.redirectUri;
     this.#ca = options.ca;
+    this.#scope = options.scope ?? 'openid email profile';
+    this.#userinfo = options.userinfo ?? false;
   }
 
   #configuration(): Promise<client.Configuration> {
@@ -59,7 +76,7 @@ export class RelyingParty {
     const nonce = client.randomNonce();
     const url = client.buildAuthorizationUrl(config, {
       redirect_uri: this.#redirectUri,
-      scope: 'openid email profile',
+      scope: this.#scope,
       response_type: 'code',
       code_challenge: await client.calculatePKCECodeChallenge(codeVerifier),
       code_challenge_method: 'S256',
@@ -73,7 +90,7 @@ export class RelyingParty {
   async finishLogin(
     callbackUrl: URL,
     checks: { state: string; nonce: string; codeVerifier: string },
-  ): Promise<SignedIn> {
+  ): Promise<ProviderIdentity> {
     const config = await this.#configuration();
     const tokens = await client.authorizationCodeGrant(config, callbackUrl, {
       pkceCodeVerifier: checks.codeVerifier,
@@ -81,12 +98,15 @@ export class RelyingParty {
       expectedNonce: checks.nonce,
       idTokenExpected: true,
     });
-    const claims = tokens.claims();
-    if (!claims) throw new Error('The provider returned no ID token.');
-    const username = typeof claims.username === 'string' ? claims.username : claims.sub;
-    const signedIn: SignedIn = { sub: claims.sub, username };
-    if (typeof claims.email === 'string') signedIn.email = claims.email;
-    return signedIn;
+    const idClaims = tokens.claims();
+    if (!idClaims) throw new Error('The provider returned no ID token.');
+    let claims: Record<string, unknown> = { ...idClaims };
+    if (this.#userinfo && config.serverMetadata().userinfo_endpoint) {
+      // fetchUserInfo checks that userinfo's sub is the ID token's; the ID token's iss and sub win.
+      const info = await client.fetchUserInfo(config, tokens.access_token, idClaims.sub);
+      claims = { ...info, ...idClaims };
+    }
+    return { issuer: idClaims.iss, subject: idClaims.sub, claims };
   }
 }
 
