@@ -32,6 +32,7 @@ import type { Compute, ComputeStatus, ComputeTask } from '../functions/core/port
 import { systemClock } from '../functions/core/ports.ts';
 import type { Session } from '../functions/core/session.ts';
 import { cullServers } from '../functions/core/use-cases/cull.ts';
+import { launchInRequest } from '../functions/core/use-cases/launch-session.ts';
 import { createLocalDynamoClients, startDynamoDbLocal } from '../functions/local/dynamodb-local.ts';
 
 const { values } = parseArgs({
@@ -194,6 +195,8 @@ async function main(): Promise<void> {
       const store = new DynamoSessionStore({ client: doc, tableName });
       const labTokens = hmacLabTokens(async () => randomHex(32));
       const deps: CullerDeps = {
+        // The sweep starts nothing.
+        launches: launchInRequest(() => deps),
         store,
         compute,
         router,

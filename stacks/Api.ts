@@ -40,16 +40,8 @@ export function Api({ stack, app }: StackContext) {
       HUBLESS_API_CLIENT_IDS: apiClients.map((client) => client.userPoolClientId).join(','),
     },
   });
-  grantCapabilities(api, cp, [
-    'sessions',
-    'launch',
-    'observe',
-    'routes',
-    'homes',
-    'directory',
-    'events',
-    'lab-tokens',
-  ]);
+  // Starts only queue their launches (the launcher Lambda launches): no RunTask, no homes here.
+  grantCapabilities(api, cp, ['sessions', 'queue-launches', 'observe', 'routes', 'directory', 'events']);
 
   const authorizer = new HttpUserPoolAuthorizer('Cognito', userPool, {
     userPoolClients: apiClients,

@@ -1,15 +1,28 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { DockerImageAsset, Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import { Cluster, ContainerInsights } from 'aws-cdk-lib/aws-ecs';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { NagSuppressions } from 'cdk-nag';
 import { type StackContext, use } from 'sst/constructs';
 import { clusterName } from '../functions/adapters/aws/names.ts';
 import { useStageConfig } from './config.ts';
 import { retentionDays } from './lambda.ts';
 import { Network } from './Network.ts';
+
+/** How long the launcher may take for one batch of launches (its Lambda timeout). */
+export const LAUNCHER_TIMEOUT = Duration.seconds(30);
+/**
+ * A launch handed back (AWS was busy) is retried after this. Three times the launcher's
+ * timeout, so a batch still running is never delivered twice; not AWS's suggested six,
+ * which guards against throttled invocations the launcher's bounded concurrency does not
+ * have, and would keep a student waiting minutes for a retry.
+ */
+export const LAUNCH_VISIBILITY_TIMEOUT = Duration.seconds(90);
+/** Tries of one launch before it goes to the dead-letter queue. */
+export const LAUNCH_MAX_RECEIVES = 5;
 
 /** The lab image build directory (its Dockerfile is owned by containers/lab). */
 export const LAB_IMAGE_DIRECTORY = 'containers/lab';
@@ -80,5 +93,25 @@ export function Compute({ stack, app }: StackContext) {
     },
   ]);
 
-  return { cluster, labImage, labLogGroup, executionRole, labTokenKey };
+  // Starts leave their launches here; the launcher Lambda (Schedules.ts) takes them at
+  // Fargate's pace. A launch AWS keeps refusing ends in the dead-letter queue after
+  // LAUNCH_MAX_RECEIVES tries (the reconciler fails its session as stuck, with a reason).
+  const launchDeadLetters = new Queue(stack, 'LaunchDeadLetters', {
+    retentionPeriod: Duration.days(14),
+    encryption: QueueEncryption.SQS_MANAGED,
+    enforceSSL: true,
+  });
+  NagSuppressions.addResourceSuppressions(launchDeadLetters, [
+    { id: 'AwsSolutions-SQS3', reason: 'This is the dead-letter queue of the launch queue.' },
+  ]);
+  const launchQueue = new Queue(stack, 'LaunchQueue', {
+    visibilityTimeout: LAUNCH_VISIBILITY_TIMEOUT,
+    // A launch older than this is of no use: the reconciler has failed its session as stuck.
+    retentionPeriod: Duration.hours(1),
+    encryption: QueueEncryption.SQS_MANAGED,
+    enforceSSL: true,
+    deadLetterQueue: { queue: launchDeadLetters, maxReceiveCount: LAUNCH_MAX_RECEIVES },
+  });
+
+  return { cluster, labImage, labLogGroup, executionRole, labTokenKey, launchQueue, launchDeadLetters };
 }

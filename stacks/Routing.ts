@@ -44,7 +44,7 @@ export function Routing({ stack, app }: StackContext) {
   const { vpc, albSecurityGroup, labSecurityGroup, labSubnets } = use(Network);
   const { table, fileSystem, labTaskRole, sharedAccessPoint } = use(Storage);
   const { userPool, albClient, domain: loginDomain, hosts } = use(Identity);
-  const { cluster, labImage, labLogGroup, executionRole, labTokenKey } = use(Compute);
+  const { cluster, labImage, labLogGroup, executionRole, labTokenKey, launchQueue } = use(Compute);
 
   const certificate = importOrIssueCertificate(stack, config);
   const logBucket = accessLogBucket(stack, config);
@@ -98,6 +98,7 @@ export function Routing({ stack, app }: StackContext) {
     fileSystem,
     ...(sharedAccessPoint ? { sharedAccessPoint } : {}),
     labTokenKey,
+    launchQueue,
     userPool,
     albClient,
     loginDomain,
@@ -112,17 +113,16 @@ export function Routing({ stack, app }: StackContext) {
     config,
     environment: controlPlaneEnvironment(cp),
   });
+  // Starts only queue their launches (the launcher Lambda launches): no RunTask, no homes here.
   grantCapabilities(portal, cp, [
     'sessions',
-    'launch',
+    'queue-launches',
     'observe',
     'routes',
-    'homes',
     // The admin page manages users (the portal reads the signed-in user on every request too).
     'directory',
     'directory-admin',
     'events',
-    'lab-tokens',
   ]);
 
   balancers.forEach(({ alb, https, host }, index) => {

@@ -8,6 +8,7 @@ import type { AccessPoint, FileSystem } from 'aws-cdk-lib/aws-efs';
 import { Effect, type IRole, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { NagSuppressions } from 'cdk-nag';
 import type { Function as SstFunction } from 'sst/constructs';
 import { encodeAlbPool } from '../functions/adapters/aws/alb-pool.ts';
@@ -41,6 +42,8 @@ export interface ControlPlane {
   sharedAccessPoint?: AccessPoint;
   /** The secret holding the lab token key. */
   labTokenKey: ISecret;
+  /** Where starts leave their launches (Compute.ts). */
+  launchQueue: IQueue;
   userPool: UserPool;
   albClient: UserPoolClient;
   loginDomain: UserPoolDomain;
@@ -102,6 +105,7 @@ export function controlPlaneEnvironment(cp: ControlPlane): ControlPlaneEnvironme
     HUBLESS_USER_POOL_DOMAIN: cp.loginDomain.domainName,
     HUBLESS_EVENT_BUS_NAME: 'default',
     HUBLESS_LAB_TOKEN_KEY_ARN: cp.labTokenKey.secretArn,
+    HUBLESS_LAUNCH_QUEUE_URL: cp.launchQueue.queueUrl,
     HUBLESS_PROFILES: stack.toJsonString(cp.config.profiles),
     HUBLESS_IDLE_TIMEOUT_SECONDS: String(cp.config.idleTimeoutSeconds),
     HUBLESS_MAX_AGE_SECONDS: String(cp.config.maxAgeSeconds),
@@ -124,7 +128,8 @@ export type Capability =
   | 'directory'
   | 'directory-admin'
   | 'events'
-  | 'lab-tokens';
+  | 'lab-tokens'
+  | 'queue-launches';
 
 export function grantCapabilities(fn: SstFunction, cp: ControlPlane, capabilities: Capability[]): void {
   const stack = CdkStack.of(fn);
@@ -300,6 +305,12 @@ export function grantCapabilities(fn: SstFunction, cp: ControlPlane, capabilitie
             actions: ['secretsmanager:GetSecretValue'],
             resources: [cp.labTokenKey.secretArn],
           }),
+        );
+        break;
+      case 'queue-launches':
+        // Starts only send; the launcher's event source is granted receive and delete (Schedules.ts).
+        statements.push(
+          new PolicyStatement({ actions: ['sqs:SendMessage'], resources: [cp.launchQueue.queueArn] }),
         );
         break;
       case 'events':

@@ -1,7 +1,16 @@
 import type { Settings } from './config.ts';
 import type { LabTokens } from './lab-tokens.ts';
 import type { Log } from './log.ts';
-import type { Clock, Compute, Directory, EventSink, Homes, Router, SessionStore } from './ports.ts';
+import type {
+  Clock,
+  Compute,
+  Directory,
+  EventSink,
+  Homes,
+  LaunchQueue,
+  Router,
+  SessionStore,
+} from './ports.ts';
 import type { Session } from './session.ts';
 
 /**
@@ -13,6 +22,8 @@ export interface CoreDeps {
   compute: Compute;
   router: Router;
   homes: Homes;
+  /** Where a start leaves its launch (see LaunchQueue); a launcher runs launchSession. */
+  launches: LaunchQueue;
   directory: Directory;
   events: EventSink;
   clock: Clock;

@@ -97,6 +97,34 @@ export interface Router {
   listRoutes(): Promise<RouteEntry[]>;
 }
 
+/**
+ * Where a start leaves the launch of its session (docs/architecture.md section 4): the
+ * start request records the session (`pending`) and answers at once; a launcher takes
+ * it from here at the pace the platform allows (SQS and the launcher Lambda in AWS,
+ * an in-process queue locally). Delivery is at least once: a launch may arrive twice,
+ * late, or for a session stopped meanwhile, and launching is idempotent by session
+ * (core/use-cases/launch-session.ts).
+ */
+export interface LaunchQueue {
+  /**
+   * Queues the launch of session `sessionId` and returns once it is queued (durably, in
+   * AWS). Returns the session's ticket, its place in the order of arrival, to pass to
+   * `ahead`; undefined when the queue does not count (a launch run inside the request).
+   */
+  enqueue(sessionId: string): Promise<number | undefined>;
+  /**
+   * How many launches queued before `ticket` have not had their turn yet: approximate
+   * (a duplicate delivery counts twice), never negative, one cheap read.
+   */
+  ahead(ticket: number): Promise<number>;
+  /**
+   * A launcher in another process (the launcher Lambda) took `count` launches off the
+   * queue for the first time, so `ahead` counts them out. A queue that launches in this
+   * process counts on its own and ignores it.
+   */
+  taken(count: number): Promise<void>;
+}
+
 export interface Homes {
   /**
    * Creates the user's private home if needed and returns its reference. Idempotent.

@@ -1,9 +1,12 @@
 import type { ContentSource } from './content.ts';
 import { InvalidStateError, ValidationError } from './errors.ts';
+import type { SharedDataAccess } from './shared-data.ts';
 
 /**
  * The session lifecycle (docs/architecture.md section 4):
  *   pending -> launching -> running -> ready -> stopping -> stopped, plus failed(reason).
+ * `pending` is a recorded start whose launch is queued (LaunchQueue): the launcher
+ * moves it to `launching` once the compute has accepted the task.
  * One item per (user, server) holds the current session; a new start replaces a
  * terminal one. Every write is conditional on `version` (see SessionStore).
  */
@@ -113,6 +116,13 @@ export interface Session {
    */
   routeClaim?: string;
   home?: string;
+  /**
+   * How the lab mounts the shared data, decided from the user's groups when the start was
+   * asked for (the launcher, later, knows only the session).
+   */
+  sharedData?: SharedDataAccess;
+  /** The launch queue's ticket (LaunchQueue.enqueue), while pending: shows the user their place. */
+  queueTicket?: number;
   reason?: StopReason;
   /** Path inside the lab to open once ready, e.g. "assignments/week3.ipynb". */
   openPath?: string;

@@ -7,6 +7,7 @@ import { ensureTable } from '../adapters/dynamodb/table.ts';
 import { LabUnreachableError } from '../adapters/http/activity-probe.ts';
 import { DirHomes } from '../adapters/local/dir-homes.ts';
 import { GatewayRouter } from '../adapters/local/gateway-router.ts';
+import { InProcessLaunchQueue } from '../adapters/local/in-process-launch-queue.ts';
 import {
   checkOwnerCheckDependencies,
   findJupyter,
@@ -30,6 +31,7 @@ import type { Clock, Compute, EventSink, LifecycleEvent } from '../core/ports.ts
 import { ACTIVE_STATES } from '../core/session.ts';
 import type { TaskStateChangeEvent } from '../core/task-event.ts';
 import type { CullRun } from '../core/use-cases/cull.ts';
+import { launchInRequest, launchSession } from '../core/use-cases/launch-session.ts';
 import { listServers } from '../core/use-cases/list-servers.ts';
 import { stopSession } from '../core/use-cases/stop-server.ts';
 import { makeApiHandler } from '../handlers/api.ts';
@@ -59,6 +61,10 @@ export interface LocalRuntimeOptions {
   /** Use an already running DynamoDB (tests share one); otherwise one is started under the data dir. */
   dynamoEndpoint?: string;
   jupyter?: JupyterCommand;
+  /** Launches run at once, at most (default LOCAL_LAUNCH_CONCURRENCY). */
+  launchConcurrency?: number;
+  /** Launch inside the start request, as before the launch queue: the benchmark's anchor only. */
+  launchInRequest?: boolean;
   /** Replace the process compute (benchmarks use a fake that waits like Fargate). */
   compute?: (onEvent: (event: TaskStateChangeEvent) => Promise<void>) => Compute;
   /** Where lifecycle events go besides the log; tests collect them. */
@@ -93,6 +99,13 @@ export interface LocalRuntime {
   tls?: GatewayTls;
   stop(): Promise<void>;
 }
+
+/**
+ * Launches at once in local mode: starting a Jupyter process takes a few milliseconds of
+ * this process's time, the rest is the child's; more at once would only make a class's
+ * first students wait for the last ones' processes to spawn.
+ */
+export const LOCAL_LAUNCH_CONCURRENCY = 8;
 
 export const LAB_PACKAGE_DIR = fileURLToPath(new URL('../../containers/lab', import.meta.url));
 export const GATEWAY_CLIENT_ID = DEFAULT_GATEWAY_CLIENT_ID;
@@ -210,6 +223,8 @@ export async function startLocalRuntime(
       },
     };
 
+    // Starts answer at once; launches run a few at a time, as the launcher Lambda does in AWS.
+    let launchQueue: InProcessLaunchQueue | undefined;
     const {
       core: deps,
       portal: portalDeps,
@@ -222,6 +237,15 @@ export async function startLocalRuntime(
         compute,
         router,
         homes: new DirHomes({ root: homesDir, accounts }),
+        launches: (core) => {
+          if (options.launchInRequest) return launchInRequest(() => core);
+          launchQueue = new InProcessLaunchQueue({
+            concurrency: options.launchConcurrency ?? LOCAL_LAUNCH_CONCURRENCY,
+            launch: (sessionId) => launchSession(core, sessionId),
+            log,
+          });
+          return launchQueue;
+        },
         directory,
         signer,
         gatewayOrigin,
@@ -235,6 +259,8 @@ export async function startLocalRuntime(
       jupyter.ui,
     );
 
+    const launches = launchQueue;
+    if (launches) cleanups.push(async () => launches.close());
     const taskEvents = makeTaskEventsHandler(deps);
     onTaskEvent = async (event) => {
       try {

@@ -48,6 +48,8 @@ const awsEnvSchema = z.object({
   /** The culler only: the in-VPC function that reads labs' activity (stacks/Schedules.ts). */
   HUBLESS_PROBE_FUNCTION: z.string().min(1).optional(),
   HUBLESS_PUBLIC_URL: z.url(),
+  /** Where a start leaves its launch for the launcher Lambda (stacks/Compute.ts). */
+  HUBLESS_LAUNCH_QUEUE_URL: z.url(),
   HUBLESS_LAB_TOKEN_KEY_ARN: z.string().startsWith('arn:'),
 } satisfies Record<'AWS_REGION' | LambdaEnvName, z.ZodType>);
 

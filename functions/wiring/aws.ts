@@ -6,6 +6,7 @@ import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balan
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { AlbRouter } from '../adapters/aws/alb-router.ts';
 import { AlbSlots } from '../adapters/aws/alb-slots.ts';
@@ -17,6 +18,8 @@ import { secretsManagerKey } from '../adapters/aws/lab-token-key.ts';
 import { LambdaActivityProbe } from '../adapters/aws/lambda-probe.ts';
 import { ALB_AUTH, albKeysUrl, cognitoIssuer } from '../adapters/aws/names.ts';
 import { DeadlineRetryStrategy, InvocationDeadline } from '../adapters/aws/retry.ts';
+import { SqsLaunchQueue } from '../adapters/aws/sqs-launch-queue.ts';
+import { LaunchCounter } from '../adapters/dynamodb/launch-counter.ts';
 import { JsonLogger } from '../adapters/log/json-logger.ts';
 import { EmfMetrics } from '../adapters/metrics/emf.ts';
 import { logLevelOf } from '../core/config.ts';
@@ -76,6 +79,13 @@ export function awsParts(settings: AwsSettings, logger: JsonLogger, deadline: In
       },
     }),
     homes: new EfsHomes({ efs: new EFSClient(client), fileSystemId: aws.HUBLESS_FILE_SYSTEM_ID }),
+    // Starts answer at once; the launcher Lambda launches at Fargate's pace (stacks/Schedules.ts).
+    launches: () =>
+      new SqsLaunchQueue({
+        sqs: new SQSClient(client),
+        queueUrl: aws.HUBLESS_LAUNCH_QUEUE_URL,
+        counter: new LaunchCounter({ client: doc, tableName: settings.tableName }),
+      }),
     directory: new CognitoDirectory({
       cognito: new CognitoIdentityProviderClient(client),
       userPoolId: aws.HUBLESS_USER_POOL_ID,

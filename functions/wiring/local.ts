@@ -13,7 +13,17 @@ import { assembleDeps, type Deps, type Parts } from './recipe.ts';
  */
 export type LocalParts = Pick<
   Parts,
-  'settings' | 'doc' | 'compute' | 'router' | 'homes' | 'directory' | 'events' | 'log' | 'metrics' | 'clock'
+  | 'settings'
+  | 'doc'
+  | 'compute'
+  | 'router'
+  | 'homes'
+  | 'launches'
+  | 'directory'
+  | 'events'
+  | 'log'
+  | 'metrics'
+  | 'clock'
 > & {
   /** The gateway's identity signer: labs and the portal verify what it signs. */
   signer: IdentitySigner;

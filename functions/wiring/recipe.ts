@@ -18,7 +18,16 @@ import type { CoreDeps } from '../core/deps.ts';
 import { randomHex } from '../core/ids.ts';
 import type { LabTokens } from '../core/lab-tokens.ts';
 import type { Log } from '../core/log.ts';
-import type { ActivityProbe, Clock, Compute, Directory, EventSink, Homes, Router } from '../core/ports.ts';
+import type {
+  ActivityProbe,
+  Clock,
+  Compute,
+  Directory,
+  EventSink,
+  Homes,
+  LaunchQueue,
+  Router,
+} from '../core/ports.ts';
 import { systemClock } from '../core/ports.ts';
 import { teeSink, usageSink } from '../core/use-cases/usage.ts';
 import type { ApiDeps } from '../handlers/api/context.ts';
@@ -37,6 +46,11 @@ export interface Parts {
   compute: Compute;
   router: Router;
   homes: Homes;
+  /**
+   * Where starts leave their launches (SQS in AWS, an in-process queue locally), given the
+   * core deps a launcher in this process runs launchSession with.
+   */
+  launches: (core: CoreDeps) => LaunchQueue;
   directory: Directory;
   /** Where lifecycle events go first (EventBridge; locally the log and the events file). */
   events: EventSink;
@@ -97,7 +111,9 @@ export function assembleDeps(parts: Parts): Deps {
 export function coreDeps(parts: Parts): CoreDeps {
   const { settings, identity } = parts;
   const { usage, eventLog } = stores(parts);
-  return {
+  const core: CoreDeps = {
+    // Set below: a queue that launches in this process needs the deps it is part of.
+    launches: undefined as unknown as LaunchQueue,
     store: new DynamoSessionStore({ client: parts.doc, tableName: settings.tableName }),
     compute: parts.compute,
     router: parts.router,
@@ -123,6 +139,8 @@ export function coreDeps(parts: Parts): CoreDeps {
     randomId: randomHex,
     log: parts.log,
   };
+  core.launches = parts.launches(core);
+  return core;
 }
 
 export function portalDeps(parts: Parts, core: CoreDeps): PortalDeps {

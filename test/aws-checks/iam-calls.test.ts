@@ -9,6 +9,7 @@ import type { TaskStateChangeEvent } from '../../functions/core/task-event.ts';
 import { makeApiHandler } from '../../functions/handlers/api.ts';
 import { makeCullerHandler } from '../../functions/handlers/culler.ts';
 import type { HttpApiEvent } from '../../functions/handlers/http-types.ts';
+import { makeLauncherHandler } from '../../functions/handlers/launcher.ts';
 import { makePortalHandler } from '../../functions/handlers/portal.ts';
 import { makeTaskEventsHandler } from '../../functions/handlers/task-events.ts';
 import { awsApiDeps, awsCoreDeps, awsCullerDeps, awsPortalDeps } from '../../functions/wiring/aws.ts';
@@ -120,20 +121,36 @@ async function portalHandler() {
   });
 }
 
+/** The launcher takes what the starts queued (as SQS's event source delivers it), checked as the launcher. */
+async function launch(): Promise<void> {
+  const launcher = makeLauncherHandler(awsCoreDeps());
+  const report = await as('launcher', async () => {
+    const result = await launcher(account.takeLaunches());
+    expect(result.batchItemFailures).toEqual([]);
+  });
+  expect(report.denied).toEqual([]);
+}
+
 describe('each function’s calls, against the policy the template gives it', () => {
   it('portal: home, start (first start of a user), progress to ready, stop', async () => {
     const portal = await portalHandler();
-    const report = await as('portal', async () => {
+    const started = await as('portal', async () => {
       expect((await portal(albEvent('GET', '/', 'ada'))).statusCode).toBe(200);
       expect((await portal(albEvent('POST', '/start', 'ada'))).statusCode).toBe(303);
-      // The lab token travels nowhere: not in RunTask (overrides), not in the session table.
-      const session = await awsCoreDeps().store.get('ada', '');
-      const token = await awsCoreDeps().labTokens.tokenFor(String(session?.id));
-      expect(JSON.stringify(session)).not.toContain(token);
-      const runTask = recordedCalls().filter((call) => call.operation === 'RunTask');
-      expect(runTask).toHaveLength(1);
-      expect(JSON.stringify(runTask)).not.toContain(token);
-      expect(JSON.stringify(runTask)).toContain(createHash('sha256').update(token).digest('hex'));
+      // The start only queues the launch: the launcher runs the task.
+      expect(recordedCalls().filter((call) => call.operation === 'RunTask')).toHaveLength(0);
+    });
+    expect(started.denied).toEqual([]);
+    await launch();
+    // The lab token travels nowhere: not in RunTask (overrides), not in the session table.
+    const session = await awsCoreDeps().store.get('ada', '');
+    const token = await awsCoreDeps().labTokens.tokenFor(String(session?.id));
+    expect(JSON.stringify(session)).not.toContain(token);
+    const runTask = recordedCalls().filter((call) => call.operation === 'RunTask');
+    expect(runTask).toHaveLength(1);
+    expect(JSON.stringify(runTask)).not.toContain(token);
+    expect(JSON.stringify(runTask)).toContain(createHash('sha256').update(token).digest('hex'));
+    const report = await as('portal', async () => {
       account.runTasks();
       const progress = JSON.parse((await portal(albEvent('GET', '/progress', 'ada'))).body ?? '{}');
       expect(progress.state).toBe('ready');
@@ -170,7 +187,7 @@ describe('each function’s calls, against the policy the template gives it', ()
 
   it('api: provision users, start, read and stop a server, make a launch link, disable', async () => {
     const api = makeApiHandler(awsApiDeps());
-    const report = await as('api', async () => {
+    const provisioned = await as('api', async () => {
       const put = await api(
         apiEvent('PUT', '/api/v1/users/bea', { email: 'bea@example.edu', groups: ['cs101'] }),
       );
@@ -182,7 +199,10 @@ describe('each function’s calls, against the policy the template gives it', ()
       );
       expect((await api(apiEvent('GET', '/api/v1/users'))).statusCode).toBe(200);
       const started = await api(apiEvent('POST', '/api/v1/users/bea/server', {}));
-      expect([200, 202], started.body).toContain(started.statusCode);
+      expect(started.statusCode, started.body).toBe(202);
+    });
+    await launch();
+    const report = await as('api', async () => {
       account.runTasks();
       const server = await api(apiEvent('GET', '/api/v1/users/bea/server'));
       expect(JSON.parse(server.body ?? '{}').state, server.body).toBe('ready');
@@ -195,6 +215,7 @@ describe('each function’s calls, against the policy the template gives it', ()
       expect([202, 204]).toContain((await api(apiEvent('DELETE', '/api/v1/users/bea/server'))).statusCode);
       expect([200, 204]).toContain((await api(apiEvent('DELETE', '/api/v1/users/bea'))).statusCode);
     });
+    expect(provisioned.denied).toEqual([]);
     expect(report.denied).toEqual([]);
   });
 
@@ -202,6 +223,7 @@ describe('each function’s calls, against the policy the template gives it', ()
     const portal = await portalHandler();
     account.addUser('cy');
     await portal(albEvent('POST', '/start', 'cy'));
+    await launch();
     const core = awsCoreDeps();
     const session = await core.store.get('cy', '');
     const taskArn = String(session?.computeHandle);
@@ -248,6 +270,7 @@ describe('each function’s calls, against the policy the template gives it', ()
     const portal = await portalHandler();
     account.addUser('dee');
     await portal(albEvent('POST', '/start', 'dee'));
+    await launch();
     account.runTasks();
     await portal(albEvent('GET', '/progress', 'dee'));
     // Two hours from now, every lab started above has been idle past the timeout. The labs
@@ -281,6 +304,34 @@ const NEEDED_ELSEWHERE: Record<string, string> = {
     'AlbRouter: addRoute on a session that has a route record, and deleteRoute after a crash mid-start',
   'elasticloadbalancing:DescribeTargetGroups': 'AlbRouter.deleteRoute after a crash left no route record',
   'task-events:ecs:DescribeTasks': 'lifecycle.advance polls the task of a session its event does not settle',
+  // The launch queue's event source polls with the launcher's role: Lambda's calls, not the code's.
+  'launcher:sqs:ReceiveMessage': 'the SQS event source receives the launches for the launcher',
+  'launcher:sqs:DeleteMessage': 'the SQS event source deletes each launch the launcher handled',
+  'launcher:sqs:ChangeMessageVisibility': 'the SQS event source hands back launches the launcher failed',
+  'launcher:sqs:GetQueueAttributes': 'the SQS event source reads the queue it polls',
+  'launcher:sqs:GetQueueUrl': 'the SQS event source finds the queue it polls',
+  'launcher:ecs:DescribeTasks':
+    'lifecycle.advance looks at the task once after recording it (a RUNNING event may have come first)',
+  'launcher:elasticloadbalancing:CreateTargetGroup':
+    'a task already running when its launch is recorded is routed at once',
+  'launcher:elasticloadbalancing:ModifyTargetGroupAttributes':
+    'a task already running when its launch is recorded is routed at once',
+  'launcher:elasticloadbalancing:RegisterTargets':
+    'a task already running when its launch is recorded is routed at once',
+  'launcher:elasticloadbalancing:CreateRule':
+    'a task already running when its launch is recorded is routed at once',
+  'launcher:elasticloadbalancing:AddTags':
+    'a task already running when its launch is recorded is routed at once',
+  'launcher:elasticloadbalancing:DeleteTargetGroup':
+    'a route added for a session stopped meanwhile is removed',
+  'launcher:elasticloadbalancing:DeleteRule': 'a route added for a session stopped meanwhile is removed',
+  'launcher:elasticloadbalancing:DescribeTargetHealth':
+    'a task already running when its launch is recorded is routed at once',
+  'launcher:cognito-idp:DescribeUserPoolClient': 'a route added at once authenticates',
+  'launcher:ecs:StopTask': 'a task launched for a session stopped meanwhile is stopped',
+  'launcher:dynamodb:DeleteItem': 'a route added for a session stopped meanwhile frees its ALB slot',
+  'launcher:events:PutEvents':
+    'a launch the platform refuses ends its session (the fail event); a task running at once is ready',
   'culler:elasticloadbalancing:CreateTargetGroup': 'reconciliation restores the route of a ready session',
   'culler:elasticloadbalancing:ModifyTargetGroupAttributes': 'reconciliation restores a route',
   'culler:elasticloadbalancing:RegisterTargets': 'reconciliation restores a route',
@@ -318,7 +369,7 @@ describe('granted actions', () => {
     const doc = readFileSync('docs/aws-api-calls.md', 'utf8');
     const named = new Set<string>();
     for (const name of doc.match(
-      /\b(?:ecs|elasticfilesystem|elasticloadbalancing|cognito-idp|events|dynamodb|iam|secretsmanager|lambda):[A-Za-z]+\b/g,
+      /\b(?:ecs|elasticfilesystem|elasticloadbalancing|cognito-idp|events|dynamodb|iam|secretsmanager|lambda|sqs):[A-Za-z]+\b/g,
     ) ?? []) {
       const [service, action] = name.split(':') as [string, string];
       // Condition keys (ecs:cluster, iam:PassedToService) share the notation; only actions count.

@@ -48,6 +48,7 @@ import {
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 
 /**
@@ -253,7 +254,27 @@ export function fakeAwsAccount(options: { account: string; region: string }) {
     return { StatusCode: 200, Payload: new TextEncoder().encode(JSON.stringify({ results })) };
   });
 
+  // The launch queue: messages wait here until the test hands them to the launcher, as SQS's event source would.
+  const sqs = mockClient(SQSClient);
+  const queued: Array<{ messageId: string; body: string }> = [];
+  sqs.on(SendMessageCommand).callsFake(({ MessageBody }) => {
+    const messageId = id('message', 36);
+    queued.push({ messageId, body: String(MessageBody) });
+    return {
+      MessageId: messageId,
+      MD5OfMessageBody: createHash('md5').update(String(MessageBody)).digest('hex'),
+    };
+  });
+
   return {
+    /** The queued launches as the SQS event source delivers them (first delivery), and the queue emptied. */
+    takeLaunches() {
+      return {
+        Records: queued
+          .splice(0)
+          .map((message) => ({ ...message, attributes: { ApproximateReceiveCount: '1' } })),
+      };
+    },
     /** Every provisioning task reaches RUNNING with its lab container up. */
     runTasks() {
       for (const task of tasks.values()) {
@@ -268,7 +289,7 @@ export function fakeAwsAccount(options: { account: string; region: string }) {
       users.set(name, { attributes: [], enabled: true, groups: new Set(groupNames) });
     },
     restore() {
-      for (const mock of [ecs, efs, elb, cognito, events, secrets, lambda]) mock.restore();
+      for (const mock of [ecs, efs, elb, cognito, events, secrets, lambda, sqs]) mock.restore();
     },
   };
 }

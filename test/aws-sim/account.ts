@@ -3,7 +3,9 @@ import { request } from 'node:http';
 import { decodeAlbPool } from '../../functions/adapters/aws/alb-pool.ts';
 import { ALB_AUTH, albKeysUrl, cognitoIssuer } from '../../functions/adapters/aws/names.ts';
 import type { HttpApiEvent, HttpApiResult } from '../../functions/handlers/http-types.ts';
+import { LAUNCH_MAX_RECEIVES, LAUNCH_VISIBILITY_TIMEOUT } from '../../stacks/Compute.ts';
 import { PORTAL_RULE_PRIORITY } from '../../stacks/control-plane.ts';
+import { LAUNCHER_BATCH_SIZE, LAUNCHER_MAX_CONCURRENCY } from '../../stacks/Schedules.ts';
 import { ALL_SCOPES } from '../fakes/api-harness.ts';
 import { type IamRequest, IamRequestMapper } from '../support/aws-iam/index.ts';
 import { Browser } from './browser.ts';
@@ -15,11 +17,12 @@ import { awsError, throttled } from './errors.ts';
 import { FakeLab, LabVerifier } from './fake-lab.ts';
 import { createAlbSigner, DataPlane } from './front.ts';
 import { type Lambdas, loadLambdas } from './lambdas.ts';
+import { SimSqs } from './sqs.ts';
 import { installTransport, PASS_THROUGH, type SimCall } from './transport.ts';
 
 /**
  * A simulated AWS account running hubless as deployed: the real Lambda entry points
- * and wiring on top of stateful ELBv2, ECS, EFS, Cognito and EventBridge stand-ins
+ * and wiring on top of stateful ELBv2, ECS, EFS, Cognito, EventBridge and SQS stand-ins
  * (DynamoDB is DynamoDB Local), every call checked against the synthesized role policy
  * of the function that makes it, tasks that are small fake labs, and an HTTP front per
  * load balancer that a student's browser (browser.ts) signs in through.
@@ -40,6 +43,8 @@ export interface Faults {
   /** Probability that a call to one of `throttleServices` is throttled. */
   throttle: number;
   throttleServices: Set<string>;
+  /** Probability that a launch message is delivered once more after it was handled. */
+  duplicateLaunch: number;
   /** Probability that a task state change event is never delivered, or delivered twice. */
   loseEvent: number;
   duplicateEvent: number;
@@ -60,12 +65,15 @@ export class SimAccount {
   readonly ecs: SimEcs;
   readonly efs: SimEfs;
   readonly cognito: SimCognito;
+  /** The launch queue and its event source, delivering to the launcher Lambda. */
+  readonly sqs: SimSqs;
   readonly front: DataPlane;
   readonly lambdas: Lambdas;
   readonly labs = new Map<string, FakeLab>();
   readonly faults: Faults = {
     throttle: 0,
     throttleServices: new Set(),
+    duplicateLaunch: 0,
     loseEvent: 0,
     duplicateEvent: 0,
     reorderEventMs: 0,
@@ -103,6 +111,7 @@ export class SimAccount {
       cognito: SimCognito;
       front: DataPlane;
       lambdas: Lambdas;
+      sqs: SimSqs;
       keys: { kid: string; pem: string };
     },
   ) {
@@ -114,6 +123,7 @@ export class SimAccount {
     this.cognito = parts.cognito;
     this.front = parts.front;
     this.lambdas = parts.lambdas;
+    this.sqs = parts.sqs;
     this.#keys = parts.keys;
     this.#mapper = new IamRequestMapper({
       account: options.deployment.account,
@@ -172,6 +182,14 @@ export class SimAccount {
     const efs = new SimEfs(env.HUBLESS_FILE_SYSTEM_ID ?? '', 200);
     const cognito = new SimCognito(env.HUBLESS_USER_POOL_ID ?? '');
     const lambdas = await loadLambdas();
+    // As deployed (stacks/Schedules.ts, stacks/Compute.ts); the visibility timeout on the sim's time scale.
+    const sqs = new SimSqs({
+      batchSize: LAUNCHER_BATCH_SIZE,
+      maxConcurrency: LAUNCHER_MAX_CONCURRENCY,
+      visibilityMs: LAUNCH_VISIBILITY_TIMEOUT.toMilliseconds() * timeScale,
+      maxReceives: LAUNCH_MAX_RECEIVES,
+      deliver: (event) => lambdas.launcher(event),
+    });
     const front = new DataPlane({
       elb,
       cognito,
@@ -189,6 +207,7 @@ export class SimAccount {
       cognito,
       front,
       lambdas,
+      sqs,
       keys: { kid: signer.kid, pem: signer.pem },
     });
     self.#uninstall = installTransport({ answer: (call) => (self as SimAccount).#answer(call) });
@@ -251,10 +270,10 @@ export class SimAccount {
     return done;
   }
 
-  /** Until every scheduled task event has been handled (or `timeoutMs`). */
+  /** Until every queued launch and every scheduled task event has been handled (or `timeoutMs`). */
   async eventsSettled(timeoutMs = 30_000): Promise<void> {
     const until = Date.now() + timeoutMs;
-    while (this.events.pending > 0 && Date.now() < until) await sleep(50);
+    while ((this.events.pending > 0 || this.sqs.pending > 0) && Date.now() < until) await sleep(50);
   }
 
   /** The lab of a user's live task, for flipping its activity switch. */
@@ -289,6 +308,7 @@ export class SimAccount {
     this.#restoreFetch();
     this.elb.close();
     this.ecs.close();
+    this.sqs.close();
     this.front.close();
     for (const lab of this.labs.values()) lab.close();
     this.labs.clear();
@@ -356,6 +376,9 @@ export class SimAccount {
         }
         case 'secretsmanager':
           return this.#secret(call.operation, call.input);
+        case 'sqs':
+          this.sqs.duplicate = this.faults.duplicateLaunch;
+          return this.sqs.handle(call.operation, call.input);
         default:
           throw awsError('UnsupportedOperation', `The simulator has no ${call.service}`);
       }

@@ -236,7 +236,10 @@ export function injectFaults(sim: SimAccount): void {
     'elasticloadbalancingv2',
     'elasticfilesystem',
     'cognito-idp',
+    'sqs',
   ]);
+  // SQS delivers at least once: some launches arrive twice, at once or later.
+  sim.faults.duplicateLaunch = 0.15;
   sim.faults.loseEvent = 0.1;
   sim.faults.duplicateEvent = 0.15;
   sim.faults.reorderEventMs = 3000;
@@ -246,6 +249,7 @@ export function injectFaults(sim: SimAccount): void {
 
 export function clearFaults(sim: SimAccount): void {
   sim.faults.throttle = 0;
+  sim.faults.duplicateLaunch = 0;
   sim.faults.loseEvent = 0;
   sim.faults.duplicateEvent = 0;
   sim.faults.reorderEventMs = 0;

@@ -8,12 +8,12 @@ import type {
 import { callerFunction } from './transport.ts';
 
 /**
- * The four Lambdas, run from their real entry points (functions/lambda/*.ts) with the
+ * The Lambdas, run from their real entry points (functions/lambda/*.ts) with the
  * real AWS wiring; only the SDK's transport is simulated. Each invocation runs inside
  * `callerFunction`, so every AWS call it makes is checked against that function's role.
  * Modules are imported lazily: the wiring reads process.env, which the deployment sets.
  */
-export type FunctionName = 'portal' | 'api' | 'task-events' | 'culler' | 'lab-probe';
+export type FunctionName = 'portal' | 'api' | 'launcher' | 'task-events' | 'culler' | 'lab-probe';
 
 interface Entry {
   handler: (event: unknown, context: unknown) => Promise<unknown>;
@@ -22,6 +22,8 @@ interface Entry {
 export interface Lambdas {
   portal(event: AlbEvent): Promise<AlbResult>;
   api(event: HttpApiEvent): Promise<HttpApiResult>;
+  /** The launch queue's consumer (SQS event source, sqs.ts). */
+  launcher(event: unknown): Promise<unknown>;
   taskEvents(event: unknown): Promise<unknown>;
   culler(): Promise<unknown>;
   /** The in-VPC probe the culler invokes (Lambda Invoke, answered by the account). */
@@ -36,14 +38,16 @@ export async function loadLambdas(): Promise<Lambdas> {
   const entries: Record<FunctionName, Entry> = {
     portal: (await import('../../functions/lambda/portal.ts')) as Entry,
     api: (await import('../../functions/lambda/api.ts')) as Entry,
+    launcher: (await import('../../functions/lambda/launcher.ts')) as Entry,
     'task-events': (await import('../../functions/lambda/task-events.ts')) as Entry,
     culler: (await import('../../functions/lambda/culler.ts')) as Entry,
     'lab-probe': (await import('../../functions/lambda/lab-probe.ts')) as Entry,
   };
-  const invocations = { portal: 0, api: 0, 'task-events': 0, culler: 0, 'lab-probe': 0 };
+  const invocations = { portal: 0, api: 0, launcher: 0, 'task-events': 0, culler: 0, 'lab-probe': 0 };
   const durations: Lambdas['durations'] = {
     portal: [],
     api: [],
+    launcher: [],
     'task-events': [],
     culler: [],
     'lab-probe': [],
@@ -66,6 +70,7 @@ export async function loadLambdas(): Promise<Lambdas> {
   return {
     portal: (event) => invoke('portal', event) as Promise<AlbResult>,
     api: (event) => invoke('api', event) as Promise<HttpApiResult>,
+    launcher: (event) => invoke('launcher', event),
     taskEvents: (event) => invoke('task-events', event),
     culler: () => invoke('culler', { id: randomUUID() }),
     labProbe: (event) => invoke('lab-probe', event),

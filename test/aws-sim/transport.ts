@@ -7,6 +7,7 @@ import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balan
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SQSClient } from '@aws-sdk/client-sqs';
 
 /**
  * Installs the simulated account under the real AWS SDK clients. A middleware in the
@@ -31,6 +32,7 @@ export const SERVICE_OF: Record<string, string> = {
   EventBridgeClient: 'eventbridge',
   SecretsManagerClient: 'secretsmanager',
   LambdaClient: 'lambda',
+  SQSClient: 'sqs',
   DynamoDBClient: 'dynamodb',
   DynamoDBDocumentClient: 'dynamodb',
 };
@@ -81,6 +83,7 @@ function patchClients(): void {
     EventBridgeClient,
     SecretsManagerClient,
     LambdaClient,
+    SQSClient,
     DynamoDBClient,
   ];
   // The clients may come with different copies of the SDK core: patch each one's base class.

@@ -3,6 +3,7 @@ import type { CoreDeps } from '../../functions/core/deps.ts';
 import { randomHex } from '../../functions/core/ids.ts';
 import { hmacLabTokens } from '../../functions/core/lab-tokens.ts';
 import type { Compute, Router, SessionStore } from '../../functions/core/ports.ts';
+import { launchInRequest } from '../../functions/core/use-cases/launch-session.ts';
 import { FakeCompute } from './fake-compute.ts';
 import { FakeClock, FakeHomes, MemoryDirectory, MemoryEventSink } from './fake-parts.ts';
 import { FakeRouter } from './fake-router.ts';
@@ -24,7 +25,9 @@ export const TEST_LAB_TOKEN_KEY = 'test-lab-token-key-0123456789abcdef';
 /** Core deps over fakes; pass parts to override. */
 export function makeTestDeps(overrides: Partial<TestDeps> = {}): TestDeps {
   const clock = overrides.clock ?? new FakeClock();
-  return {
+  const deps: TestDeps = {
+    // Launched inside the start, unless a test passes a queue (the lifecycle tests are not about it).
+    launches: launchInRequest(() => deps),
     store: new MemorySessionStore({ clock }),
     compute: new FakeCompute(),
     router: new FakeRouter(),
@@ -43,4 +46,5 @@ export function makeTestDeps(overrides: Partial<TestDeps> = {}): TestDeps {
     ...overrides,
     clock,
   };
+  return deps;
 }

@@ -8,8 +8,14 @@ import { EcsCompute } from '../../functions/adapters/aws/ecs-compute.ts';
 import { ALB_AUTH } from '../../functions/adapters/aws/names.ts';
 import { TABLE_KEYS } from '../../functions/adapters/dynamodb/schema.ts';
 import { API_SCOPES } from '../../functions/core/api/scopes.ts';
-import { LAB_IMAGE_DIRECTORY } from '../../stacks/Compute.ts';
+import {
+  LAB_IMAGE_DIRECTORY,
+  LAUNCH_MAX_RECEIVES,
+  LAUNCH_VISIBILITY_TIMEOUT,
+  LAUNCHER_TIMEOUT,
+} from '../../stacks/Compute.ts';
 import { TEST_STAGE_DEFAULTS } from '../../stacks/config.ts';
+import { LAUNCHER_BATCH_SIZE, LAUNCHER_MAX_CONCURRENCY } from '../../stacks/Schedules.ts';
 import { type StackName, type Synthesized, synthesize, TEST_ACCOUNT, TEST_REGION } from './synth.ts';
 
 type Resources = Record<
@@ -320,6 +326,52 @@ describe('Compute', () => {
     expect(policy).toContain('ecr:BatchGetImage');
     expect(policy).toContain('logs:PutLogEvents');
   });
+
+  it('queues launches on an encrypted, TLS-only queue with a dead-letter queue', () => {
+    const dlq = idStarting(t.Compute, 'AWS::SQS::Queue', 'LaunchDeadLetters');
+    t.Compute.hasResourceProperties('AWS::SQS::Queue', {
+      VisibilityTimeout: LAUNCH_VISIBILITY_TIMEOUT.toSeconds(),
+      SqsManagedSseEnabled: true,
+      RedrivePolicy: {
+        deadLetterTargetArn: { 'Fn::GetAtt': [dlq, 'Arn'] },
+        maxReceiveCount: LAUNCH_MAX_RECEIVES,
+      },
+    });
+    // The visibility timeout outlasts a launcher invocation, so a batch is not delivered twice while it runs.
+    expect(LAUNCH_VISIBILITY_TIMEOUT.toSeconds()).toBeGreaterThan(LAUNCHER_TIMEOUT.toSeconds());
+    for (const policy of Object.values(resources(t.Compute, 'AWS::SQS::QueuePolicy')))
+      expect(JSON.stringify(policy.Properties.PolicyDocument)).toContain('aws:SecureTransport');
+  });
+});
+
+describe('Schedules', () => {
+  it('runs the launcher from the launch queue at Fargate’s pace, handing back only the launches that failed', () => {
+    t.Schedules.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      BatchSize: LAUNCHER_BATCH_SIZE,
+      ScalingConfig: { MaximumConcurrency: LAUNCHER_MAX_CONCURRENCY },
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+    // 2 is the least an SQS event source takes; in flight ~ Fargate's 20 launches a second.
+    expect(LAUNCHER_MAX_CONCURRENCY).toBeGreaterThanOrEqual(2);
+    expect(LAUNCHER_BATCH_SIZE * LAUNCHER_MAX_CONCURRENCY).toBeLessThanOrEqual(20);
+  });
+
+  it('leaves RunTask to the launcher: the portal and API only queue launches', () => {
+    const policies = (Object.values(t) as Template[]).flatMap((template) =>
+      Object.values(resources(template, 'AWS::IAM::Policy')),
+    );
+    const of = (fnPrefix: string) =>
+      policies
+        .filter((policy) => JSON.stringify(policy.Properties.Roles).includes(fnPrefix))
+        .map((policy) => JSON.stringify(policy.Properties.PolicyDocument))
+        .join(' ');
+    for (const fn of ['PortalServiceRole', 'ApiHandlerServiceRole']) {
+      expect(of(fn), fn).toContain('sqs:SendMessage');
+      expect(of(fn), fn).not.toContain('ecs:RunTask');
+    }
+    expect(of('LauncherServiceRole')).toContain('ecs:RunTask');
+    expect(of('LauncherServiceRole')).toContain('sqs:ReceiveMessage');
+  });
 });
 
 describe('Routing', () => {
@@ -473,7 +525,7 @@ describe('Schedules', () => {
 
   it('keeps every control-plane Lambda out of the VPC: they call only AWS APIs', () => {
     const outside = hublessFunctions().filter(([, id]) => !id.startsWith('LabProbe'));
-    expect(outside).toHaveLength(4);
+    expect(outside).toHaveLength(5);
     for (const [, id, props] of outside) expect({ id, vpc: props.VpcConfig }).toEqual({ id, vpc: undefined });
   });
 
@@ -504,12 +556,12 @@ describe('Schedules', () => {
 });
 
 describe('every hubless Lambda', () => {
-  it('exists for portal, api, task-events, culler and the culler’s lab probe', () => {
+  it('exists for portal, api, the launcher, task-events, culler and the culler’s lab probe', () => {
     expect(
       hublessFunctions()
         .map(([, id]) => id.replace(/[A-F0-9]{8}$/, ''))
         .sort(),
-    ).toEqual(['ApiHandler', 'Culler', 'LabProbe', 'Portal', 'TaskEvents']);
+    ).toEqual(['ApiHandler', 'Culler', 'LabProbe', 'Launcher', 'Portal', 'TaskEvents']);
   });
 
   it('runs Node 24 on arm64 from a bundled asset', () => {

@@ -18,6 +18,7 @@ import { systemClock } from '../../functions/core/ports.ts';
 import { baseUrlFor, type Session } from '../../functions/core/session.ts';
 import { type CullSummary, cullServers } from '../../functions/core/use-cases/cull.ts';
 import { getServer } from '../../functions/core/use-cases/get-server.ts';
+import { launchInRequest } from '../../functions/core/use-cases/launch-session.ts';
 import { startServer } from '../../functions/core/use-cases/start-server.ts';
 import { MemoryDirectory } from '../fakes/fake-parts.ts';
 import { MemorySessionStore } from '../fakes/memory-session-store.ts';
@@ -53,6 +54,7 @@ beforeAll(() => {
   router = new GatewayRouter();
   events = new LogEventSink({ path: path.join(dir, 'events.jsonl') });
   deps = {
+    launches: launchInRequest(() => deps),
     store: new MemorySessionStore(),
     compute,
     router,

@@ -17,13 +17,14 @@ describe('the import graph of functions/', () => {
     expect(cycles(graph)).toEqual([]);
   });
 
-  it('lets only the four Lambda entry points import the AWS wiring', () => {
+  it('lets only the Lambda entry points that run control-plane handlers import the AWS wiring', () => {
     const importers = [...graph.edges]
       .filter(([, targets]) => targets.includes('functions/wiring/aws.ts'))
       .map(([file]) => file);
     expect(importers.sort()).toEqual([
       'functions/lambda/api.ts',
       'functions/lambda/culler.ts',
+      'functions/lambda/launcher.ts',
       'functions/lambda/portal.ts',
       'functions/lambda/task-events.ts',
     ]);

@@ -103,6 +103,8 @@ export const LAMBDA_ENV_NAMES = [
   // The Secrets Manager secret holding the lab token key (core/lab-tokens.ts).
   'HUBLESS_LAB_TOKEN_KEY_ARN',
   'HUBLESS_PROBE_FUNCTION',
+  // The SQS queue starts leave their launches in (the launcher Lambda consumes it).
+  'HUBLESS_LAUNCH_QUEUE_URL',
   // The shared data's EFS access point, when the stage has one (stacks/config.ts sharedData).
   'HUBLESS_SHARED_ACCESS_POINT_ID',
 ] as const;

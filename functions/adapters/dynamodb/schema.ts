@@ -8,6 +8,7 @@
  *   ALB slot       SLOT#<listenerArn>   PRIORITY#<nnnnn>      -                 -
  *   sweep lease    LEASE#<name>         LEASE                 -                 -
  *   announcement   ANNOUNCEMENT#CURRENT ANNOUNCEMENT          -                 -
+ *   launch counts  LAUNCHQ#launches     COUNTERS              -                 -
  *   (later kinds add their own pk prefixes)
  *
  * The state index lets the culler read only the sessions it may act on (query
@@ -32,4 +33,5 @@ export const keyPrefix = {
   priority: 'PRIORITY#',
   lease: 'LEASE#',
   announcement: 'ANNOUNCEMENT#',
+  launchQueue: 'LAUNCHQ#',
 } as const;

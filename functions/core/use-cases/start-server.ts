@@ -1,5 +1,5 @@
 import { NAMED_SERVER_LIMIT } from '../config.ts';
-import { type ContentSource, contentEnvironment } from '../content.ts';
+import type { ContentSource } from '../content.ts';
 import type { CoreDeps } from '../deps.ts';
 import {
   ForbiddenError,
@@ -8,10 +8,9 @@ import {
   SessionConflictError,
   ValidationError,
 } from '../errors.ts';
-import { LAB_TOKEN_HASH_ENV, labTokenHash } from '../lab-tokens.ts';
 import { advance, finish, mutate } from '../lifecycle.ts';
 import type { Profile } from '../ports.ts';
-import { baseUrlFor, isTerminal, newSessionId, PROGRESS, type Session, transition } from '../session.ts';
+import { isTerminal, newSessionId, PROGRESS, type Session } from '../session.ts';
 import { sharedDataAccess } from '../shared-data.ts';
 import { getActiveUser } from './users.ts';
 
@@ -91,9 +90,11 @@ export function chooseProfile(profiles: Profile[], requested: string | undefined
 
 /**
  * Starts (user, server), or returns the session that is already starting or running.
- * Returns as soon as the compute has accepted the request (launching): it never waits
- * for the server to run, because API Gateway gives a request 30 s and Fargate takes
- * 30-60 s. Progress continues through task events and polling (lifecycle.advance).
+ * Records the session (`pending`), hands its launch to the launch queue and returns:
+ * it never waits for AWS (access point, task definition, RunTask, each with throttling
+ * retries), so a class starting at once gets its answers in milliseconds, and the
+ * launcher (launch-session.ts) starts the tasks at the pace Fargate allows. Progress
+ * continues through task events and polling (lifecycle.advance).
  */
 export async function startServer(deps: CoreDeps, request: StartRequest): Promise<StartResult> {
   let existing = await deps.store.get(request.user, request.server);
@@ -121,6 +122,7 @@ export async function startServer(deps: CoreDeps, request: StartRequest): Promis
     updatedAt: now,
     openPath: request.openPath,
     ...(request.content ? { content: request.content } : {}),
+    sharedData: sharedDataAccess(request.groups),
     events: [{ progress: PROGRESS.pending, message: 'Server requested', time: now }],
   };
 
@@ -146,7 +148,7 @@ export async function startServer(deps: CoreDeps, request: StartRequest): Promis
     server: session.server,
     sessionId: session.id,
   });
-  return { session: await launch(deps, session, profile, request.groups), created: true };
+  return { session: await enqueueLaunch(deps, session), created: true };
 }
 
 /**
@@ -167,71 +169,34 @@ export async function startServerFor(
   });
 }
 
-/** The home an earlier session of this user recorded, so Homes need not search for it. */
-async function knownHome(deps: CoreDeps, session: Session): Promise<string | undefined> {
-  const earlier = (await deps.store.listByUser(session.user)).filter((s) => s.id !== session.id && s.home);
-  return earlier.sort((a, b) => b.createdAt.localeCompare(a.createdAt))[0]?.home;
-}
-
-async function launch(
-  deps: CoreDeps,
-  session: Session,
-  profile: Profile,
-  groups: readonly string[],
-): Promise<Session> {
-  let handle: string;
-  let home: string;
+/**
+ * Hands the launch to the queue and records the ticket (the user's place in the queue).
+ * A queue that refuses leaves nobody to launch the session: it fails now, with a reason,
+ * rather than waiting for the reconciler's start timeout.
+ */
+async function enqueueLaunch(deps: CoreDeps, session: Session): Promise<Session> {
+  let ticket: number | undefined;
   try {
-    home = await deps.homes.ensure(session.user, await knownHome(deps, session));
-    handle = await deps.compute.start({
-      sessionId: session.id,
-      user: session.user,
-      server: session.server,
-      profile,
-      home,
-      sharedData: sharedDataAccess(groups),
-      baseUrl: baseUrlFor(session.user, session.server),
-      env: {
-        ...deps.labEnvironment(session),
-        ...contentEnvironment(session.content),
-        HUBLESS_OWNER: session.user,
-        HUBLESS_BASE_URL: baseUrlFor(session.user, session.server),
-        // Only the token's hash: the environment of a task is visible to whoever may describe it.
-        [LAB_TOKEN_HASH_ENV]: labTokenHash(await deps.labTokens.tokenFor(session.id)),
-        HUBLESS_SESSION_ID: session.id,
-      },
-    });
+    ticket = await deps.launches.enqueue(session.id);
   } catch (error) {
     const exposed = error instanceof HublessError && error.expose;
-    const reason = exposed
-      ? error.message
-      : 'The server could not be started because of an internal error. Try again; if it keeps failing, tell your administrator.';
-    deps.log?.('error', 'start failed', { sessionId: session.id, error: String(error) });
+    deps.log?.('error', 'could not queue the launch', { sessionId: session.id, error: String(error) });
     await finish(deps, session, {
       code: exposed && error.code === 'capacity' ? 'capacity' : 'start-failed',
-      reason,
+      reason: exposed
+        ? error.message
+        : 'The server could not be started because of an internal error. Try again; if it keeps failing, tell your administrator.',
     });
     throw error;
   }
-
-  const now = deps.clock.now();
-  const launched = await mutate(deps, session, (current) =>
-    current.state === 'pending'
-      ? transition(
-          current,
-          'launching',
-          now,
-          { computeHandle: handle, home, launchedAt: now.toISOString() },
-          'Server is starting',
-        )
+  if (ticket === undefined) {
+    // The launch ran inside enqueue: answer with what it recorded.
+    return (await deps.store.get(session.user, session.server)) ?? session;
+  }
+  // The launcher may have taken it already: then the ticket no longer matters.
+  return mutate(deps, session, (current) =>
+    current.id === session.id && current.state === 'pending' && current.queueTicket === undefined
+      ? { ...current, queueTicket: ticket, updatedAt: deps.clock.now().toISOString() }
       : undefined,
   );
-  if (launched.computeHandle !== handle) {
-    // Someone stopped the session while we were launching: do not leave the task running.
-    await deps.compute.stop(handle, 'The session was stopped while its server was starting.');
-    return launched;
-  }
-  // A task event that arrived before the handle was recorded was ignored (the session was
-  // still pending): look once now, so nothing waits for a poll that may never come.
-  return advance(deps, launched);
 }

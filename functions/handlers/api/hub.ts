@@ -5,9 +5,10 @@ import { grantedHubScopes, type HubScope } from '../../core/api/scopes.ts';
 import { apiStopReason } from '../../core/api/stop-reasons.ts';
 import { ForbiddenError, HublessError, NotFoundError, ValidationError } from '../../core/errors.ts';
 import { mutate } from '../../core/lifecycle.ts';
-import { baseUrlFor, isTerminal, labOrigin, type Session } from '../../core/session.ts';
+import { baseUrlFor, isTerminal, labOrigin, PROGRESS, type Session } from '../../core/session.ts';
 import { getServer } from '../../core/use-cases/get-server.ts';
 import { listServers } from '../../core/use-cases/list-servers.ts';
+import { launchesAhead, queueMessage } from '../../core/use-cases/queue-place.ts';
 import { startServer } from '../../core/use-cases/start-server.ts';
 import { stopSession } from '../../core/use-cases/stop-server.ts';
 import { getActiveUser, getUser, listUsers, type ManagedUser } from '../../core/use-cases/users.ts';
@@ -459,10 +460,16 @@ export const hubProgress: HubRoute = async (deps, { principal, params }) => {
   if (session.state === 'stopped' || session.state === 'stopping')
     throw new ValidationError(`${label}'s server is not starting.`, 'not_starting');
   let sent = session.state === 'ready' || session.state === 'failed' ? session.events.length : 0;
+  let lastAhead: number | undefined;
   for (;;) {
     for (const event of session.events.slice(sent))
       send({ progress: event.progress, message: event.message });
     sent = session.events.length;
+    // While the launch waits in the queue, the place in it (when it changed) is the news.
+    const ahead = await launchesAhead(deps.core, session);
+    if (ahead !== undefined && ahead !== lastAhead)
+      send({ progress: PROGRESS.pending, message: queueMessage(ahead) });
+    lastAhead = ahead;
     if (session.state === 'ready') {
       const url = `${labOrigin(session, '')}${baseUrlFor(session.user, session.server)}`;
       send({

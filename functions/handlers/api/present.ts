@@ -1,6 +1,7 @@
 import type { ServerResponse, UserResponse } from '../../core/api/schemas.ts';
 import type { LifecycleEvent } from '../../core/ports.ts';
 import { baseUrlFor, labOrigin, type Session } from '../../core/session.ts';
+import { queueMessage } from '../../core/use-cases/queue-place.ts';
 import type { ManagedUser } from '../../core/use-cases/users.ts';
 
 /** Domain objects as /api/v1 shows them (snake_case, explicit nulls, never a lab token or route). */
@@ -39,7 +40,8 @@ export function pendingOf(session: Session): 'spawn' | 'stop' | null {
   }
 }
 
-export function serverView(session: Session, publicUrl: string): ServerResponse {
+/** `ahead`: launches queued before this one (launchesAhead), shown as the message while it waits. */
+export function serverView(session: Session, publicUrl: string, ahead?: number): ServerResponse {
   const last = session.events.at(-1);
   return {
     user: session.user,
@@ -51,7 +53,11 @@ export function serverView(session: Session, publicUrl: string): ServerResponse 
     url: `${labOrigin(session, publicUrl)}${baseUrlFor(session.user, session.server)}`,
     progress: last?.progress ?? 0,
     message:
-      session.state === 'failed' ? (session.reason?.message ?? 'The server failed.') : (last?.message ?? ''),
+      session.state === 'failed'
+        ? (session.reason?.message ?? 'The server failed.')
+        : ahead
+          ? queueMessage(ahead)
+          : (last?.message ?? ''),
     events: session.events.map(({ progress, message, time }) => ({ progress, message, time })),
     started: session.createdAt,
     ready_at: session.readyAt ?? null,

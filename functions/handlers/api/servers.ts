@@ -5,6 +5,7 @@ import { contentFrom } from '../../core/content.ts';
 import { isTerminal, SESSION_STATES, type SessionState } from '../../core/session.ts';
 import { findServer, getServer } from '../../core/use-cases/get-server.ts';
 import { listServers } from '../../core/use-cases/list-servers.ts';
+import { launchesAhead } from '../../core/use-cases/queue-place.ts';
 import { startServerFor } from '../../core/use-cases/start-server.ts';
 import { stopSession } from '../../core/use-cases/stop-server.ts';
 import { getUser, membersOf } from '../../core/use-cases/users.ts';
@@ -37,10 +38,8 @@ export const startServerRoute: ApiHandlerFn = async (deps, { params, body }) => 
 
 export const getServerRoute: ApiHandlerFn = async (deps, { params }) => {
   await getUser(deps.core, params.user!);
-  return jsonResult(
-    200,
-    serverView(await getServer(deps.core, params.user!, params.server ?? ''), deps.publicUrl),
-  );
+  const session = await getServer(deps.core, params.user!, params.server ?? '');
+  return jsonResult(200, serverView(session, deps.publicUrl, await launchesAhead(deps.core, session)));
 };
 
 export const stopServerRoute: ApiHandlerFn = async (deps, { params, principal }) => {

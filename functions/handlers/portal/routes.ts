@@ -3,6 +3,8 @@ import { ForbiddenError, NotFoundError } from '../../core/errors.ts';
 import type { Log } from '../../core/log.ts';
 import { baseUrlFor, labOrigin, type Session } from '../../core/session.ts';
 import { findServer } from '../../core/use-cases/get-server.ts';
+import { listServers } from '../../core/use-cases/list-servers.ts';
+import { launchesAhead, queueMessage } from '../../core/use-cases/queue-place.ts';
 import { DEFAULT_NAMED_SERVER_LIMIT, profilesFor, startServer } from '../../core/use-cases/start-server.ts';
 import { stopServer } from '../../core/use-cases/stop-server.ts';
 import { normaliseServerName } from '../../core/username.ts';
@@ -31,13 +33,19 @@ export function labUrl(
   return `${base}${path.endsWith('.ipynb') ? 'notebooks' : 'tree'}/${encoded}`;
 }
 
-function progressOf(session: Session, ui: 'lab' | 'tree') {
+/** `ahead`: launches queued before this one (launchesAhead), shown instead of the last step while it waits. */
+function progressOf(session: Session, ui: 'lab' | 'tree', ahead?: number) {
   const last = session.events.at(-1);
   return {
     state: session.state,
     progress: last?.progress ?? 0,
     message:
-      session.state === 'failed' ? (session.reason?.message ?? 'The server failed.') : (last?.message ?? ''),
+      session.state === 'failed'
+        ? (session.reason?.message ?? 'The server failed.')
+        : ahead
+          ? queueMessage(ahead)
+          : (last?.message ?? ''),
+    ...(ahead ? { ahead } : {}),
     events: session.events.map(({ progress, message, time }) => ({ progress, message, time })),
     ready: session.state === 'ready',
     failed: session.state === 'failed' || session.state === 'stopped',
@@ -102,7 +110,7 @@ const progress: Route = async (deps, { event, user }) => {
     throw new NotFoundError(
       server ? `You have no server named "${server}".` : 'You have no server. Start one from the home page.',
     );
-  return json(200, progressOf(session, deps.labUi));
+  return json(200, progressOf(session, deps.labUi, await launchesAhead(deps.core, session)));
 };
 
 const stop: Route = async (deps, { event, user }) => {

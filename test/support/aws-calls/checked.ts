@@ -23,6 +23,7 @@ import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balan
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, afterEach, expect } from 'vitest';
@@ -40,6 +41,7 @@ const CLIENTS: Record<string, string> = {
   DynamoDBClient: 'dynamodb',
   DynamoDBDocumentClient: 'dynamodb',
   SecretsManagerClient: 'secretsmanager',
+  SQSClient: 'sqs',
 };
 const CLASSES = [
   ECSClient,
@@ -51,6 +53,7 @@ const CLASSES = [
   DynamoDBClient,
   DynamoDBDocumentClient,
   SecretsManagerClient,
+  SQSClient,
 ];
 
 interface Recorded extends AwsCall {

@@ -265,6 +265,18 @@ export class Deployment {
         );
         return { ref: secretArn, attributes: { Id: secretArn } };
       }
+      case 'AWS::SQS::Queue': {
+        // Ref is the queue URL; the ARN names the queue the same way.
+        const name = prop('QueueName') ?? generated(80);
+        return {
+          ref: `https://sqs.${this.region}.amazonaws.com/${this.account}/${name}`,
+          attributes: {
+            Arn: arn('sqs', name),
+            QueueName: name,
+            QueueUrl: `https://sqs.${this.region}.amazonaws.com/${this.account}/${name}`,
+          },
+        };
+      }
       case 'AWS::ECR::Repository': {
         const name = prop('RepositoryName') ?? generated(256).toLowerCase();
         return { ref: name, attributes: { Arn: arn('ecr', `repository/${name}`) } };

@@ -44,6 +44,7 @@ export const SERVICES: Record<string, string> = {
   lambda: 'lambda',
   dynamodb: 'dynamodb',
   secretsmanager: 'secretsmanager',
+  sqs: 'sqs',
 };
 
 type Input = Record<string, unknown>;
@@ -549,6 +550,18 @@ const secretsmanager: Record<string, Builder> = {
   },
 };
 
+// ---------------------------------------------------------------------------------- SQS
+
+const sqs: Record<string, Builder> = {
+  // A queue URL is https://sqs.<region>.amazonaws.com/<account>/<name>; IAM names the queue by ARN.
+  async SendMessage(ctx, input) {
+    const url = new URL(str(input.QueueUrl));
+    const [, account = '', name = ''] = url.pathname.split('/');
+    const arn = await ctx.arn('sqs', 'queue', { QueueName: name, Account: account });
+    return [req('sqs:SendMessage', arn, 'sends a message to the queue')];
+  },
+};
+
 const BUILDERS: Record<string, Builder> = Object.fromEntries(
   Object.entries({
     ecs,
@@ -559,6 +572,7 @@ const BUILDERS: Record<string, Builder> = Object.fromEntries(
     lambda,
     dynamodb,
     secretsmanager,
+    sqs,
   }).flatMap(([service, builders]) =>
     Object.entries(builders).map(([operation, builder]) => [`${service}:${operation}`, builder]),
   ),
