@@ -29,6 +29,8 @@ export interface IdentityClaims {
   sub: string;
   username: string;
   email?: string;
+  /** The browser session it was signed for, so labs can refuse it once that ends (gateway/ended-sessions.ts). */
+  sid?: string;
 }
 
 export interface IdentitySigner {
@@ -68,14 +70,17 @@ export async function loadOrCreateIdentitySigner(
     issuer,
     clientId,
     async sign(claims, ttlSeconds = 120) {
-      const exp = Math.floor(Date.now() / 1000) + ttlSeconds;
+      const iat = Math.floor(Date.now() / 1000);
+      const exp = iat + ttlSeconds;
       const payload: Record<string, unknown> = {
         sub: claims.sub,
         username: claims.username,
         exp,
+        iat,
         iss: issuer,
       };
       if (claims.email) payload.email = claims.email;
+      if (claims.sid) payload.sid = claims.sid;
       return new SignJWT(payload)
         .setProtectedHeader({
           alg: 'ES256',

@@ -44,6 +44,7 @@ import { namespaceSupport } from './dynamodb-isolation.ts';
 import { createLocalDynamoClients } from './dynamodb-local.ts';
 import { type SupervisedDynamoDb, superviseDynamoDbLocal } from './dynamodb-supervisor.ts';
 import { ensureFirstAdmin } from './first-admin.ts';
+import { endedSessionsPath } from './gateway/ended-sessions.ts';
 import { DEFAULT_GATEWAY_CLIENT_ID, gatewayIssuer, startGateway } from './gateway/index.ts';
 import type { GatewayLti } from './gateway/options.ts';
 import { loadOrCreateIdentitySigner } from './identity-signer.ts';
@@ -249,6 +250,7 @@ export async function startLocalRuntime(
         directory,
         signer,
         gatewayOrigin,
+        endedSessionsFile: endedSessionsPath(homesDir),
         events,
         log,
         metrics: options.quiet
@@ -310,6 +312,7 @@ export async function startLocalRuntime(
       directory,
       router,
       signer,
+      endedSessionsFile: endedSessionsPath(homesDir),
       portal: makePortalHandler(portalDeps),
       api: makeApiHandler(apiDeps),
       lti,

@@ -29,6 +29,8 @@ export type LocalParts = Pick<
   signer: IdentitySigner;
   /** http://127.0.0.1:<port>: where labs and handlers fetch keys, behind the public URL. */
   gatewayOrigin: string;
+  /** Where the gateway publishes ended sign-ins for labs (local/gateway/ended-sessions.ts). */
+  endedSessionsFile: string;
 };
 
 export type LocalDeps = Deps;
@@ -47,6 +49,7 @@ export function buildLocalDeps(parts: LocalParts, labUi: 'lab' | 'tree'): LocalD
       clientId: signer.clientId,
       keysUrl: `${gatewayOrigin}${ALB_KEYS_PATH}`,
       publicHost: new URL(publicUrl).hostname,
+      endedSessionsFile: parts.endedSessionsFile,
     },
     machineTokens: {
       issuer: signer.issuer,

@@ -73,6 +73,8 @@ export interface Parts {
      * name that resolves to the lab (DNS rebinding) gets nothing.
      */
     publicHost?: string;
+    /** Local mode: the file of ended sign-ins labs check headers against (local/gateway/ended-sessions.ts). */
+    endedSessionsFile?: string;
   };
   /** How the machine API verifies bearer tokens (a Cognito pool, or the embedded provider). */
   machineTokens: Omit<MachineTokenOptions, 'directory'>;
@@ -131,6 +133,7 @@ export function coreDeps(parts: Parts): CoreDeps {
       HUBLESS_IDENTITY_ISSUER: identity.issuer,
       HUBLESS_IDENTITY_CLIENT: identity.clientId,
       ...(identity.publicHost ? { HUBLESS_PUBLIC_HOST: identity.publicHost } : {}),
+      ...(identity.endedSessionsFile ? { HUBLESS_IDENTITY_ENDED_SESSIONS: identity.endedSessionsFile } : {}),
       HUBLESS_IDLE_TIMEOUT_SECONDS: String(settings.idleTimeoutSeconds),
       // The lab's own shutdown is only a safety net for when the culler is down.
       HUBLESS_SHUTDOWN_NO_ACTIVITY_SECONDS: String(settings.idleTimeoutSeconds * 2),

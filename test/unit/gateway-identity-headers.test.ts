@@ -36,6 +36,7 @@ const FORWARDED = { 'x-forwarded-for': '10.0.0.9', 'x-forwarded-proto': 'http' }
 
 const session = (over: Partial<BrowserSession> = {}): BrowserSession => ({
   id: 's1',
+  sid: 'sid-1',
   sub: 'sub-alice',
   username: 'alice',
   email: 'alice@example.org',
@@ -81,7 +82,10 @@ describe('IdentityHeaders', () => {
         'x-amzn-oidc-identity': 'sub-alice',
       });
       expect(calls).toEqual([
-        { claims: { sub: 'sub-alice', username: 'alice', email: 'alice@example.org' }, ttl: 120 },
+        {
+          claims: { sub: 'sub-alice', username: 'alice', sid: 'sid-1', email: 'alice@example.org' },
+          ttl: 120,
+        },
       ]);
     });
 
@@ -105,7 +109,7 @@ describe('IdentityHeaders', () => {
     it('signs no email claim when the user has none', async () => {
       const { signer, calls } = recordingSigner();
       await new IdentityHeaders(signer, 'http').forHandler(request({}), session({ email: undefined }));
-      expect(calls[0]?.claims).toEqual({ sub: 'sub-alice', username: 'alice' });
+      expect(calls[0]?.claims).toEqual({ sub: 'sub-alice', username: 'alice', sid: 'sid-1' });
     });
 
     it('keeps the last value of a repeated header, as a Lambda event does', async () => {
@@ -128,7 +132,11 @@ describe('IdentityHeaders', () => {
       expect((await identity.forHandler(request({}), s))['x-amzn-oidc-data']).toBe('signed-1');
       now.mockReturnValue(1_000_000 + 60_000);
       expect((await identity.forHandler(request({}), s))['x-amzn-oidc-data']).toBe('signed-2');
-      expect(s.signed).toEqual({ value: 'signed-2', renewAfter: 1_000_000 + 120_000 });
+      expect(s.signed).toEqual({
+        value: 'signed-2',
+        renewAfter: 1_000_000 + 120_000,
+        expiresAt: 1_000_000 + 60_000 + 120_000,
+      });
       expect(calls).toHaveLength(2);
     });
   });

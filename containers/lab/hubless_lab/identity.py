@@ -11,6 +11,7 @@ This module knows nothing about Jupyter, so it can be tested on its own.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import threading
@@ -44,6 +45,8 @@ class IdentityConfig:
     signers: tuple[str, ...]
     issuer: str
     client: str | None = None
+    # Local mode: the gateway's list of ended sign-ins (see EndedSessions); None in AWS.
+    ended_sessions: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "IdentityConfig":
@@ -66,6 +69,7 @@ class IdentityConfig:
             signers=signers,
             issuer=required["HUBLESS_IDENTITY_ISSUER"],
             client=env.get("HUBLESS_IDENTITY_CLIENT", "").strip() or None,
+            ended_sessions=env.get("HUBLESS_IDENTITY_ENDED_SESSIONS", "").strip() or None,
         )
 
 
@@ -104,12 +108,67 @@ class KeyCache:
         return key
 
 
+class EndedSessions:
+    """The local gateway's list of browser sessions that have ended (signed out), so a header
+    signed for one of them is refused at once instead of for the rest of its 120 s.
+
+    A file, not a call to the gateway: the gateway rewrites it (atomically, by rename) when a
+    session ends, and the lab looks at it with one stat() per request, re-reading it only
+    when it changed. A lab then checks every request with no round trip and no dependency
+    on the gateway answering, and the list cannot be changed by a lab: the file and its
+    directory belong to the account hubless runs as, and labs may only read it.
+
+    It holds ``since`` (when the gateway started: every session of an earlier run is gone,
+    so a header issued before it is refused) and ``ended`` (session id -> until when its
+    headers could still be valid). A header must carry ``sid`` and ``iat``. A list that
+    cannot be read refuses every header: failing open would bring the replay back.
+    """
+
+    def __init__(self, path: str):
+        self._path = path
+        self._lock = threading.Lock()
+        self._seen: tuple[int, int, int] | None = None
+        self._since = 0
+        self._ended: frozenset[str] = frozenset()
+
+    def _load(self) -> None:
+        try:
+            info = os.stat(self._path)
+        except OSError as error:
+            raise Denied("The list of ended sign-ins cannot be read; sign in again later.") from error
+        stamp = (info.st_ino, info.st_mtime_ns, info.st_size)
+        with self._lock:
+            if stamp == self._seen:
+                return
+        try:
+            with open(self._path, encoding="utf-8") as file:
+                data = json.load(file)
+            since = int(data["since"])
+            ended = frozenset(str(sid) for sid in data["ended"])
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise Denied("The list of ended sign-ins cannot be read; sign in again later.") from error
+        with self._lock:
+            self._seen, self._since, self._ended = stamp, since, ended
+
+    def check(self, claims: dict) -> None:
+        """Raises Denied when the header's session has ended, or it predates the gateway's start."""
+        sid, iat = claims.get("sid"), claims.get("iat")
+        if not isinstance(sid, str) or not sid or not isinstance(iat, (int, float)):
+            raise Denied("The identity header is not bound to a sign-in; reload the page.")
+        self._load()
+        if sid in self._ended:
+            raise Denied("This sign-in has ended (signed out); sign in again.")
+        if iat < self._since:
+            raise Denied("This sign-in ended when hubless restarted; sign in again.")
+
+
 class Verifier:
     """Turns a header value into verified claims, or raises Denied."""
 
-    def __init__(self, config: IdentityConfig, keys: KeyCache | None = None):
+    def __init__(self, config: IdentityConfig, keys: KeyCache | None = None, ended: EndedSessions | None = None):
         self.config = config
         self.keys = keys or KeyCache(config.keys_url)
+        self.ended = ended or (EndedSessions(config.ended_sessions) if config.ended_sessions else None)
 
     def verify(self, token: str | None) -> dict:
         if not token:
@@ -146,6 +205,8 @@ class Verifier:
             raise Denied("The identity header names another issuer.") from error
         except jwt.PyJWTError as error:
             raise Denied(f"The identity header is not valid ({type(error).__name__}).") from error
+        if self.ended is not None:
+            self.ended.check(claims)
         return claims
 
     def owner_of(self, token: str | None) -> str:

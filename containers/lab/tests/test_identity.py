@@ -262,3 +262,83 @@ class TestGate:
         with pytest.raises(Denied) as caught:
             gate.identify({})
         assert "HUBLESS_OWNER" in caught.value.reason
+
+
+class TestEndedSessions:
+    """Local mode: a header of a session the gateway has ended (signed out) is refused at once."""
+
+    @staticmethod
+    def bound(private, kid, sid="s1", iat=None):
+        now = int(time.time())
+        headers = {"kid": kid, "signer": SIGNER, "iss": ISSUER, "client": "client-1", "exp": now + 60}
+        claims = {"sub": "alice", "username": "alice", "exp": now + 60, "iss": ISSUER, "iat": iat or now}
+        if sid is not None:
+            claims["sid"] = sid
+        return jwt.encode(claims, private, algorithm="ES256", headers=headers)
+
+    @pytest.fixture
+    def ended_file(self, tmp_path):
+        path = tmp_path / "ended-sessions.json"
+
+        def write(since=0, ended=()):
+            # As the gateway writes it: a new file renamed over the old one.
+            temp = tmp_path / "ended.tmp"
+            temp.write_text(json.dumps({"version": 1, "since": since, "ended": {sid: 0 for sid in ended}}))
+            temp.replace(path)
+
+        write()
+        return path, write
+
+    @pytest.fixture
+    def bound_verifier(self, keys, ended_file):
+        config = IdentityConfig(
+            owner="alice", keys_url=KEYS_URL, signers=(SIGNER,), issuer=ISSUER, ended_sessions=str(ended_file[0])
+        )
+        return Verifier(config, KeyCache(KEYS_URL, keys.fetch))
+
+    def test_accepts_a_live_session_then_refuses_it_once_ended(self, keys, bound_verifier, ended_file):
+        kid, private = keys.add()
+        token = self.bound(private, kid, sid="s1")
+        assert bound_verifier.owner_of(token) == "alice"
+        ended_file[1](ended=["s1"])
+        assert denied_reason(bound_verifier, token) == "This sign-in has ended (signed out); sign in again."
+        # Another session of the same user is unaffected.
+        assert bound_verifier.owner_of(self.bound(private, kid, sid="s2")) == "alice"
+
+    def test_refuses_a_header_issued_before_the_gateway_started(self, keys, bound_verifier, ended_file):
+        kid, private = keys.add()
+        now = int(time.time())
+        ended_file[1](since=now)
+        assert bound_verifier.owner_of(self.bound(private, kid, iat=now)) == "alice"
+        assert "restarted" in denied_reason(bound_verifier, self.bound(private, kid, iat=now - 5))
+
+    def test_refuses_a_header_without_a_session_id(self, keys, bound_verifier):
+        kid, private = keys.add()
+        assert "not bound to a sign-in" in denied_reason(bound_verifier, self.bound(private, kid, sid=None))
+
+    @pytest.mark.parametrize("content", [None, "", "{", '{"since": 0}', '{"since": "x", "ended": {}}'])
+    def test_refuses_everyone_when_the_list_cannot_be_read(self, keys, bound_verifier, ended_file, content):
+        kid, private = keys.add()
+        path = ended_file[0]
+        if content is None:
+            path.unlink()
+        else:
+            path.write_text(content)
+        assert "cannot be read" in denied_reason(bound_verifier, self.bound(private, kid))
+
+    def test_without_a_list_headers_need_no_session_id(self, keys, verifier):
+        # AWS: the ALB's header has no sid; no list is configured there.
+        kid, private = keys.add()
+        assert verifier.owner_of(self.bound(private, kid, sid=None)) == "alice"
+
+    def test_the_list_is_read_from_the_environment(self):
+        env = {
+            "HUBLESS_OWNER": "alice",
+            "HUBLESS_IDENTITY_KEYS_URL": KEYS_URL,
+            "HUBLESS_IDENTITY_SIGNER": SIGNER,
+            "HUBLESS_IDENTITY_ISSUER": ISSUER,
+            "HUBLESS_IDENTITY_ENDED_SESSIONS": "/srv/ended.json",
+        }
+        assert IdentityConfig.from_env(env).ended_sessions == "/srv/ended.json"
+        del env["HUBLESS_IDENTITY_ENDED_SESSIONS"]
+        assert IdentityConfig.from_env(env).ended_sessions is None

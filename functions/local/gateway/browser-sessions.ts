@@ -10,6 +10,7 @@ import type { SignInLimits } from '../../core/sign-in-throttle.ts';
 import { isSameOriginRequest } from '../../handlers/http.ts';
 import type { IdentitySigner } from '../identity-signer.ts';
 import { createEmbeddedOidc, type EmbeddedOidc, type MachineClientConfig } from '../oidc/provider.ts';
+import type { EndedSessions } from './ended-sessions.ts';
 import { escapeHtml, securityHeaders, sendPage } from './html.ts';
 import { LOGIN_COOKIE, SESSION_COOKIE } from './identity-headers.ts';
 import { gatewayIssuer } from './options.ts';
@@ -52,6 +53,8 @@ export interface BrowserSignInOptions {
   report: Log;
   /** Password sign-in throttling and lockout; defaults in core/sign-in-throttle.ts. */
   signInLimits?: Partial<SignInLimits>;
+  /** Where ended sessions are published for labs (gateway/ended-sessions.ts). */
+  ended?: EndedSessions;
   /** The gateway's certificate when it serves HTTPS: trusted for its calls to its own provider. */
   tls?: { cert: string };
   /**
@@ -149,6 +152,7 @@ export async function startBrowserSignIn(
       ttlSeconds,
       report: options.report,
       endProviderSession: (req, res) => oidc.endSession(req, res),
+      ...(options.ended ? { ended: options.ended } : {}),
     }),
   };
 }
@@ -168,6 +172,7 @@ export class BrowserSessions {
   readonly #secure: boolean;
   readonly #report: Log;
   readonly #endProviderSession: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+  readonly #ended: EndedSessions | undefined;
 
   constructor(options: {
     rp: RelyingParty;
@@ -179,6 +184,8 @@ export class BrowserSessions {
     report: Log;
     /** Ends the embedded provider's session of the browser that sent the request. */
     endProviderSession: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+    /** Where ended sessions are published for labs; absent: headers live out their 120 s. */
+    ended?: EndedSessions;
   }) {
     this.#report = options.report;
     this.#rp = options.rp;
@@ -188,6 +195,13 @@ export class BrowserSessions {
     this.#ttlSeconds = options.ttlSeconds;
     this.#secure = options.publicUrl.startsWith('https:');
     this.#endProviderSession = options.endProviderSession;
+    this.#ended = options.ended;
+  }
+
+  /** Forgets a session and tells labs its identity headers are no longer good. */
+  async #end(session: BrowserSession): Promise<void> {
+    this.#sessions.delete(session.id);
+    await this.#ended?.end(session.sid, session.signed?.expiresAt ?? Date.now());
   }
 
   /** The request's session, while it lasts and its user is still allowed in. */
@@ -198,7 +212,7 @@ export class BrowserSessions {
     if (now - session.checkedAt > DIRECTORY_RECHECK_MS) {
       const user = await this.#directory.get(session.username).catch(() => undefined);
       if (!user || user.disabled) {
-        this.#sessions.delete(session.id);
+        await this.#end(session);
         return undefined;
       }
       session.checkedAt = now;
@@ -320,6 +334,7 @@ export class BrowserSessions {
     const now = Date.now();
     const session: BrowserSession = {
       id: randomId(),
+      sid: randomId(),
       sub: user.sub,
       username: user.username,
       createdAt: now,
@@ -358,6 +373,8 @@ export class BrowserSessions {
       return;
     }
     this.#sessions.delete(id);
+    // Published before the answer: once the browser sees "signed out", labs refuse its headers.
+    if (session) await this.#end(session);
     await this.#endProviderSession(req, res);
     // POST, then GET: the answer to a reload is the "signed out" page, not a resubmission.
     res.writeHead(303, {

@@ -88,11 +88,13 @@ export class IdentityHeaders {
         const claims = {
           sub: session.sub,
           username: session.username,
+          sid: session.sid,
           ...(session.email ? { email: session.email } : {}),
         };
         session.signed = {
           value: await this.#signer.sign(claims, IDENTITY_TTL_SECONDS),
           renewAfter: now + (IDENTITY_TTL_SECONDS / 2) * 1000,
+          expiresAt: now + IDENTITY_TTL_SECONDS * 1000,
         };
       }
       headers['x-amzn-oidc-data'] = session.signed.value;

@@ -51,6 +51,11 @@ export interface GatewayOptions {
   lti?: GatewayLti;
   /** Password sign-in throttling and lockout; defaults in core/sign-in-throttle.ts. */
   signInLimits?: Partial<SignInLimits>;
+  /**
+   * A file where ended sessions are published, which labs read (HUBLESS_IDENTITY_ENDED_SESSIONS)
+   * to refuse a signed-out session's identity headers at once (gateway/ended-sessions.ts).
+   */
+  endedSessionsFile?: string;
   /** Access log; gets method, path without query, and status. Default: none. */
   log?: (line: string) => void;
   /** Failures and warnings, as structured log lines (local mode's logger). Default: JSON lines. */

@@ -5,6 +5,7 @@ import { isApiPath } from '../../handlers/api/http.ts';
 import { ALB_KEYS_PATH } from '../identity-signer.ts';
 import { OIDC_MOUNT_PATH } from '../oidc/provider.ts';
 import { CALLBACK_PATH, LOGOUT_PATH, startBrowserSignIn } from './browser-sessions.ts';
+import { EndedSessions } from './ended-sessions.ts';
 import { HSTS, PublicHost } from './front-door.ts';
 import { sendJson } from './html.ts';
 import { IdentityHeaders, ownsRoute } from './identity-headers.ts';
@@ -39,15 +40,21 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const publicHost = new PublicHost(publicUrl, `${host}:${listener.port}`);
   const secure = publicProto === 'https';
   const { router } = options;
-  const { oidc, sessions } = await startBrowserSignIn({
-    ...options,
-    publicUrl,
-    extraClients: options.extraClients ?? [],
-    report: options.report ?? new JsonLogger().log,
-  }).catch(async (error: unknown) => {
-    await listener.close();
-    throw error;
-  });
+  const ended = options.endedSessionsFile ? new EndedSessions(options.endedSessionsFile) : undefined;
+  const { oidc, sessions } = await (ended?.start() ?? Promise.resolve())
+    .then(() =>
+      startBrowserSignIn({
+        ...options,
+        ...(ended ? { ended } : {}),
+        publicUrl,
+        extraClients: options.extraClients ?? [],
+        report: options.report ?? new JsonLogger().log,
+      }),
+    )
+    .catch(async (error: unknown) => {
+      await listener.close();
+      throw error;
+    });
   const identity = new IdentityHeaders(options.signer, publicProto);
   const log = options.log ?? (() => {});
   const report = options.report ?? new JsonLogger().log;

@@ -9,6 +9,11 @@ import { randomBytes } from 'node:crypto';
  */
 export interface BrowserSession {
   id: string;
+  /**
+   * Names the session in its signed identity headers (`sid`), for labs to refuse once it
+   * ends. Not `id`: the cookie's value must never reach a lab.
+   */
+  sid: string;
   sub: string;
   username: string;
   email?: string;
@@ -17,7 +22,7 @@ export interface BrowserSession {
   /** When the directory last confirmed the user is still allowed in. */
   checkedAt: number;
   /** A signed identity header reused until shortly before it expires. */
-  signed?: { value: string; renewAfter: number };
+  signed?: { value: string; renewAfter: number; expiresAt: number };
 }
 
 export interface PendingLogin {
