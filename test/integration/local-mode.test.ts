@@ -191,8 +191,12 @@ describe('who may reach a lab', () => {
   });
 
   it('lets the owner in directly with a valid header (so the refusals below mean something)', async () => {
-    const header = await (await signer()).sign({ sub: 'alice', username: 'alice' });
+    // Bound to a sign-in (sid) that has not ended, as every header the gateway signs is.
+    const header = await (await signer()).sign({ sub: 'alice', username: 'alice', sid: 'live-session' });
     expect((await direct({ 'x-amzn-oidc-data': header })).status).toBe(200);
+    // Without a session id the lab cannot tell whether its sign-in ended: refused.
+    const unbound = await (await signer()).sign({ sub: 'alice', username: 'alice' });
+    expect((await direct({ 'x-amzn-oidc-data': unbound })).status).toBe(403);
   });
 
   it("refuses bob's valid header sent straight to alice's lab port", async () => {
