@@ -30,6 +30,16 @@ const platform: LtiPlatform = {
   createdAt: '2026-01-01T00:00:00.000Z',
 };
 
+/** The request a teacher's deep linking post verifies to; the other tests start from it. */
+const request: DeepLinkingRequest = {
+  issuer: platform.issuer,
+  clientId: 'tool-7',
+  deploymentId: 'dep-1',
+  returnUrl: 'https://lms.example.edu/deep_links/42',
+  data: 'opaque-42',
+  teacher: 'grace',
+};
+
 let platformKeys: Awaited<ReturnType<typeof generateKeyPair>>;
 let deps: LtiDeps;
 let toolKey: LtiToolKey;
@@ -112,15 +122,7 @@ describe('a deep linking request', () => {
     const message = await verifyLtiMessage(deps, await deepLinkingPost());
     expect(message).toEqual({
       type: 'LtiDeepLinkingRequest',
-      request: {
-        issuer: platform.issuer,
-        clientId: 'tool-7',
-        deploymentId: 'dep-1',
-        returnUrl: 'https://lms.example.edu/deep_links/42',
-        data: 'opaque-42',
-        teacher: 'grace',
-        title: 'Week 1',
-      },
+      request: { ...request, title: 'Week 1' },
     });
   });
 
@@ -164,14 +166,6 @@ describe('a deep linking request', () => {
 });
 
 describe('the answer to the LMS', () => {
-  const request: DeepLinkingRequest = {
-    issuer: platform.issuer,
-    clientId: 'tool-7',
-    deploymentId: 'dep-1',
-    returnUrl: 'https://lms.example.edu/deep_links/42',
-    data: 'opaque-42',
-    teacher: 'grace',
-  };
   const options = { toolUrl: 'https://labs.example.edu', launchPath: '/lti/launch' };
 
   it('is signed by the tool for the platform, echoes data, and holds the chosen notebook as custom parameters', async () => {
@@ -221,14 +215,6 @@ describe('the answer to the LMS', () => {
 });
 
 describe('the choice page carries the request signed', () => {
-  const request: DeepLinkingRequest = {
-    issuer: platform.issuer,
-    clientId: 'tool-7',
-    deploymentId: 'dep-1',
-    returnUrl: 'https://lms.example.edu/deep_links/42',
-    teacher: 'grace',
-  };
-
   it('opens what it sealed', async () => {
     expect(await openDeepLinkingRequest(toolKey, await sealDeepLinkingRequest(toolKey, request))).toEqual(
       request,
