@@ -159,8 +159,9 @@ describe('Monitoring', () => {
     const nearlyFull = alarmNamed(ALARMS.poolNearlyFull);
     expect(nearlyFull.Threshold).toBe(POOL_NEARLY_FULL_PERCENT);
     const expression = (nearlyFull.Metrics as Array<Record<string, any>>).find((m) => m.Expression);
-    // 95 slots per ALB (100 target groups is AWS's hard limit, a few kept free).
-    expect(expression?.Expression).toContain(`/ ${TEST_STAGE_DEFAULTS.albPoolSize * 95}`);
+    // 49 sessions per ALB at the default rules quota: each session takes two of its 100
+    // listener rules (pages, and the API that answers 401 once the sign-in ends), one is the portal's.
+    expect(expression?.Expression).toContain(`/ ${TEST_STAGE_DEFAULTS.albPoolSize * 49}`);
     expect(metricsOf(nearlyFull).map((m) => m.dimensions.State)).toEqual([
       'launching',
       'running',
