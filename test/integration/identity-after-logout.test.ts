@@ -1,13 +1,12 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_GATEWAY_CLIENT_ID, gatewayIssuer } from '../../functions/local/gateway/index.ts';
 import { ALB_KEYS_PATH, LOCAL_SIGNER_ARN } from '../../functions/local/identity-signer.ts';
+import { type BareLab, startBareLab } from '../support/bare-lab.ts';
 import { type GatewayFixture, startGatewayFixture } from '../support/gateway-fixture.ts';
 import { Browser, signIn } from '../support/http-browser.ts';
-import { freePort, waitFor } from '../support/net.ts';
 
 /**
  * An identity header captured while its owner was signed in (the gateway's lab stand-in
@@ -16,72 +15,37 @@ import { freePort, waitFor } from '../support/net.ts';
  * own config and owner check, told the gateway's keys and its list of ended sign-ins, as
  * local mode starts labs.
  */
-const LAB_DIR = path.resolve(import.meta.dirname, '../../containers/lab');
-const JUPYTER = process.env.HUBLESS_TEST_JUPYTER_SERVER ?? '/usr/bin/jupyter-server';
 const BASE = '/user/alice/';
 
 describe('identity headers after sign-out', () => {
   let fixture: GatewayFixture;
   let workDir: string;
   let endedFile: string;
-  let jupyter: ChildProcess;
+  let lab: BareLab;
   let labUrl: string;
-  let jupyterLog = '';
 
   beforeAll(async () => {
     workDir = mkdtempSync(path.join(tmpdir(), 'hubless-ended-'));
     endedFile = path.join(workDir, 'identity', 'ended-sessions.json');
     fixture = await startGatewayFixture({ endedSessionsFile: endedFile });
-    const port = await freePort();
-    labUrl = `http://127.0.0.1:${port}`;
-    jupyter = spawn(
-      JUPYTER,
-      [
-        `--config=${path.join(LAB_DIR, 'jupyter_server_config.py')}`,
-        '--ServerApp.ip=127.0.0.1',
-        `--ServerApp.port=${port}`,
-        `--ServerApp.root_dir=${workDir}`,
-        '--ServerApp.allow_root=True',
-      ],
-      {
-        env: {
-          PATH: process.env.PATH,
-          HOME: workDir,
-          PYTHONPATH: LAB_DIR,
-          JUPYTER_RUNTIME_DIR: path.join(workDir, '.runtime'),
-          JUPYTER_CONFIG_DIR: path.join(workDir, '.jupyter'),
-          HUBLESS_BASE_URL: BASE,
-          HUBLESS_OWNER: 'alice',
-          HUBLESS_IDENTITY_KEYS_URL: `${fixture.gateway.url}${ALB_KEYS_PATH}`,
-          HUBLESS_IDENTITY_SIGNER: LOCAL_SIGNER_ARN,
-          HUBLESS_IDENTITY_ISSUER: gatewayIssuer(fixture.gateway.url),
-          HUBLESS_IDENTITY_CLIENT: DEFAULT_GATEWAY_CLIENT_ID,
-          HUBLESS_IDENTITY_ENDED_SESSIONS: endedFile,
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
+    // Any answer to <base>api will do: without an identity the owner check refuses (403).
+    lab = await startBareLab({
+      workDir,
+      baseUrl: BASE,
+      env: {
+        HUBLESS_OWNER: 'alice',
+        HUBLESS_IDENTITY_KEYS_URL: `${fixture.gateway.url}${ALB_KEYS_PATH}`,
+        HUBLESS_IDENTITY_SIGNER: LOCAL_SIGNER_ARN,
+        HUBLESS_IDENTITY_ISSUER: gatewayIssuer(fixture.gateway.url),
+        HUBLESS_IDENTITY_CLIENT: DEFAULT_GATEWAY_CLIENT_ID,
+        HUBLESS_IDENTITY_ENDED_SESSIONS: endedFile,
       },
-    );
-    jupyter.stdout?.on('data', (chunk: Buffer) => (jupyterLog += chunk.toString()));
-    jupyter.stderr?.on('data', (chunk: Buffer) => (jupyterLog += chunk.toString()));
-    await waitFor(
-      `jupyter-server at ${labUrl}`,
-      async () => {
-        if (jupyter.exitCode !== null) throw new Error(`jupyter-server exited:\n${jupyterLog}`);
-        // Any answer will do: without an identity the owner check refuses (403).
-        return (await fetch(`${labUrl}${BASE}api`)).status ? true : undefined;
-      },
-      60_000,
-      200,
-    );
+    });
+    labUrl = lab.url;
   });
 
   afterAll(async () => {
-    if (jupyter?.pid && jupyter.exitCode === null) {
-      const exited = new Promise((resolve) => jupyter.once('exit', resolve));
-      process.kill(jupyter.pid, 'SIGTERM');
-      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 10_000))]);
-      if (jupyter.exitCode === null) process.kill(jupyter.pid, 'SIGKILL');
-    }
+    await lab?.stop();
     await fixture?.close();
     if (workDir) rmSync(workDir, { recursive: true, force: true });
   });

@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
@@ -7,14 +6,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { exportSPKI, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type BareLab, JUPYTER, startBareLab } from '../support/bare-lab.ts';
 
-// A real jupyter-server (Debian's 1.23 by default; set HUBLESS_TEST_JUPYTER_SERVER to another
-// jupyter-server executable, e.g. a 2.x in a venv, to check the IdentityProvider path) with the
-// lab's own config and owner check, a key server made here, and identity headers signed here
-// the way the ALB signs them.
+// A real jupyter-server (support/bare-lab.ts; HUBLESS_TEST_JUPYTER_SERVER may name a 2.x to
+// check the IdentityProvider path) with the lab's own config and owner check, a key server
+// made here, and identity headers signed here the way the ALB signs them.
 
-const LAB_DIR = path.resolve(import.meta.dirname, '../../containers/lab');
-const JUPYTER = process.env.HUBLESS_TEST_JUPYTER_SERVER ?? '/usr/bin/jupyter-server';
 /** The classic UI page exists where nbclassic is installed (Debian's jupyter-server). */
 const HAS_TREE = JUPYTER === '/usr/bin/jupyter-server';
 const SIGNER =
@@ -32,10 +29,9 @@ type KeyPair = Awaited<ReturnType<typeof generateKeyPair>>;
 let keys: KeyPair;
 const kid = randomUUID();
 let keyServer: http.Server;
-let jupyter: ChildProcess;
+let lab: BareLab;
 let labUrl: string;
 let workDir: string;
-let jupyterLog = '';
 
 async function identity(
   username: string,
@@ -62,28 +58,6 @@ function unsignedIdentity(username: string): string {
 
 function get(pathname: string, headers: Record<string, string> = {}): Promise<Response> {
   return fetch(`${labUrl}${pathname}`, { headers, redirect: 'manual' });
-}
-
-async function freePort(): Promise<number> {
-  const server = http.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-async function waitForLab(deadline: number): Promise<void> {
-  while (Date.now() < deadline) {
-    if (jupyter.exitCode !== null)
-      throw new Error(`jupyter-server exited (${jupyter.exitCode}):\n${jupyterLog}`);
-    try {
-      if ((await fetch(`${labUrl}${BASE}api`)).status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`jupyter-server did not answer in time:\n${jupyterLog}`);
 }
 
 /** A GET naming `host` in its Host header (fetch always sends the URL's): resolves with the status. */
@@ -137,48 +111,25 @@ beforeAll(async () => {
   const keysUrl = `http://127.0.0.1:${(keyServer.address() as AddressInfo).port}`;
 
   workDir = mkdtempSync(path.join(tmpdir(), 'hubless-owner-check-'));
-  const port = await freePort();
-  labUrl = `http://127.0.0.1:${port}`;
-  jupyter = spawn(
-    JUPYTER,
-    [
-      `--config=${path.join(LAB_DIR, 'jupyter_server_config.py')}`,
-      '--ServerApp.ip=127.0.0.1',
-      `--ServerApp.port=${port}`,
-      `--ServerApp.root_dir=${workDir}`,
-      '--ServerApp.allow_root=True',
-    ],
-    {
-      env: {
-        PATH: process.env.PATH,
-        HOME: workDir,
-        PYTHONPATH: LAB_DIR,
-        JUPYTER_RUNTIME_DIR: path.join(workDir, '.runtime'),
-        JUPYTER_CONFIG_DIR: path.join(workDir, '.jupyter'),
-        TRAITLETS_APPLICATION_RAISE_CONFIG_FILE_ERROR: '1',
-        HUBLESS_BASE_URL: BASE,
-        HUBLESS_LAB_TOKEN_SHA256: LAB_TOKEN_HASH,
-        HUBLESS_OWNER: OWNER,
-        HUBLESS_IDENTITY_KEYS_URL: keysUrl,
-        HUBLESS_IDENTITY_SIGNER: SIGNER,
-        HUBLESS_IDENTITY_ISSUER: ISSUER,
-        HUBLESS_PUBLIC_HOST: PUBLIC_HOST,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+  lab = await startBareLab({
+    workDir,
+    baseUrl: BASE,
+    readyStatus: 200,
+    env: {
+      TRAITLETS_APPLICATION_RAISE_CONFIG_FILE_ERROR: '1',
+      HUBLESS_LAB_TOKEN_SHA256: LAB_TOKEN_HASH,
+      HUBLESS_OWNER: OWNER,
+      HUBLESS_IDENTITY_KEYS_URL: keysUrl,
+      HUBLESS_IDENTITY_SIGNER: SIGNER,
+      HUBLESS_IDENTITY_ISSUER: ISSUER,
+      HUBLESS_PUBLIC_HOST: PUBLIC_HOST,
     },
-  );
-  jupyter.stdout?.on('data', (chunk: Buffer) => (jupyterLog += chunk.toString()));
-  jupyter.stderr?.on('data', (chunk: Buffer) => (jupyterLog += chunk.toString()));
-  await waitForLab(Date.now() + 60_000);
+  });
+  labUrl = lab.url;
 });
 
 afterAll(async () => {
-  if (jupyter?.pid && jupyter.exitCode === null) {
-    const exited = new Promise((resolve) => jupyter.once('exit', resolve));
-    process.kill(jupyter.pid, 'SIGTERM');
-    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 10_000))]);
-    if (jupyter.exitCode === null) process.kill(jupyter.pid, 'SIGKILL');
-  }
+  await lab?.stop();
   await new Promise((resolve) => keyServer?.close(resolve));
   if (workDir) rmSync(workDir, { recursive: true, force: true });
 });
