@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { type CliRun, runHublessCli } from '../support/cli-run.ts';
 import { Browser, signIn } from '../support/http-browser.ts';
 import { HublessProcess } from '../support/hubless-process.ts';
 import { clientToken } from '../support/machine-client.ts';
@@ -14,8 +14,6 @@ import { freePort } from '../support/net.ts';
  * and `hubless clients …` change the data dir while hubless is stopped; the next start
  * prints no password and honours every change (sign-ins, a disabled user, the new client).
  */
-const root = path.resolve(import.meta.dirname, '../..');
-const CLI = path.join(root, 'functions/local/cli.ts');
 let dataDir: string;
 const running: HublessProcess[] = [];
 
@@ -27,23 +25,8 @@ afterAll(async () => {
 });
 
 /** `npx hubless ARGS` on the data dir: stdout, stderr and the exit status. */
-function hubless(
-  args: string[],
-  input = '',
-): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [CLI, ...args], {
-    cwd: root,
-    env: { PATH: process.env.PATH ?? '', HUBLESS_DATA_DIR: dataDir },
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  child.stdin.end(input);
-  return new Promise((done, fail) => {
-    child.on('error', fail);
-    child.on('close', (status) => done({ status, stdout, stderr }));
-  });
+function hubless(args: string[], input = ''): Promise<CliRun> {
+  return runHublessCli(args, { dataDir, input });
 }
 
 async function start(): Promise<HublessProcess> {

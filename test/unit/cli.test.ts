@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { type CliRun, runHublessCli } from '../support/cli-run.ts';
 
 /**
  * The hubless command line as a user runs it (functions/local/cli.ts in a child Node):
@@ -13,29 +13,14 @@ const root = path.resolve(import.meta.dirname, '../..');
 const scratch = mkdtempSync(path.join(tmpdir(), 'hubless-cli-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
+interface Run extends CliRun {
   dataDir: string;
 }
 
-/** Runs the CLI in its own Node, as `npx hubless ...` does, with only PATH and the data dir set. */
-function hubless(args: string[], options: { dataDir?: string; input?: string } = {}): Promise<Run> {
+/** The CLI on a data dir of its own unless given one (support/cli-run.ts). */
+async function hubless(args: string[], options: { dataDir?: string; input?: string } = {}): Promise<Run> {
   const dataDir = options.dataDir ?? path.join(scratch, `untouched-${Math.random().toString(36).slice(2)}`);
-  const child = spawn(process.execPath, ['functions/local/cli.ts', ...args], {
-    cwd: root,
-    env: { PATH: process.env.PATH ?? '', HUBLESS_DATA_DIR: dataDir },
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  child.stdin.end(options.input ?? '');
-  return new Promise((done, fail) => {
-    child.on('error', fail);
-    child.on('close', (status) => done({ status, stdout, stderr, dataDir }));
-  });
+  return { ...(await runHublessCli(args, { dataDir, input: options.input ?? '' })), dataDir };
 }
 
 // Each case starts a Node process: on a busy CI machine that alone can take seconds.
