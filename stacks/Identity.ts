@@ -17,6 +17,7 @@ import type { StackContext } from 'sst/constructs';
 import { ADMIN_GROUP, ALB_AUTH, poolHost } from '../functions/adapters/aws/names.ts';
 import { API_SCOPES, DEFAULT_RESOURCE_SERVER } from '../functions/core/api/scopes.ts';
 import { useStageConfig } from './config.ts';
+import { FEDERATION_ATTRIBUTES, identityProviders } from './federation.ts';
 
 /** Where the admin client returns the authorization code: a tool listening on the admin's own machine. */
 export const ADMIN_CLIENT_CALLBACK = 'http://localhost:8765/callback';
@@ -35,7 +36,11 @@ export function Identity({ stack, app }: StackContext) {
     signInCaseSensitive: false,
     standardAttributes: { email: { required: false, mutable: true } },
     // The default server profile an admin or LMS sets (functions/adapters/aws/cognito-directory.ts).
-    customAttributes: { profile: new StringAttribute({ minLen: 1, maxLen: 32, mutable: true }) },
+    customAttributes: {
+      profile: new StringAttribute({ minLen: 1, maxLen: 32, mutable: true }),
+      // What identity providers fill at each federated sign-in (stacks/federation.ts).
+      ...(config.federation ? FEDERATION_ATTRIBUTES : {}),
+    },
     passwordPolicy: {
       minLength: 12,
       requireLowercase: true,
@@ -90,11 +95,20 @@ export function Identity({ stack, app }: StackContext) {
     cognitoDomain: { domainPrefix: config.authDomainPrefix },
   });
 
+  const idps = config.federation
+    ? identityProviders(stack, userPool, config.federation, app.appPath)
+    : { providers: [], clientProviders: [] };
+  const localAccounts = config.federation?.localAccounts ?? true;
   const hosts = Array.from({ length: config.albPoolSize }, (_, i) => poolHost(config.domain, i));
   const albClient = userPool.addClient('AlbClient', {
     userPoolClientName: 'hubless-alb',
     generateSecret: true,
-    supportedIdentityProviders: [UserPoolClientIdentityProvider.COGNITO],
+    // The school's providers sign students in on the same login page, next to (or instead of,
+    // with federation.localAccounts false) Cognito's own users.
+    supportedIdentityProviders: [
+      ...(localAccounts ? [UserPoolClientIdentityProvider.COGNITO] : []),
+      ...idps.clientProviders,
+    ],
     oAuth: {
       flows: { authorizationCodeGrant: true },
       // Exactly what the ALBs ask for (portal rule and session rules alike).
@@ -108,6 +122,9 @@ export function Identity({ stack, app }: StackContext) {
     idTokenValidity: Duration.hours(1),
     refreshTokenValidity: Duration.days(1),
   });
+
+  // The client names the providers, so they must exist before it (CDK does not infer this).
+  for (const provider of idps.providers) albClient.node.addDependency(provider);
 
   const scopes = Object.fromEntries(
     API_SCOPES.map((name) => [
@@ -159,6 +176,14 @@ export function Identity({ stack, app }: StackContext) {
     AdminClient: adminClient.userPoolClientId,
     // A host name: the token URL is https://<LoginDomain>/oauth2/token.
     LoginDomain: `${domain.domainName}.auth.${stack.region}.amazoncognito.com`,
+    // What a school's identity provider needs to know about hubless (README "Sign in with the school's account").
+    ...(config.federation
+      ? {
+          SamlEntityId: `urn:amazon:cognito:sp:${userPool.userPoolId}`,
+          SamlAcsUrl: `https://${domain.domainName}.auth.${stack.region}.amazoncognito.com/saml2/idpresponse`,
+          OidcRedirectUri: `https://${domain.domainName}.auth.${stack.region}.amazoncognito.com/oauth2/idpresponse`,
+        }
+      : {}),
     ...Object.fromEntries(
       lmsClients.map(({ name, client }) => [
         `LmsClient${name.replace(/[^a-zA-Z0-9]/g, '')}`,
@@ -167,5 +192,14 @@ export function Identity({ stack, app }: StackContext) {
     ),
   });
 
-  return { userPool, domain, albClient, adminClient, resourceServer, lmsClients, hosts };
+  return {
+    userPool,
+    domain,
+    albClient,
+    adminClient,
+    resourceServer,
+    lmsClients,
+    hosts,
+    identityProviders: idps.providers,
+  };
 }

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { DEFAULT_ALB_RULES_QUOTA } from '../functions/adapters/aws/alb-slots.ts';
 import { API_SCOPES } from '../functions/core/api/scopes.ts';
 import { NAMED_SERVER_LIMIT, profileSchema } from '../functions/core/config.ts';
+import { USERNAME_CLAIMS } from '../functions/core/federation.ts';
 
 /**
  * The stage configuration: everything an operator chooses per stage, validated in one
@@ -62,6 +63,8 @@ export const LIMITS = {
   groupNameLength: 32,
   /** Each LMS client's id is in the API function's environment (HUBLESS_API_CLIENT_IDS). */
   lmsClients: 4,
+  /** Identity providers on the user pool (Cognito's own quota is 300). */
+  identityProviders: 8,
 } as const;
 
 const hostname = z
@@ -93,6 +96,94 @@ const lmsClientSchema = z.object({
   name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be 1-63 characters of a-z, 0-9 and "-"'),
   scopes: z.array(z.enum(API_SCOPES)).min(1),
 });
+
+/**
+ * Which provider attribute (SAML attribute name, OIDC or Google claim) fills each Cognito
+ * attribute hubless reads: the username (into the Cognito attribute named by
+ * federation.usernameClaim), the e-mail, and the groups (into custom:groups).
+ */
+const providerAttributesSchema = z
+  .object({
+    username: z.string().min(1).max(256).optional(),
+    email: z.string().min(1).max(256).optional(),
+    groups: z.string().min(1).max(256).optional(),
+  })
+  .strict();
+
+/**
+ * Cognito provider names: 3-32 characters, not "Cognito" or "Google" (reserved), and no
+ * underscore: Cognito names each federated user "<provider>_<id>", and the sign-up trigger
+ * (functions/core/federation.ts) splits that at the first underscore.
+ */
+const providerName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9.-]{2,31}$/, 'must be 3-32 characters of A-Z, a-z, 0-9, "." and "-"')
+  .refine((name) => !/^(cognito|google|facebook|loginwithamazon|signinwithapple)$/i.test(name), {
+    message: 'is a name Cognito reserves; choose another, such as "University"',
+  });
+
+/** A Secrets Manager secret (name or ARN) holding a client secret: it never enters the template. */
+const secretName = z
+  .string()
+  .regex(/^[A-Za-z0-9/_+=.@:-]{1,512}$/, 'must be a Secrets Manager secret name or ARN');
+
+const samlProviderSchema = z
+  .object({
+    type: z.literal('saml'),
+    name: providerName,
+    /** Where Cognito fetches the IdP's metadata (kept current), or the metadata XML file next to hubless.config.json. */
+    metadataUrl: z.url({ protocol: /^https$/, error: 'must be an https:// URL' }).optional(),
+    metadataFile: z.string().min(1).optional(),
+    attributes: providerAttributesSchema.default({}),
+    /** Sign out of the IdP too when a user signs out of hubless (the IdP must support SAML single logout). */
+    idpSignout: z.boolean().default(false),
+  })
+  .strict();
+
+const oidcProviderSchema = z
+  .object({
+    type: z.literal('oidc'),
+    name: providerName,
+    issuer: z.url({ protocol: /^https$/, error: 'must be the https:// issuer URL of the provider' }),
+    clientId: z.string().min(1).max(256),
+    clientSecretName: secretName,
+    scopes: z
+      .array(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/))
+      .min(1)
+      .default(['openid', 'email', 'profile']),
+    attributes: providerAttributesSchema.default({}),
+  })
+  .strict();
+
+const googleProviderSchema = z
+  .object({
+    type: z.literal('google'),
+    clientId: z.string().min(1).max(256),
+    clientSecretName: secretName,
+    attributes: providerAttributesSchema.default({}),
+  })
+  .strict();
+
+/**
+ * Sign-in through the school's identity providers (README "Sign in with the school's
+ * account"): the providers on the user pool, and how their users become hubless users
+ * (functions/core/federation.ts).
+ */
+const federationSchema = z
+  .object({
+    usernameClaim: z.enum(USERNAME_CLAIMS).default('preferred_username'),
+    /** Provider group -> hubless group; only these count when set. */
+    groupMap: z.record(z.string().min(1).max(256), z.string().min(1).max(LIMITS.groupNameLength)).optional(),
+    /** Provider groups whose members are hubless administrators. */
+    adminGroups: z.array(z.string().min(1).max(256)).default([]),
+    /** Keep Cognito's own user directory on the login page (administrators, LMS-created users). */
+    localAccounts: z.boolean().default(true),
+    providers: z
+      .array(z.discriminatedUnion('type', [samlProviderSchema, oidcProviderSchema, googleProviderSchema]))
+      .min(1)
+      .max(LIMITS.identityProviders),
+  })
+  .strict();
 
 export const stageConfigSchema = z
   .object({
@@ -209,6 +300,8 @@ export const stageConfigSchema = z
       .optional(),
     /** Production: deletion protection and RETAIN on the table and file system. Default: stage is prod or production. */
     production: z.boolean().optional(),
+    /** SAML, OIDC and Google sign-in on the user pool; absent: Cognito's own users only. */
+    federation: federationSchema.optional(),
   })
   .strict()
   .superRefine((config, ctx) => {
@@ -264,6 +357,7 @@ export const stageConfigSchema = z
         });
       seen.add(profile.name);
     });
+    if (config.federation) checkFederation(config.federation, ctx);
     const clients = new Set<string>();
     config.lmsClients.forEach((client, i) => {
       if (clients.has(client.name))
@@ -275,6 +369,63 @@ export const stageConfigSchema = z
       clients.add(client.name);
     });
   });
+
+/**
+ * What the schema alone cannot say: each provider must release the attribute the username
+ * is read from, the groups map needs a groups attribute, names are unique, and a SAML
+ * provider has exactly one metadata source.
+ */
+function checkFederation(federation: z.output<typeof federationSchema>, ctx: z.RefinementCtx): void {
+  const names = new Set<string>();
+  const grouped = federation.providers.some((provider) => provider.attributes.groups);
+  federation.providers.forEach((provider, i) => {
+    const at = (...path: (string | number)[]) => ['federation', 'providers', i, ...path];
+    const name = provider.type === 'google' ? 'Google' : provider.name;
+    if (names.has(name))
+      ctx.addIssue({ code: 'custom', path: at('name'), message: `duplicates provider "${name}"` });
+    names.add(name);
+    if (provider.type === 'saml' && Boolean(provider.metadataUrl) === Boolean(provider.metadataFile)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: at('metadataUrl'),
+        message: 'set exactly one of metadataUrl or metadataFile (the IdP metadata XML)',
+      });
+    }
+    const { username, email } = provider.attributes;
+    if (federation.usernameClaim === 'email') {
+      if (username)
+        ctx.addIssue({
+          code: 'custom',
+          path: at('attributes', 'username'),
+          message:
+            'usernameClaim is "email": the username comes from attributes.email; remove attributes.username',
+        });
+      if (provider.type === 'saml' && !email)
+        ctx.addIssue({
+          code: 'custom',
+          path: at('attributes', 'email'),
+          message: 'usernameClaim is "email": name the SAML attribute holding the e-mail address',
+        });
+    } else if (!username && provider.type !== 'oidc') {
+      ctx.addIssue({
+        code: 'custom',
+        path: at('attributes', 'username'),
+        message:
+          provider.type === 'google'
+            ? `Google releases no ${federation.usernameClaim}: set federation.usernameClaim to "email", or attributes.username to "email"`
+            : `name the SAML attribute that holds the username (for example "uid" or "urn:oid:0.9.2342.19200300.100.1.1"); it fills ${federation.usernameClaim}`,
+      });
+    }
+  });
+  if ((federation.groupMap || federation.adminGroups.length > 0) && !grouped) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['federation', 'providers'],
+      message:
+        'groupMap and adminGroups need attributes.groups on at least one provider (the attribute holding its groups)',
+    });
+  }
+}
 
 export type StageConfig = z.output<typeof stageConfigSchema> & {
   production: boolean;
