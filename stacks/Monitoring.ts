@@ -18,6 +18,7 @@ import { sessionsPerAlb } from '../functions/adapters/aws/alb-slots.ts';
 import { METRIC, METRIC_NAMESPACE } from '../functions/core/culling/metrics.ts';
 import type { SessionState } from '../functions/core/session.ts';
 import { Api } from './Api.ts';
+import { Compute } from './Compute.ts';
 import { useStageConfig } from './config.ts';
 import { Routing } from './Routing.ts';
 import { Schedules } from './Schedules.ts';
@@ -30,6 +31,7 @@ export const ALARMS = {
   throttles: 'LambdaThrottles',
   cullerErrors: 'CullerErrors',
   cullerStopped: 'CullerStopped',
+  launchesDeadLettered: 'LaunchDeadLetters',
 } as const;
 
 /** Percent of the pool's routing slots in use at which PoolNearlyFull fires. */
@@ -40,7 +42,7 @@ const SLOT_STATES: readonly SessionState[] = ['launching', 'running', 'ready', '
 
 /**
  * What an operator watches: one dashboard and the alarms for failed starts, pool
- * capacity, throttling and the culler, all notifying one SNS topic (the `AlarmTopic`
+ * capacity, throttling, the culler and launches that gave up, all notifying one SNS topic (the `AlarmTopic`
  * output: subscribe an e-mail address or a pager to it).
  *
  * The hubless metrics are the ones the handlers write as CloudWatch embedded metric
@@ -54,6 +56,7 @@ export function Monitoring({ stack, app }: StackContext) {
   const { portal } = use(Routing);
   const { api } = use(Api);
   const { taskEvents, culler } = use(Schedules);
+  const { launchDeadLetters } = use(Compute);
   const functions = { portal, api, taskEvents, culler };
 
   const fiveMinutes = Duration.minutes(5);
@@ -131,6 +134,12 @@ export function Monitoring({ stack, app }: StackContext) {
     label: 'culler errors',
   });
   const sweeps = hubless(METRIC.sweepChecked, 'SampleCount', { period: cullPeriod, label: 'culler runs' });
+  // A launch lands here after LAUNCH_MAX_RECEIVES failed tries: its student's start failed
+  // (the reconciler says so as 'stuck'), and the message says which session and why it kept failing.
+  const deadLetters = launchDeadLetters.metricApproximateNumberOfMessagesVisible({
+    period: fiveMinutes,
+    statistic: 'Maximum',
+  });
 
   const alarms = [
     alarm(ALARMS.startsFailed, 'Three or more servers failed to start within 5 minutes.', {
@@ -162,6 +171,11 @@ export function Monitoring({ stack, app }: StackContext) {
       comparison: ComparisonOperator.LESS_THAN_THRESHOLD,
       missing: TreatMissingData.BREACHING,
     }),
+    alarm(
+      ALARMS.launchesDeadLettered,
+      'A launch failed on every try and is in the launch dead-letter queue: its student could not start.',
+      { metric: deadLetters, threshold: 1 },
+    ),
   ];
 
   const dashboard = new Dashboard(stack, 'Dashboard', { dashboardName: `hubless-${app.stage}` });

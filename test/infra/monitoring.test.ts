@@ -30,12 +30,13 @@ interface MetricRef {
   dimensions: Record<string, string>;
 }
 
+let synth: Awaited<ReturnType<typeof synthesize>>;
 let template: Template;
 let alarms: Record<string, Resource>;
 let stage: string;
 
 beforeAll(async () => {
-  const synth = await synthesize();
+  synth = await synthesize();
   template = synth.templates.Monitoring;
   alarms = template.findResources('AWS::CloudWatch::Alarm') as Record<string, Resource>;
   const anyFunction = Object.values(synth.templates.Schedules.findResources('AWS::Lambda::Function')).find(
@@ -138,10 +139,10 @@ describe('Monitoring', () => {
     const ours = read.filter((m) => m.namespace === METRIC_NAMESPACE);
     expect(ours.length).toBeGreaterThan(0);
     expect(ours.map(key).filter((k) => !emittedKeys.has(k))).toEqual([]);
-    // Everything else comes from AWS itself (Lambda throttles and errors).
+    // Everything else comes from AWS itself (Lambda throttles and errors, the dead-letter queue's depth).
     expect([
       ...new Set(read.filter((m) => m.namespace !== METRIC_NAMESPACE).map((m) => m.namespace)),
-    ]).toEqual(['AWS/Lambda']);
+    ]).toEqual(['AWS/Lambda', 'AWS/SQS']);
   });
 
   it('alarms on any failed start reason, not just one', () => {
@@ -181,6 +182,27 @@ describe('Monitoring', () => {
     const stopped = alarmNamed(ALARMS.cullerStopped);
     expect(stopped.TreatMissingData).toBe('breaching');
     expect(stopped.ComparisonOperator).toBe('LessThanThreshold');
+  });
+
+  it('alarms as soon as one launch is in the launch dead-letter queue, and on no other queue', () => {
+    const alarm = alarmNamed(ALARMS.launchesDeadLettered);
+    expect(alarm).toMatchObject({
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Statistic: 'Maximum',
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    });
+    // The queue named is the one the launch queue sends its dead letters to (a cross-stack reference).
+    const queues = synth.templates.Compute.findResources('AWS::SQS::Queue') as Record<string, Resource>;
+    const launchQueue = Object.values(queues).find((q) => q.Properties.RedrivePolicy);
+    const deadLetterId = launchQueue?.Properties.RedrivePolicy.deadLetterTargetArn['Fn::GetAtt'][0];
+    expect(Object.keys(queues)).toContain(deadLetterId);
+    const named = JSON.stringify(alarm.Dimensions);
+    expect(alarm.Dimensions).toHaveLength(1);
+    expect(alarm.Dimensions[0].Name).toBe('QueueName');
+    expect(named).toContain(deadLetterId);
+    for (const id of Object.keys(queues)) if (id !== deadLetterId) expect(named).not.toContain(id);
   });
 
   it('draws a dashboard named after the stage', () => {
