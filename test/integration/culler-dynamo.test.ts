@@ -14,6 +14,7 @@ import { FakeCompute } from '../fakes/fake-compute.ts';
 import { FakeClock } from '../fakes/fake-parts.ts';
 import { FakeRouter } from '../fakes/fake-router.ts';
 import { useTestDynamo } from '../support/dynamodb.ts';
+import { waitFor } from '../support/net.ts';
 
 const dynamo = useTestDynamo();
 const computes: FakeCompute[] = [];
@@ -52,8 +53,16 @@ describe('cullServers over DynamoDB Local', () => {
 
   async function readyLab(deps: CullerDeps, user: string): Promise<Session> {
     await startServer(deps, { user, server: '', groups: [] });
-    await new Promise((resolve) => setTimeout(resolve, 5));
-    return getServer(deps, user, '');
+    // The fake task runs on its next timer tick; getServer then records the lab ready.
+    return waitFor(
+      `${user}'s lab to be ready`,
+      async () => {
+        const session = await getServer(deps, user, '');
+        return session.state === 'ready' ? session : undefined;
+      },
+      10_000,
+      5,
+    );
   }
 
   it('stops idle labs, deletes orphan routes and records the culls in the table', async () => {
@@ -80,12 +89,16 @@ describe('cullServers over DynamoDB Local', () => {
     await readyLab(deps, 'bob');
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
+    let probing!: () => void;
+    const probed = new Promise<void>((resolve) => (probing = resolve));
     setAnswer(async () => {
+      probing();
       await gate;
       return { lastActivity: new Date().toISOString(), connections: 0, kernels: [], terminals: 0 };
     });
     const first = cullServers(deps, { holder: 'first' });
-    await new Promise((resolve) => setTimeout(resolve, 200)); // first has the lease and waits on the probe
+    // The first sweep probes only once it holds the lease: from here it holds it until released.
+    await probed;
     expect(await cullServers(deps, { holder: 'second' })).toEqual({ skipped: 'lease-held' });
     release();
     expect(await first).toMatchObject({ checked: 1, kept: 1 });

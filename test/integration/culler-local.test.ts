@@ -23,6 +23,7 @@ import { startServer } from '../../functions/core/use-cases/start-server.ts';
 import { MemoryDirectory } from '../fakes/fake-parts.ts';
 import { MemorySessionStore } from '../fakes/memory-session-store.ts';
 import { executeContent, shellMessage } from '../support/jupyter-kernel.ts';
+import { waitFor } from '../support/net.ts';
 
 /**
  * The culler in local mode against real Jupyter server processes: the lifecycle is
@@ -176,6 +177,33 @@ async function serverReports(session: Session, state: string, nudge?: () => void
   throw new Error(`the lab never reported its kernel ${state}`);
 }
 
+/**
+ * Waits until everything the culler reads says the lab has been idle for longer than the
+ * timeout: the stored session and the lab's own report (its activity, its kernels' and
+ * terminals'), rather than for an assumed duration. Activity that moves later is waited
+ * for again; a lab that reports new activity at every look (e.g. if the probe itself
+ * counted as activity) fails here.
+ */
+async function idleLongerThanTimeout(session: Session): Promise<void> {
+  for (let look = 0; look < 5; look++) {
+    const stored = await deps.store.get(session.user, session.server);
+    const activity = await deps.probe.probe(session);
+    const times = [
+      stored?.readyAt,
+      stored?.lastActivity,
+      activity.lastActivity,
+      activity.terminalLastActivity,
+      ...activity.kernels.map((kernel) => kernel.lastActivity),
+    ]
+      .map((iso) => Date.parse(iso ?? ''))
+      .filter((ms) => !Number.isNaN(ms));
+    const left = Math.max(...times) + (IDLE_SECONDS + 1) * 1000 - Date.now();
+    if (left <= 0) return;
+    await new Promise((resolve) => setTimeout(resolve, left));
+  }
+  throw new Error(`the lab of ${session.user} kept reporting new activity`);
+}
+
 describe('the culler in local mode (real Jupyter servers)', () => {
   it('stops a lab that has been idle longer than the timeout, and removes its route', async () => {
     const lab = await readyLab('idle-ann');
@@ -183,7 +211,7 @@ describe('the culler in local mode (real Jupyter servers)', () => {
     const early = await cull();
     expect(early.kept).toBe(1);
 
-    await new Promise((resolve) => setTimeout(resolve, (IDLE_SECONDS + 1) * 1000));
+    await idleLongerThanTimeout(lab);
     const summary = await cull();
 
     expect(summary.culled.idle).toBe(1);
@@ -198,7 +226,8 @@ describe('the culler in local mode (real Jupyter servers)', () => {
     const lab = await readyLab('busy-bea');
     const cell = await runCell(lab, 'import time; time.sleep(120)');
     try {
-      await new Promise((resolve) => setTimeout(resolve, (IDLE_SECONDS + 2) * 1000));
+      // Long enough that only the busy kernel can keep it.
+      await idleLongerThanTimeout(lab);
       const summary = await cull();
       expect(summary.culled.idle).toBe(0);
       expect(await deps.store.get('busy-bea', '')).toMatchObject({ state: 'ready' });
@@ -214,9 +243,12 @@ describe('the culler in local mode (real Jupyter servers)', () => {
     const pid = compute.pidOf(lab.computeHandle!);
     expect(pid).toBeTypeOf('number');
     process.kill(pid!, 'SIGKILL');
-    for (let i = 0; i < 50 && (await compute.poll(lab.computeHandle!)).state !== 'exited'; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await waitFor(
+      'the killed lab to be seen as exited',
+      async () => ((await compute.poll(lab.computeHandle!)).state === 'exited' ? true : undefined),
+      10_000,
+      100,
+    );
 
     const summary = await cull();
 

@@ -27,6 +27,7 @@ import {
   loadOrCreateIdentitySigner,
 } from '../../functions/local/identity-signer.ts';
 import { Browser, signIn } from '../support/http-browser.ts';
+import { onFreePort } from '../support/net.ts';
 
 /**
  * The gateway end to end over real HTTP: the embedded provider's login page, the
@@ -89,14 +90,6 @@ function startLab(): Promise<{ server: Server; port: number; upgrades: IncomingH
   );
 }
 
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
-
 function session(user: string, server = ''): Session {
   const now = new Date().toISOString();
   return {
@@ -133,17 +126,9 @@ describe('local gateway', () => {
     for (const name of NEAR_MISSES) await directory.upsert({ name, password: `${name}-password` });
     await directory.disable('carol');
 
-    const port = await freePort();
-    const publicUrl = `http://127.0.0.1:${port}`;
-    const issuer = gatewayIssuer(publicUrl);
-    const signer = await loadOrCreateIdentitySigner(dataDir, { issuer, clientId: DEFAULT_GATEWAY_CLIENT_ID });
-    verifier = createIdentityVerifier({
-      signer: LOCAL_SIGNER_ARN,
-      issuer,
-      clientId: DEFAULT_GATEWAY_CLIENT_ID,
-      keysUrl: `${publicUrl}${ALB_KEYS_PATH}`,
-    });
-
+    const router = new GatewayRouter();
+    lab = await startLab();
+    await router.addRoute(session('alice'), { host: '127.0.0.1', port: lab.port });
     // The portal stand-in: verifies the identity header as the real portal handler does.
     const portal = async (event: AlbEvent): Promise<AlbResult> => {
       portalEvents.push(event);
@@ -170,22 +155,35 @@ describe('local gateway', () => {
       };
     };
 
-    const router = new GatewayRouter();
-    lab = await startLab();
-    await router.addRoute(session('alice'), { host: '127.0.0.1', port: lab.port });
-    gateway = await startGateway({
-      port,
-      publicUrl,
-      dataDir,
-      directory,
-      router,
-      signer,
-      portal,
-      api,
-      extraClients: [
-        { clientId: 'lms', clientSecret: 'lms-secret-value', scopes: ['sessions:write', 'sessions:read'] },
-        { clientId: 'admin-tool', clientSecret: 'admin-secret-value', scopes: ['users:admin'] },
-      ],
+    // The issuer, the identity key's URL and the public URL all name the port: chosen
+    // again, with them, when another process took it meanwhile.
+    gateway = await onFreePort(async (port) => {
+      const publicUrl = `http://127.0.0.1:${port}`;
+      const issuer = gatewayIssuer(publicUrl);
+      const signer = await loadOrCreateIdentitySigner(dataDir, {
+        issuer,
+        clientId: DEFAULT_GATEWAY_CLIENT_ID,
+      });
+      verifier = createIdentityVerifier({
+        signer: LOCAL_SIGNER_ARN,
+        issuer,
+        clientId: DEFAULT_GATEWAY_CLIENT_ID,
+        keysUrl: `${publicUrl}${ALB_KEYS_PATH}`,
+      });
+      return startGateway({
+        port,
+        publicUrl,
+        dataDir,
+        directory,
+        router,
+        signer,
+        portal,
+        api,
+        extraClients: [
+          { clientId: 'lms', clientSecret: 'lms-secret-value', scopes: ['sessions:write', 'sessions:read'] },
+          { clientId: 'admin-tool', clientSecret: 'admin-secret-value', scopes: ['users:admin'] },
+        ],
+      });
     });
   });
 

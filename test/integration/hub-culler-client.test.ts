@@ -125,8 +125,18 @@ describe('a JupyterHub idle-culler client against /hub/api', () => {
     await startAndWait('bo');
     expect(ada.last_activity).not.toBeNull();
 
-    // Time passes; then bo's lab reports activity (as the lab's activity hook does).
-    await new Promise((resolve) => setTimeout(resolve, 2000));
+    // Time passes (starting bo took some: waited for only if it was under 2 s since ada's
+    // latest activity as the hub records it); then bo's lab reports activity (as the lab's
+    // activity hook does).
+    await waitFor(
+      'two seconds since ada’s last activity',
+      async () => {
+        const adaActivity = Date.parse((await serverOf('ada'))?.last_activity ?? '');
+        return Date.now() - adaActivity > 2000 ? true : undefined;
+      },
+      10_000,
+      100,
+    );
     const seen = new Date().toISOString();
     const activity = await hub('POST', '/users/bo/activity', {
       body: { servers: { '': { last_activity: seen } } },

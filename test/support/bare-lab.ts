@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
-import { freePort } from './net.ts';
+import { onFreePort } from './net.ts';
 
 /**
  * A bare jupyter-server with the lab's own config and owner check (containers/lab), on a
@@ -18,19 +18,26 @@ export interface BareLab {
   stop(): Promise<void>;
 }
 
+export interface BareLabOptions {
+  workDir: string;
+  baseUrl: string;
+  env: Record<string, string>;
+  readyStatus?: number;
+}
+
 /**
  * Starts the lab with `env` (its HUBLESS_* settings) and resolves once `<baseUrl>api`
  * answers `readyStatus` (any status when absent); throws with the server's output when it
  * exits or does not answer within a minute.
  */
-export async function startBareLab(options: {
-  workDir: string;
-  baseUrl: string;
-  env: Record<string, string>;
-  readyStatus?: number;
-}): Promise<BareLab> {
+export async function startBareLab(options: BareLabOptions): Promise<BareLab> {
+  // jupyter-server is told to take exactly this port (no port_retries: it would move
+  // to another one the test does not know), and started again on a new one when it was taken.
+  return onFreePort((port) => startOn(port, options));
+}
+
+async function startOn(port: number, options: BareLabOptions): Promise<BareLab> {
   const { workDir, baseUrl } = options;
-  const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const jupyter: ChildProcess = spawn(
     JUPYTER,
@@ -38,6 +45,7 @@ export async function startBareLab(options: {
       `--config=${path.join(LAB_DIR, 'jupyter_server_config.py')}`,
       '--ServerApp.ip=127.0.0.1',
       `--ServerApp.port=${port}`,
+      '--ServerApp.port_retries=0',
       `--ServerApp.root_dir=${workDir}`,
       '--ServerApp.allow_root=True',
     ],

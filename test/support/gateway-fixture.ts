@@ -15,7 +15,7 @@ import {
   startGateway,
 } from '../../functions/local/gateway/index.ts';
 import { loadOrCreateIdentitySigner } from '../../functions/local/identity-signer.ts';
-import { freePort } from './net.ts';
+import { onFreePort } from './net.ts';
 
 /**
  * A real gateway on loopback with stand-ins behind it: a portal and a lab that answer
@@ -53,12 +53,6 @@ export async function startGatewayFixture(
   const dataDir = await mkdtemp(join(tmpdir(), 'hubless-front-door-'));
   const directory = new LocalDirectory({ dataDir });
   await directory.upsert({ name: 'alice', password: 'alice-password' });
-  const port = await freePort();
-  const publicUrl = overrides.publicUrl ?? `${scheme}://127.0.0.1:${port}`;
-  const signer = await loadOrCreateIdentitySigner(dataDir, {
-    issuer: gatewayIssuer(publicUrl),
-    clientId: DEFAULT_GATEWAY_CLIENT_ID,
-  });
   const seen: IncomingHttpHeaders[] = [];
   const labServer: Server = createServer((req, res) => {
     seen.push(req.headers);
@@ -76,16 +70,24 @@ export async function startGatewayFixture(
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ headers: event.headers }),
   });
-  const gateway = await startGateway({
-    port,
-    publicUrl,
-    dataDir,
-    directory,
-    router,
-    signer,
-    portal,
-    api: async (event) => ({ statusCode: 200, body: JSON.stringify({ headers: event.headers }) }),
-    ...overrides,
+  // The public URL and the issuer name the port: chosen again when it was taken meanwhile.
+  const gateway = await onFreePort(async (port) => {
+    const publicUrl = overrides.publicUrl ?? `${scheme}://127.0.0.1:${port}`;
+    const signer = await loadOrCreateIdentitySigner(dataDir, {
+      issuer: gatewayIssuer(publicUrl),
+      clientId: DEFAULT_GATEWAY_CLIENT_ID,
+    });
+    return startGateway({
+      port,
+      publicUrl,
+      dataDir,
+      directory,
+      router,
+      signer,
+      portal,
+      api: async (event) => ({ statusCode: 200, body: JSON.stringify({ headers: event.headers }) }),
+      ...overrides,
+    });
   });
   return {
     gateway,

@@ -10,7 +10,7 @@ import {
   startLocalRuntime,
 } from '../../functions/local/runtime.ts';
 import { TEST_DYNAMODB_ENDPOINT_VARIABLE } from './dynamodb.ts';
-import { freePort, waitFor } from './net.ts';
+import { freePort, onFreePort, waitFor } from './net.ts';
 
 export interface TestLocalMode {
   runtime: LocalRuntime;
@@ -42,23 +42,29 @@ export async function startTestLocalMode(
   const { beforeStart, https, ...options } = testOptions;
   const dataDir = await mkdtemp(join(tmpdir(), 'hubless-local-'));
   await beforeStart?.(dataDir);
-  const port = await freePort();
-  const settings = parseSettings({
-    HUBLESS_PORT: String(port),
-    HUBLESS_PUBLIC_URL: `${https ? 'https' : 'http'}://127.0.0.1:${port}`,
-    HUBLESS_DATA_DIR: dataDir,
-    HUBLESS_TABLE_NAME: `local-${port}-${Date.now()}`,
-    ...env,
-  });
   const events: LifecycleEvent[] = [];
   const sink: EventSink = { publish: async (event) => void events.push(event) };
   const dynamoEndpoint = inject('hublessTestDynamoEndpoint') ?? process.env[TEST_DYNAMODB_ENDPOINT_VARIABLE];
-  const runtime = await startLocalRuntime(settings, {
-    dynamoEndpoint,
-    quiet: true,
-    events: sink,
-    ...options,
-  });
+  const startOn = async (port: number) => {
+    const settings = parseSettings({
+      HUBLESS_PORT: String(port),
+      HUBLESS_PUBLIC_URL: `${https ? 'https' : 'http'}://127.0.0.1:${port}`,
+      HUBLESS_DATA_DIR: dataDir,
+      HUBLESS_TABLE_NAME: `local-${port}-${Date.now()}`,
+      ...env,
+    });
+    const runtime = await startLocalRuntime(settings, {
+      dynamoEndpoint,
+      quiet: true,
+      events: sink,
+      ...options,
+    });
+    return { runtime, settings };
+  };
+  // A port the caller chose is used as it is; otherwise another one when it was taken meanwhile.
+  const { runtime, settings } = env.HUBLESS_PORT
+    ? await startOn(Number(env.HUBLESS_PORT))
+    : await onFreePort(startOn);
   return {
     runtime,
     url: settings.local.publicUrl,
