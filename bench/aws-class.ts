@@ -37,12 +37,13 @@ async function main(): Promise<BenchResult> {
   const { enrolClass, morning, lmsStopAll, quiesce, studentNames } = await import(
     '../test/aws-sim/class-run.ts'
   );
-  const { MAX_ALB_POOL_SIZE } = await import('../stacks/config.ts');
+  const { DEFAULT_CAPACITY_PER_ALB } = await import('../functions/adapters/aws/alb-slots.ts');
 
   const dynamo = await startDynamoDbLocal({ startTimeoutMs: 120_000 });
   const deployment = await deployForSimulation({
     dynamoEndpoint: dynamo.endpoint,
-    overrides: { albPoolSize: MAX_ALB_POOL_SIZE },
+    // Room for the whole class at once (21 balancers for 1,000 students), within the default quota of 50.
+    overrides: { albPoolSize: Math.ceil(USERS / DEFAULT_CAPACITY_PER_ALB) },
   });
   const sim = await SimAccount.start({ deployment });
   try {

@@ -4,7 +4,11 @@
  * mainFields module,main; the settings of test/infra/bundle-size.test.ts) and loaded in
  * fresh Node processes: the time to `await import(bundle)` plus one construction of its
  * dependencies (the wiring getter the entry point calls on its first event), with plausible
- * fake HUBLESS_* settings and no network call (SDK clients connect only when they send).
+ * fake HUBLESS_* settings. That getter makes one call, the consistent GetItem of the
+ * deployment's configuration item (functions/adapters/aws/deployment-config.ts): it goes
+ * to a stub DynamoDB on loopback that this benchmark starts and stops itself, answering
+ * with the item the stacks would write; no other call leaves the process (SDK clients
+ * connect only when they send).
  *
  * The timed bundle is the shipped entry point plus a re-export of its wiring getter, built
  * as one module graph, so the getter is the very function the entry point calls.
@@ -17,6 +21,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { build } from 'esbuild';
+import { startConfigStub } from '../test/support/deployment-config.ts';
+import { FAKE_LAMBDA_ENV } from '../test/support/fake-lambda.ts';
 import {
   type BenchResult,
   intOption,
@@ -40,34 +46,9 @@ const HANDLERS = [
   { name: 'api', getter: 'awsApiDeps' },
   { name: 'task-events', getter: 'awsCoreDeps' },
   { name: 'culler', getter: 'awsCullerDeps' },
+  { name: 'launcher', getter: 'awsCoreDeps' },
 ] as const;
 const ENTRY_DIR = join(REPO_ROOT, 'functions/lambda');
-
-/** What the stacks would set (functions/wiring/aws-settings.ts), with made-up values. */
-export const FAKE_LAMBDA_ENV: Record<string, string> = {
-  AWS_REGION: 'eu-west-1',
-  AWS_ACCESS_KEY_ID: 'AKIDBENCHFAKE',
-  AWS_SECRET_ACCESS_KEY: 'bench-fake-secret',
-  AWS_EC2_METADATA_DISABLED: 'true',
-  HUBLESS_TABLE_NAME: 'hubless-bench',
-  HUBLESS_STAGE: 'bench',
-  HUBLESS_CLUSTER_ARN: 'arn:aws:ecs:eu-west-1:123456789012:cluster/hubless-bench',
-  HUBLESS_LAB_IMAGE: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/hubless-lab:bench',
-  HUBLESS_FILE_SYSTEM_ID: 'fs-0123456789abcdef0',
-  HUBLESS_EXECUTION_ROLE_ARN: 'arn:aws:iam::123456789012:role/hubless-bench-execution',
-  HUBLESS_TASK_ROLE_ARN: 'arn:aws:iam::123456789012:role/hubless-bench-task',
-  HUBLESS_SUBNETS: 'subnet-0123456789abcdef0,subnet-0123456789abcdef1',
-  HUBLESS_LAB_SECURITY_GROUPS: 'sg-0123456789abcdef0',
-  HUBLESS_LOG_GROUP: '/hubless/bench/labs',
-  HUBLESS_VPC_ID: 'vpc-0123456789abcdef0',
-  HUBLESS_ALB_POOL:
-    'arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/hubless-bench-0/0123456789abcdef/0123456789abcdef',
-  HUBLESS_USER_POOL_ID: 'eu-west-1_BENCHPOOL',
-  HUBLESS_USER_POOL_ARN: 'arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_BENCHPOOL',
-  HUBLESS_USER_POOL_CLIENT_ID: 'benchclientid0123456789',
-  HUBLESS_USER_POOL_DOMAIN: 'hubless-bench',
-  HUBLESS_PUBLIC_URL: 'https://hub.bench.example.org',
-};
 
 /** The child: imports the bundle, builds the deps once, prints the two times. */
 const PROBE = `
@@ -88,7 +69,11 @@ interface HandlerResult {
   process: { median: number };
 }
 
-async function measure(dir: string, { name, getter }: (typeof HANDLERS)[number]): Promise<HandlerResult> {
+async function measure(
+  dir: string,
+  dynamoEndpoint: string,
+  { name, getter }: (typeof HANDLERS)[number],
+): Promise<HandlerResult> {
   const shipped = join(dir, `${name}.mjs`);
   const options = {
     bundle: true,
@@ -123,7 +108,7 @@ async function measure(dir: string, { name, getter }: (typeof HANDLERS)[number])
   for (let i = 0; i < RUNS; i++) {
     const started = performance.now();
     const { stdout } = await run(process.execPath, [probe, timed], {
-      env: { PATH: process.env.PATH ?? '', ...FAKE_LAMBDA_ENV },
+      env: { PATH: process.env.PATH ?? '', ...FAKE_LAMBDA_ENV, AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint },
       cwd: dir,
     });
     const processMs = performance.now() - started;
@@ -144,12 +129,14 @@ async function measure(dir: string, { name, getter }: (typeof HANDLERS)[number])
 runMain(BENCH, async (): Promise<BenchResult> => {
   const dir = await mkdtemp(join(tmpdir(), 'hubless-bench-bundles-'));
   const results: HandlerResult[] = [];
+  const stub = await startConfigStub();
   try {
     for (const handler of HANDLERS) {
       progress(BENCH, `${handler.name}: bundle, then ${RUNS} fresh processes`);
-      results.push(await measure(dir, handler));
+      results.push(await measure(dir, stub.endpoint, handler));
     }
   } finally {
+    await stub.stop();
     await rm(dir, { recursive: true, force: true });
   }
   return {
@@ -169,7 +156,7 @@ runMain(BENCH, async (): Promise<BenchResult> => {
           ms(r.process.median),
         ]),
         notes: [
-          'Bundled like test/infra/bundle-size.test.ts (esbuild, ESM, node24, minified, module-first). "import + deps" is `await import(bundle)` plus the entry point\'s wiring getter (awsPortalDeps, awsApiDeps, awsCoreDeps, awsCullerDeps) with fake HUBLESS_* settings and no network call; "whole process" adds Node\'s own start-up.',
+          'Bundled like test/infra/bundle-size.test.ts (esbuild, ESM, node24, minified, module-first). "import + deps" is `await import(bundle)` plus the entry point\'s wiring getter (awsPortalDeps, awsApiDeps, awsCoreDeps, awsCullerDeps) with fake HUBLESS_* settings; its one call, the GetItem of the deployment\'s configuration item, goes to a stub DynamoDB on loopback; "whole process" adds Node\'s own start-up.',
           "Not measured: Lambda's sandbox start and code download, the first AWS calls (credentials, TLS), which add to a real cold start.",
         ],
       },

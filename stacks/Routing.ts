@@ -11,11 +11,17 @@ import {
 } from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import { AuthenticateCognitoAction } from 'aws-cdk-lib/aws-elasticloadbalancingv2-actions';
 import { LambdaTarget } from 'aws-cdk-lib/aws-elasticloadbalancingv2-targets';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { ARecord, HostedZone, RecordTarget } from 'aws-cdk-lib/aws-route53';
 import { LoadBalancerTarget } from 'aws-cdk-lib/aws-route53-targets';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
+import { AwsCustomResource, AwsCustomResourcePolicy, PhysicalResourceId } from 'aws-cdk-lib/custom-resources';
 import { NagSuppressions } from 'cdk-nag';
 import { type StackContext, use } from 'sst/constructs';
+import {
+  DEPLOYMENT_CONFIG_KEY,
+  deploymentConfigAttributes,
+} from '../functions/adapters/aws/deployment-config.ts';
 import { ALB_AUTH, loadBalancerNamePrefix as namePrefix } from '../functions/adapters/aws/names.ts';
 import { Compute } from './Compute.ts';
 import { type StageConfig, useStageConfig } from './config.ts';
@@ -108,11 +114,14 @@ export function Routing({ stack, app }: StackContext) {
     loadBalancerNamePrefix,
   };
 
+  const deploymentConfig = writeDeploymentConfig(stack, cp);
   const portal = hublessFunction(stack, 'Portal', {
     handler: 'portal',
     config,
     environment: controlPlaneEnvironment(cp),
   });
+  // Written before any function that reads it is updated (the other stacks come after this one).
+  portal.node.addDependency(deploymentConfig);
   // Starts only queue their launches (the launcher Lambda launches): no RunTask, no homes here.
   grantCapabilities(portal, cp, [
     'sessions',
@@ -165,6 +174,59 @@ export function Routing({ stack, app }: StackContext) {
 
   stack.addOutputs({ Url: `https://${config.domain}/` });
   return { cp, portal, balancers };
+}
+
+/**
+ * The deployment's configuration item (functions/adapters/aws/deployment-config.ts): the
+ * pool's listener ARNs and the profiles, put into the session table on every deploy that
+ * changes them and deleted with the stack; any size fits, unlike Lambda's 4 KB environment.
+ */
+function writeDeploymentConfig(stack: StackContext['stack'], cp: ControlPlane): AwsCustomResource {
+  const attributes = deploymentConfigAttributes(cp.listenerArns, cp.config.profiles);
+  const key = { pk: { S: DEPLOYMENT_CONFIG_KEY.pk }, sk: { S: DEPLOYMENT_CONFIG_KEY.sk } };
+  const put = {
+    service: 'DynamoDB',
+    action: 'PutItem',
+    parameters: {
+      TableName: cp.table.tableName,
+      Item: { ...key, pool: { S: attributes.pool }, profiles: { S: attributes.profiles } },
+    },
+    physicalResourceId: PhysicalResourceId.of(`${DEPLOYMENT_CONFIG_KEY.pk}/${cp.stage}`),
+  };
+  const resource = new AwsCustomResource(stack, 'DeploymentConfig', {
+    onCreate: put,
+    onUpdate: put,
+    onDelete: {
+      service: 'DynamoDB',
+      action: 'DeleteItem',
+      parameters: { TableName: cp.table.tableName, Key: key },
+    },
+    policy: AwsCustomResourcePolicy.fromStatements([
+      new PolicyStatement({
+        actions: ['dynamodb:PutItem', 'dynamodb:DeleteItem'],
+        resources: [cp.table.tableArn],
+      }),
+    ]),
+    installLatestAwsSdk: false,
+  });
+  NagSuppressions.addResourceSuppressionsByPath(
+    stack,
+    `/${stack.node.path}/AWS679f53fac002430cb0da5b7982bd2287`,
+    [
+      {
+        id: 'AwsSolutions-IAM4',
+        reason:
+          "CDK's AwsCustomResource provider logs through AWSLambdaBasicExecutionRole; it only writes the deployment's configuration item.",
+      },
+      {
+        id: 'AwsSolutions-L1',
+        reason:
+          "CDK's AwsCustomResource provider picks its own runtime; it runs once per deploy and never serves users.",
+      },
+    ],
+    true,
+  );
+  return resource;
 }
 
 function importOrIssueCertificate(stack: StackContext['stack'], config: StageConfig): ICertificate {

@@ -44,13 +44,18 @@ function range(from: number, to: number, step: number): number[] {
   return values;
 }
 
-/** Largest pool whose HUBLESS_ALB_POOL still fits Lambda's 4 KB environment (test/aws-checks/limits.test.ts). */
-export const MAX_ALB_POOL_SIZE = 6;
+/**
+ * The default "Application Load Balancers per Region" quota: the pool may hold up to the
+ * account's quota (albQuota), since it travels in the deployment's configuration item,
+ * not in the Lambdas' 4 KB environment.
+ */
+export const DEFAULT_ALB_QUOTA = 50;
 
 /**
- * Bounds on what travels in every Lambda's environment (the pool and the profiles), so
- * that the largest configuration accepted here still fits Lambda's 4 KB: the
- * test/aws-checks/limits.test.ts synthesizes that configuration and measures it.
+ * Bounds on what the stage gives every Lambda (the profiles in the configuration item, the
+ * LMS clients' ids in the API's environment), so that the largest configuration accepted
+ * here still fits Lambda's 4 KB: test/aws-checks/limits.test.ts synthesizes that
+ * configuration and measures it.
  * The domain is also the certificate's name, which ACM caps at 64 characters.
  */
 export const LIMITS = {
@@ -82,7 +87,7 @@ const hostname = z
  * A profile in a stage: core's profile (functions/core/config.ts, the one the Lambdas
  * parse from HUBLESS_PROFILES, so a name the stacks accept is one every cold start
  * accepts), chosen on purpose here: a description and a Fargate size (checked below),
- * no defaults; within LIMITS, since every profile travels in every Lambda's environment.
+ * no defaults; within LIMITS (the start page lists every profile a user may choose).
  */
 const stageProfileSchema = profileSchema.extend({
   description: z.string().min(1).max(LIMITS.profileDescriptionLength),
@@ -206,19 +211,16 @@ export const stageConfigSchema = z
       .strict()
       .optional(),
     /**
-     * ALBs in the pool; each holds about 100 live sessions (100 target groups per ALB, hard limit).
-     * At most 6 for now: the pool travels in every Lambda's environment (HUBLESS_ALB_POOL,
-     * about 290 bytes per ALB) and Lambda allows 4 KB of environment in total.
+     * ALBs in the pool; each holds 49 live sessions (see albRulesQuota). At most albQuota:
+     * the pool is in the deployment's configuration item (a DynamoDB item), so its size is
+     * bounded by the account, not by Lambda's 4 KB environment.
      */
-    albPoolSize: z
-      .number()
-      .int()
-      .min(1)
-      .max(
-        MAX_ALB_POOL_SIZE,
-        `must be at most ${MAX_ALB_POOL_SIZE}: the pool is passed in the Lambda environment, which is limited to 4 KB`,
-      )
-      .default(1),
+    albPoolSize: z.number().int().min(1).default(1),
+    /**
+     * The account's "Application Load Balancers per Region" quota (50 by default; raise it
+     * in Service Quotas first). Other load balancers of the account count against it too.
+     */
+    albQuota: z.number().int().min(1).max(1000).default(DEFAULT_ALB_QUOTA),
     /**
      * The account's quota of listener rules per ALB ("Rules per Application Load
      * Balancer", 100 by default). Each session takes two rules (its pages, and its API
@@ -241,10 +243,7 @@ export const stageConfigSchema = z
     profiles: z
       .array(stageProfileSchema)
       .min(1)
-      .max(
-        LIMITS.profiles,
-        `at most ${LIMITS.profiles} profiles: they travel in every Lambda's environment (4 KB in all)`,
-      )
+      .max(LIMITS.profiles, `at most ${LIMITS.profiles} profiles`)
       .default([
         { name: 'small', description: '0.5 vCPU, 2 GiB', cpu: 512, memory: 2048, spot: false, groups: [] },
       ]),
@@ -305,6 +304,12 @@ export const stageConfigSchema = z
   })
   .strict()
   .superRefine((config, ctx) => {
+    if (config.albPoolSize > config.albQuota)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['albPoolSize'],
+        message: `must be at most albQuota (${config.albQuota}), the account's quota of Application Load Balancers per Region: request a higher quota in Service Quotas and raise albQuota, or use fewer balancers`,
+      });
     if (Boolean(config.certificateArn) === Boolean(config.hostedZone)) {
       ctx.addIssue({
         code: 'custom',

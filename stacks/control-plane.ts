@@ -11,8 +11,8 @@ import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { NagSuppressions } from 'cdk-nag';
 import type { Function as SstFunction } from 'sst/constructs';
-import { encodeAlbPool } from '../functions/adapters/aws/alb-pool.ts';
 import { sessionsPerAlb } from '../functions/adapters/aws/alb-slots.ts';
+import { deploymentConfigDigest } from '../functions/adapters/aws/deployment-config.ts';
 import {
   type LambdaEnvName,
   TARGET_GROUP_PREFIX,
@@ -62,9 +62,11 @@ export interface ControlPlane {
  * parses (the list in functions/adapters/aws/names.ts) and core settings of the stage. The type makes a missing or unknown name a
  * compile error on either side.
  *
- * Lambda allows 4 KB of environment in total: HUBLESS_ALB_POOL grows by about 110 bytes
- * per ALB and HUBLESS_PROFILES by each profile, which is what stacks/config.ts LIMITS
- * bound (test/aws-checks/limits.test.ts measures the largest configuration).
+ * Lambda allows 4 KB of environment in total, so what grows with the stage (the ALB pool,
+ * the profiles) is not here but in the deployment's configuration item, which the
+ * Routing stack writes (functions/adapters/aws/deployment-config.ts); what remains is
+ * bounded by stacks/config.ts LIMITS (test/aws-checks/limits.test.ts measures the
+ * largest configuration).
  */
 export type ControlPlaneEnvironment = Record<
   Exclude<
@@ -77,7 +79,6 @@ export type ControlPlaneEnvironment = Record<
 
 /** The environment every control-plane Lambda gets (within 4 KB: see ControlPlaneEnvironment). */
 export function controlPlaneEnvironment(cp: ControlPlane): ControlPlaneEnvironment {
-  const stack = CdkStack.of(cp.cluster);
   const publicUrl = `https://${cp.config.domain}/`;
   return {
     HUBLESS_STAGE: cp.stage,
@@ -96,9 +97,11 @@ export function controlPlaneEnvironment(cp: ControlPlane): ControlPlaneEnvironme
     HUBLESS_TASK_ROLE_ARN: cp.labTaskRole.roleArn,
     HUBLESS_FILE_SYSTEM_ID: cp.fileSystem.fileSystemId,
     ...(cp.sharedAccessPoint ? { HUBLESS_SHARED_ACCESS_POINT_ID: cp.sharedAccessPoint.accessPointId } : {}),
-    // Listener ARNs only: hosts and load balancer ARNs are derived (alb-pool.ts), to fit 4 KB.
-    HUBLESS_ALB_POOL: encodeAlbPool(cp.listenerArns),
     HUBLESS_ALB_CAPACITY: String(sessionsPerAlb(cp.config.albRulesQuota)),
+    HUBLESS_CONFIG_DIGEST: deploymentConfigDigest(
+      { size: cp.listenerArns.length, namePrefix: cp.loadBalancerNamePrefix },
+      cp.config.profiles,
+    ),
     HUBLESS_USER_POOL_ID: cp.userPool.userPoolId,
     HUBLESS_USER_POOL_ARN: cp.userPool.userPoolArn,
     HUBLESS_USER_POOL_CLIENT_ID: cp.albClient.userPoolClientId,
@@ -106,7 +109,6 @@ export function controlPlaneEnvironment(cp: ControlPlane): ControlPlaneEnvironme
     HUBLESS_EVENT_BUS_NAME: 'default',
     HUBLESS_LAB_TOKEN_KEY_ARN: cp.labTokenKey.secretArn,
     HUBLESS_LAUNCH_QUEUE_URL: cp.launchQueue.queueUrl,
-    HUBLESS_PROFILES: stack.toJsonString(cp.config.profiles),
     HUBLESS_IDLE_TIMEOUT_SECONDS: String(cp.config.idleTimeoutSeconds),
     HUBLESS_MAX_AGE_SECONDS: String(cp.config.maxAgeSeconds),
     HUBLESS_CULL_EVERY_SECONDS: String(cp.config.cullEveryMinutes * 60),
@@ -210,6 +212,7 @@ export function grantCapabilities(fn: SstFunction, cp: ControlPlane, capabilitie
       case 'routes': {
         const targetGroups = arn('elasticloadbalancing', `targetgroup/${TARGET_GROUP_PREFIX}*/*`);
         const rules = arn('elasticloadbalancing', `listener-rule/app/${cp.loadBalancerNamePrefix}*/*/*/*`);
+        const listeners = arn('elasticloadbalancing', `listener/app/${cp.loadBalancerNamePrefix}*/*/*`);
         statements.push(
           new PolicyStatement({
             actions: [
@@ -220,7 +223,8 @@ export function grantCapabilities(fn: SstFunction, cp: ControlPlane, capabilitie
             ],
             resources: [targetGroups],
           }),
-          new PolicyStatement({ actions: ['elasticloadbalancing:CreateRule'], resources: cp.listenerArns }),
+          // The pool's listeners by name, not one ARN each: 50 balancers' ARNs would crowd the role's policy size.
+          new PolicyStatement({ actions: ['elasticloadbalancing:CreateRule'], resources: [listeners] }),
           new PolicyStatement({ actions: ['elasticloadbalancing:DeleteRule'], resources: [rules] }),
           new PolicyStatement({
             actions: ['elasticloadbalancing:AddTags'],
@@ -242,7 +246,7 @@ export function grantCapabilities(fn: SstFunction, cp: ControlPlane, capabilitie
           }),
         );
         wildcardReasons.push(
-          'Session target groups are created at run time: named hl-<session>, so targetgroup/hl-*/*; their rules live on the pool listeners (listener-rule/app/<pool prefix>*/...).',
+          'Session target groups are created at run time: named hl-<session>, so targetgroup/hl-*/*; their rules live on the pool listeners (listener/app/<pool prefix>*/..., listener-rule/app/<pool prefix>*/...).',
           'elasticloadbalancing Describe* actions support no resource-level permissions (Resource "*").',
         );
         break;

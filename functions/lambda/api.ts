@@ -16,6 +16,6 @@ export const handler = middy<HttpApiEvent, HttpApiResult>()
     lastResort<HttpApiEvent, HttpApiResult>(logger, (event, error) => errorResult(event, error, logger.log)),
   )
   .handler(async (event) => {
-    api ??= makeApiHandler(awsApiDeps());
+    api ??= makeApiHandler(await awsApiDeps());
     return api(event);
   });

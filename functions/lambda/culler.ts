@@ -16,6 +16,6 @@ export const handler = middy<Scheduled>()
   .use(invocationLog<Scheduled>(logger, (event) => event.id))
   .use(lastResort<Scheduled, unknown>(logger))
   .handler(async () => {
-    cull ??= makeCullerHandler(awsCullerDeps());
+    cull ??= makeCullerHandler(await awsCullerDeps());
     return cull();
   });

@@ -12,6 +12,6 @@ export const handler = middy<LaunchQueueEvent>()
   .use(invocationLog<LaunchQueueEvent>(logger, (event) => event.Records[0]?.messageId))
   .use(lastResort<LaunchQueueEvent, unknown>(logger))
   .handler(async (event) => {
-    launcher ??= makeLauncherHandler(awsCoreDeps());
+    launcher ??= makeLauncherHandler(await awsCoreDeps());
     return launcher(event);
   });

@@ -14,6 +14,6 @@ export const handler = middy<AlbEvent, AlbResult>()
   .use(invocationLog<AlbEvent>(logger, (event) => event.headers['x-amzn-trace-id']))
   .use(lastResort<AlbEvent, AlbResult>(logger, (event, error) => portalErrorResult(event, error, logger.log)))
   .handler(async (event) => {
-    portal ??= makePortalHandler(awsPortalDeps());
+    portal ??= makePortalHandler(await awsPortalDeps());
     return portal(event);
   });

@@ -15,6 +15,6 @@ export const handler = middy<Delivered>()
   .use(invocationLog<Delivered>(logger, (event) => event.id))
   .use(lastResort<Delivered, unknown>(logger))
   .handler(async (event) => {
-    taskEvents ??= makeTaskEventsHandler(awsCoreDeps());
+    taskEvents ??= makeTaskEventsHandler(await awsCoreDeps());
     return taskEvents(event);
   });

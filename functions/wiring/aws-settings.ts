@@ -1,7 +1,7 @@
 import * as z from 'zod';
-import { decodeAlbPool } from '../adapters/aws/alb-pool.ts';
 import type { AlbPoolEntry } from '../adapters/aws/alb-router.ts';
 import { DEFAULT_CAPACITY_PER_ALB } from '../adapters/aws/alb-slots.ts';
+import type { DeploymentConfig } from '../adapters/aws/deployment-config.ts';
 import type { LambdaEnvName } from '../adapters/aws/names.ts';
 import { parseSettings, type Settings } from '../core/config.ts';
 import { ConfigError } from '../core/errors.ts';
@@ -34,10 +34,10 @@ const awsEnvSchema = z.object({
   HUBLESS_LOG_GROUP: z.string().min(1),
   HUBLESS_LAB_CPU_ARCHITECTURE: z.enum(['X86_64', 'ARM64']).default('X86_64'),
   HUBLESS_VPC_ID: z.string().startsWith('vpc-'),
-  /** Listener ARNs, comma-separated (functions/adapters/aws/alb-pool.ts derives the rest). */
-  HUBLESS_ALB_POOL: z.string().min(1),
   /** Sessions per balancer: two rules each, within the ALB's rules and target groups (alb-slots.ts). */
   HUBLESS_ALB_CAPACITY: z.coerce.number().int().min(1).max(99).default(DEFAULT_CAPACITY_PER_ALB),
+  /** Not read (names.ts says why). */
+  HUBLESS_CONFIG_DIGEST: z.string().optional(),
   HUBLESS_USER_POOL_ID: z.string().min(1),
   HUBLESS_USER_POOL_ARN: z.string().startsWith('arn:'),
   HUBLESS_USER_POOL_CLIENT_ID: z.string().min(1),
@@ -54,10 +54,15 @@ const awsEnvSchema = z.object({
 } satisfies Record<'AWS_REGION' | LambdaEnvName, z.ZodType>);
 
 export interface AwsSettings extends Settings {
-  aws: Omit<z.infer<typeof awsEnvSchema>, 'HUBLESS_ALB_POOL'> & { HUBLESS_ALB_POOL: AlbPoolEntry[] };
+  aws: z.infer<typeof awsEnvSchema>;
+  /** The ALB pool, from the deployment's configuration item (adapters/aws/deployment-config.ts). */
+  pool: AlbPoolEntry[];
 }
 
-export function parseAwsSettings(env: Record<string, string | undefined>): AwsSettings {
+/** The environment's settings, before the configuration item is read (it says where to read it). */
+export type AwsEnvironment = Omit<AwsSettings, 'pool'>;
+
+export function parseAwsSettings(env: Record<string, string | undefined>): AwsEnvironment {
   const base = parseSettings(env);
   const result = awsEnvSchema.safeParse(env);
   if (!result.success) {
@@ -67,13 +72,10 @@ export function parseAwsSettings(env: Record<string, string | undefined>): AwsSe
     );
     throw new ConfigError(`Invalid Lambda configuration (set by the stacks):\n  ${problems.join('\n  ')}`);
   }
-  let pool: AlbPoolEntry[];
-  try {
-    pool = decodeAlbPool(result.data.HUBLESS_ALB_POOL, new URL(result.data.HUBLESS_PUBLIC_URL).hostname);
-  } catch (error) {
-    throw new ConfigError(
-      `Invalid Lambda configuration (set by the stacks):\n  HUBLESS_ALB_POOL (got ${JSON.stringify(env.HUBLESS_ALB_POOL)}): must be the pool's HTTPS listener ARNs, comma-separated (${(error as Error).message})`,
-    );
-  }
-  return { ...base, aws: { ...result.data, HUBLESS_ALB_POOL: pool } };
+  return { ...base, aws: result.data };
+}
+
+/** The settings with the deployment's configuration item: its pool, and its profiles (the stacks set no HUBLESS_PROFILES). */
+export function withDeploymentConfig(environment: AwsEnvironment, config: DeploymentConfig): AwsSettings {
+  return { ...environment, profiles: config.profiles, pool: config.pool };
 }

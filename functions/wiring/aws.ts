@@ -11,6 +11,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { AlbRouter } from '../adapters/aws/alb-router.ts';
 import { AlbSlots } from '../adapters/aws/alb-slots.ts';
 import { CognitoDirectory } from '../adapters/aws/cognito-directory.ts';
+import { readDeploymentConfig } from '../adapters/aws/deployment-config.ts';
 import { EcsCompute } from '../adapters/aws/ecs-compute.ts';
 import { EfsHomes } from '../adapters/aws/efs-homes.ts';
 import { EventBridgeSink } from '../adapters/aws/eventbridge-sink.ts';
@@ -28,7 +29,7 @@ import type { CoreDeps } from '../core/deps.ts';
 import { hmacLabTokens } from '../core/lab-tokens.ts';
 import type { ApiDeps } from '../handlers/api/context.ts';
 import type { PortalDeps } from '../handlers/portal/context.ts';
-import { type AwsSettings, parseAwsSettings } from './aws-settings.ts';
+import { type AwsSettings, parseAwsSettings, withDeploymentConfig } from './aws-settings.ts';
 import { apiDeps, coreDeps, cullerDeps, type Parts, portalDeps } from './recipe.ts';
 
 /**
@@ -36,14 +37,16 @@ import { apiDeps, coreDeps, cullerDeps, type Parts, portalDeps } from './recipe.
  * set, once per Lambda instance (on its first event, by the getters below), so every
  * later invocation reuses the clients.
  */
-export function awsParts(settings: AwsSettings, logger: JsonLogger, deadline: InvocationDeadline): Parts {
+export function awsParts(
+  settings: AwsSettings,
+  logger: JsonLogger,
+  deadline: InvocationDeadline,
+  doc: DynamoDBDocumentClient = awsDocumentClient(settings.aws.AWS_REGION, deadline),
+): Parts {
   const { aws } = settings;
   const region = aws.AWS_REGION;
   const client = { region, ...awsRetryConfig(deadline) };
-  const doc = DynamoDBDocumentClient.from(new DynamoDBClient(client), {
-    marshallOptions: { removeUndefinedValues: true },
-  });
-  const signers = aws.HUBLESS_ALB_POOL.map((entry) => entry.loadBalancerArn);
+  const signers = settings.pool.map((entry) => entry.loadBalancerArn);
   return {
     settings,
     doc,
@@ -68,7 +71,7 @@ export function awsParts(settings: AwsSettings, logger: JsonLogger, deadline: In
     router: new AlbRouter({
       elb: new ElasticLoadBalancingV2Client(client),
       slots: new AlbSlots({ doc, tableName: settings.tableName, capacityPerAlb: aws.HUBLESS_ALB_CAPACITY }),
-      pool: aws.HUBLESS_ALB_POOL,
+      pool: settings.pool,
       vpcId: aws.HUBLESS_VPC_ID,
       stage: aws.HUBLESS_STAGE,
       log: logger.log,
@@ -122,6 +125,13 @@ export function awsParts(settings: AwsSettings, logger: JsonLogger, deadline: In
     portal: { labUi: 'lab', logoutUrl: cognitoLogoutUrl(settings), sessionCookie: ALB_AUTH.sessionCookie },
     api: { publicUrl: aws.HUBLESS_PUBLIC_URL, tokenUrl: `${cognitoOrigin(settings)}/oauth2/token` },
   };
+}
+
+/** The session table's client (the one retry strategy, as every client). */
+function awsDocumentClient(region: string, deadline: InvocationDeadline): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(new DynamoDBClient({ region, ...awsRetryConfig(deadline) }), {
+    marshallOptions: { removeUndefinedValues: true },
+  });
 }
 
 /** The clients the APIs accept; an empty list accepts none (the stacks always set it on the API). */
@@ -179,7 +189,8 @@ export function awsInvocationDeadline(): InvocationDeadline {
 }
 
 let loggerCache: JsonLogger | undefined;
-let built: { parts: Parts; core: CoreDeps; settings: AwsSettings } | undefined;
+type Built = { parts: Parts; core: CoreDeps; settings: AwsSettings };
+let built: Promise<Built> | undefined;
 
 /** The Lambda's logger; it exists before the settings parse, so it can report their errors. */
 export function awsLogger(): JsonLogger {
@@ -187,13 +198,27 @@ export function awsLogger(): JsonLogger {
   return loggerCache;
 }
 
-/** The parts and core deps of this Lambda instance, built on its first event from its environment. */
-function awsBuilt(): { parts: Parts; core: CoreDeps; settings: AwsSettings } {
-  if (!built) {
-    const settings = parseAwsSettings(process.env);
-    const parts = awsParts(settings, awsLogger(), invocationDeadline);
-    built = { parts, core: coreDeps(parts), settings };
-  }
+/**
+ * The parts and core deps of this Lambda instance, built on its first event: the
+ * environment, then the deployment's configuration item (pool and profiles), read once.
+ * A failed build is not kept, so the next event tries again.
+ */
+function awsBuilt(): Promise<Built> {
+  built ??= (async () => {
+    const environment = parseAwsSettings(process.env);
+    const doc = awsDocumentClient(environment.aws.AWS_REGION, invocationDeadline);
+    const config = await readDeploymentConfig(
+      doc,
+      environment.tableName,
+      new URL(environment.aws.HUBLESS_PUBLIC_URL).hostname,
+    );
+    const settings = withDeploymentConfig(environment, config);
+    const parts = awsParts(settings, awsLogger(), invocationDeadline, doc);
+    return { parts, core: coreDeps(parts), settings };
+  })().catch((error: unknown) => {
+    built = undefined;
+    throw error;
+  });
   return built;
 }
 
@@ -202,22 +227,22 @@ function awsBuilt(): { parts: Parts; core: CoreDeps; settings: AwsSettings } {
  * entry points call theirs once and keep the handler for the instance's life.
  */
 
-export function awsCoreDeps(): CoreDeps {
-  return awsBuilt().core;
+export async function awsCoreDeps(): Promise<CoreDeps> {
+  return (await awsBuilt()).core;
 }
 
-export function awsPortalDeps(): PortalDeps {
-  const { parts, core } = awsBuilt();
+export async function awsPortalDeps(): Promise<PortalDeps> {
+  const { parts, core } = await awsBuilt();
   return portalDeps(parts, core);
 }
 
-export function awsApiDeps(): ApiDeps {
-  const { parts, core } = awsBuilt();
+export async function awsApiDeps(): Promise<ApiDeps> {
+  const { parts, core } = await awsBuilt();
   return apiDeps(parts, core);
 }
 
-export function awsCullerDeps(): CullerDeps {
-  const { parts, core, settings } = awsBuilt();
+export async function awsCullerDeps(): Promise<CullerDeps> {
+  const { parts, core, settings } = await awsBuilt();
   // Outside the VPC (the default network), labs are read through the in-VPC probe function.
   const functionName = settings.aws.HUBLESS_PROBE_FUNCTION;
   const probe = functionName

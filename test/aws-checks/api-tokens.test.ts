@@ -65,7 +65,7 @@ describe('the APIs in AWS', () => {
   });
 
   it('refuse an administrator’s ALB-client token on /hub/api (the one a lab can capture)', async () => {
-    const api = makeApiHandler(awsApiDeps());
+    const api = makeApiHandler(await awsApiDeps());
     const captured = await cognito.token({ client_id: ids().alb, username: 'ada', scope: 'openid' });
     const answer = await api(hubEvent(captured));
     expect(answer.statusCode).toBe(401);
@@ -73,14 +73,14 @@ describe('the APIs in AWS', () => {
   });
 
   it('refuse ALB-client claims on /api/v1 even past the gateway', async () => {
-    const { auth } = awsApiDeps();
+    const { auth } = await awsApiDeps();
     await expect(
       auth.fromClaims({ client_id: ids().alb, username: 'ada', token_use: 'access' }),
     ).rejects.toThrow(/client this API does not accept/);
   });
 
   it('give an administrator every scope with a token of the admin client', async () => {
-    const api = makeApiHandler(awsApiDeps());
+    const api = makeApiHandler(await awsApiDeps());
     const adminClient = ids().accepted.at(-1) as string; // the stack lists it after the LMS clients
     const token = await cognito.token({ client_id: adminClient, username: 'ada', scope: 'openid' });
     expect((await api(hubEvent(token))).statusCode).toBe(200);

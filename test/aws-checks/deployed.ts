@@ -3,13 +3,15 @@ import { inject } from 'vitest';
 import { tableDefinition } from '../../functions/adapters/dynamodb/table.ts';
 import { synthesize, TEST_ACCOUNT, TEST_REGION } from '../infra/synth.ts';
 import { type IamModel, loadIamModel, stackTemplates } from '../support/aws-iam/index.ts';
+import { writeDeploymentConfig } from '../support/deployment-config.ts';
 import { TEST_DYNAMODB_ENDPOINT_VARIABLE } from '../support/dynamodb.ts';
 
 /**
  * The app as if deployed, for tests that run a Lambda's real wiring: synthesizes the
  * stacks, resolves every function's environment, sets `fn`'s in process.env (with the
  * variables the Lambda runtime adds) and points DynamoDB at the shared DynamoDB Local,
- * where the session table gets the template's name. Other services are left to the
+ * where the session table gets the template's name and the deployment's configuration
+ * item, as the Routing stack writes it on deploy. Other services are left to the
  * test (fakeAwsAccount in ./responder.ts).
  */
 export async function deployAs(fn: string): Promise<{ iam: IamModel; templates: Record<string, unknown> }> {
@@ -33,5 +35,6 @@ export async function deployAs(fn: string): Promise<{ iam: IamModel; templates: 
   } finally {
     dynamo.destroy();
   }
+  await writeDeploymentConfig(iam, endpoint, process.env.HUBLESS_TABLE_NAME ?? '');
   return { iam, templates };
 }

@@ -116,14 +116,14 @@ function apiEvent(method: string, path: string, body?: unknown): HttpApiEvent {
 async function portalHandler() {
   // The ALB signs the identity header; here the header value is the username.
   return makePortalHandler({
-    ...awsPortalDeps(),
+    ...(await awsPortalDeps()),
     identity: { verify: async (user) => ({ username: String(user), sub: String(user) }) },
   });
 }
 
 /** The launcher takes what the starts queued (as SQS's event source delivers it), checked as the launcher. */
 async function launch(): Promise<void> {
-  const launcher = makeLauncherHandler(awsCoreDeps());
+  const launcher = makeLauncherHandler(await awsCoreDeps());
   const report = await as('launcher', async () => {
     const result = await launcher(account.takeLaunches());
     expect(result.batchItemFailures).toEqual([]);
@@ -143,8 +143,9 @@ describe('each function’s calls, against the policy the template gives it', ()
     expect(started.denied).toEqual([]);
     await launch();
     // The lab token travels nowhere: not in RunTask (overrides), not in the session table.
-    const session = await awsCoreDeps().store.get('ada', '');
-    const token = await awsCoreDeps().labTokens.tokenFor(String(session?.id));
+    const core = await awsCoreDeps();
+    const session = await core.store.get('ada', '');
+    const token = await core.labTokens.tokenFor(String(session?.id));
     expect(JSON.stringify(session)).not.toContain(token);
     const runTask = recordedCalls().filter((call) => call.operation === 'RunTask');
     expect(runTask).toHaveLength(1);
@@ -162,7 +163,7 @@ describe('each function’s calls, against the policy the template gives it', ()
   it('portal: the admin page lists, adds, changes, disables, enables users, resets a password, starts and stops servers, announces', async () => {
     const portal = await portalHandler();
     const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString();
-    const profile = awsCoreDeps().settings.profiles[0]?.name ?? '';
+    const profile = (await awsCoreDeps()).settings.profiles[0]?.name ?? '';
     const report = await as('portal', async () => {
       const post = async (path: string, fields: Record<string, string>) => {
         const answer = await portal(albEvent('POST', path, 'ada', form(fields)));
@@ -186,7 +187,7 @@ describe('each function’s calls, against the policy the template gives it', ()
   });
 
   it('api: provision users, start, read and stop a server, make a launch link, disable', async () => {
-    const api = makeApiHandler(awsApiDeps());
+    const api = makeApiHandler(await awsApiDeps());
     const provisioned = await as('api', async () => {
       const put = await api(
         apiEvent('PUT', '/api/v1/users/bea', { email: 'bea@example.edu', groups: ['cs101'] }),
@@ -224,7 +225,7 @@ describe('each function’s calls, against the policy the template gives it', ()
     account.addUser('cy');
     await portal(albEvent('POST', '/start', 'cy'));
     await launch();
-    const core = awsCoreDeps();
+    const core = await awsCoreDeps();
     const session = await core.store.get('cy', '');
     const taskArn = String(session?.computeHandle);
     const handler = makeTaskEventsHandler(core);
@@ -276,7 +277,7 @@ describe('each function’s calls, against the policy the template gives it', ()
     // Two hours from now, every lab started above has been idle past the timeout. The labs
     // are read through the probe function, as the culler outside the VPC does.
     const later = { now: () => new Date(Date.now() + 2 * 3600_000) };
-    const deps = awsCullerDeps();
+    const deps = await awsCullerDeps();
     const culler = makeCullerHandler({
       ...deps,
       clock: later,

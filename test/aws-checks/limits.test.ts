@@ -1,17 +1,25 @@
 import { describe, expect, it } from 'vitest';
 import { API_SCOPES } from '../../functions/core/api/scopes.ts';
 import {
+  DEFAULT_ALB_QUOTA,
   FARGATE_MEMORY,
   LIMITS,
-  MAX_ALB_POOL_SIZE,
   parseStageConfig,
   TEST_STAGE_DEFAULTS,
 } from '../../stacks/config.ts';
 import { synthesize, TEST_ACCOUNT, TEST_REGION } from '../infra/synth.ts';
 import { loadIamModel, stackTemplates } from '../support/aws-iam/index.ts';
+import { deploymentConfigFromTemplates } from '../support/deployment-config.ts';
 
 /** Lambda: "the total size of all environment variables doesn't exceed 4 KB" (keys and values). */
 const LAMBDA_ENVIRONMENT_BYTES = 4096;
+/** DynamoDB: an item (names and values) is at most 400 KB. */
+const DYNAMODB_ITEM_BYTES = 400 * 1024;
+/** IAM: a role's inline policies together, at most 10,240 characters (whitespace excluded). */
+const ROLE_POLICY_CHARACTERS = 10_240;
+/** CloudFormation: at most 500 resources and 200 outputs per template. */
+const STACK_RESOURCES = 500;
+const STACK_OUTPUTS = 200;
 
 /** The largest configuration the schema accepts: every list at its longest, every string at its limit. */
 function largestConfig() {
@@ -30,7 +38,7 @@ function largestConfig() {
   return {
     ...TEST_STAGE_DEFAULTS,
     domain,
-    albPoolSize: MAX_ALB_POOL_SIZE,
+    albPoolSize: DEFAULT_ALB_QUOTA,
     profiles: Array.from({ length: LIMITS.profiles }, (_, i) => ({
       name: label(LIMITS.profileNameLength, `p${i}`),
       description: label(LIMITS.profileDescriptionLength, `d${i}`),
@@ -60,18 +68,20 @@ describe('configuration limits at synthesis', () => {
     expect(() => parseStageConfig(tooMany, 'test')).toThrow(/profiles/);
   });
 
-  it('keeps every Lambda’s whole environment within 4 KB for the largest configuration', async () => {
+  it('keeps every Lambda’s environment, its policy, the configuration item and each stack within AWS’s limits for the largest configuration (50 balancers)', async () => {
     const synth = await synthesize({ config: largestConfig() });
-    const iam = loadIamModel(stackTemplates(synth.templates), { account: TEST_ACCOUNT, region: TEST_REGION });
+    const templates = stackTemplates(synth.templates);
+    const iam = loadIamModel(templates, { account: TEST_ACCOUNT, region: TEST_REGION });
     const sizes = [...iam.functions.values()].map((fn) => ({
       fn: fn.name,
       bytes: Object.entries(fn.environment).reduce(
         (sum, [key, value]) => sum + Buffer.byteLength(key) + Buffer.byteLength(String(value)),
         0,
       ),
+      policy: fn.policies.reduce((sum, { document }) => sum + JSON.stringify(document).length, 0),
     }));
     console.info(
-      `[limits] environment bytes, largest config: ${sizes.map((s) => `${s.fn} ${s.bytes}`).join(', ')}`,
+      `[limits] largest config: environment bytes ${sizes.map((s) => `${s.fn} ${s.bytes}`).join(', ')}; policy characters ${sizes.map((s) => `${s.fn} ${s.policy}`).join(', ')}`,
     );
     expect(sizes.map((s) => s.fn).sort()).toEqual([
       'api',
@@ -81,7 +91,25 @@ describe('configuration limits at synthesis', () => {
       'portal',
       'task-events',
     ]);
-    for (const { fn, bytes } of sizes)
+    for (const { fn, bytes, policy } of sizes) {
       expect(bytes, `${fn}'s environment`).toBeLessThanOrEqual(LAMBDA_ENVIRONMENT_BYTES);
+      expect(policy, `${fn}'s policies`).toBeLessThanOrEqual(ROLE_POLICY_CHARACTERS);
+    }
+    // The pool and the profiles are in the configuration item instead, all 50 balancers of it.
+    const item = deploymentConfigFromTemplates(iam);
+    const itemBytes = Object.entries(item).reduce(
+      (sum, [key, value]) => sum + Buffer.byteLength(key) + Buffer.byteLength(String(value)),
+      0,
+    );
+    console.info(`[limits] configuration item: ${itemBytes} bytes`);
+    expect(String(item.pool).split(',')).toHaveLength(DEFAULT_ALB_QUOTA);
+    expect(itemBytes).toBeLessThanOrEqual(DYNAMODB_ITEM_BYTES);
+    for (const [stack, template] of Object.entries(templates)) {
+      const body = template as { Resources?: object; Outputs?: object };
+      expect(Object.keys(body.Resources ?? {}).length, `${stack} resources`).toBeLessThanOrEqual(
+        STACK_RESOURCES,
+      );
+      expect(Object.keys(body.Outputs ?? {}).length, `${stack} outputs`).toBeLessThanOrEqual(STACK_OUTPUTS);
+    }
   });
 });

@@ -142,7 +142,7 @@ export class SimAccount {
     const { env, region, account } = options.deployment;
     const timeScale = options.timeScale ?? 0.1;
     const domain = new URL(env.HUBLESS_PUBLIC_URL ?? '').hostname;
-    const balancers = decodeAlbPool(env.HUBLESS_ALB_POOL ?? '', domain);
+    const balancers = decodeAlbPool(options.deployment.listenerArns.join(','), domain);
     const issuer = cognitoIssuer(region, env.HUBLESS_USER_POOL_ID ?? '');
     const clientId = env.HUBLESS_USER_POOL_CLIENT_ID ?? '';
     const signer = await createAlbSigner({ issuer, clientId });

@@ -4,6 +4,7 @@ import { tableDefinition } from '../../functions/adapters/dynamodb/table.ts';
 import { TEST_STAGE_DEFAULTS } from '../../stacks/config.ts';
 import { synthesize, TEST_ACCOUNT, TEST_REGION } from '../infra/synth.ts';
 import { type IamModel, loadIamModel, stackTemplates } from '../support/aws-iam/index.ts';
+import { deploymentConfigFromTemplates, writeDeploymentConfig } from '../support/deployment-config.ts';
 
 /**
  * The app as deployed for a simulated account: the stacks synthesized with `config`
@@ -11,7 +12,9 @@ import { type IamModel, loadIamModel, stackTemplates } from '../support/aws-iam/
  * resolved. The API function's environment (every other function's, plus the clients
  * its tokens may come from) goes into process.env, since the four simulated Lambdas
  * share one process and so one wiring; DynamoDB points at `dynamoEndpoint`, where the
- * session table is created (under a name of its own, see below).
+ * session table is created (under a name of its own, see below) and given the
+ * deployment's configuration item (the pool and the profiles), as the Routing stack's
+ * custom resource writes it on deploy.
  */
 export interface SimDeployment {
   iam: IamModel;
@@ -19,6 +22,8 @@ export interface SimDeployment {
   env: Record<string, string>;
   /** The session table's name in the template; the run uses a table of its own (env.HUBLESS_TABLE_NAME). */
   templateTableName: string;
+  /** The pool's HTTPS listener ARNs, in pool order, from the configuration item. */
+  listenerArns: string[];
   account: string;
   region: string;
 }
@@ -52,5 +57,7 @@ export async function deployForSimulation(options: {
   } finally {
     dynamo.destroy();
   }
-  return { iam, templates, env, templateTableName, account: TEST_ACCOUNT, region: TEST_REGION };
+  await writeDeploymentConfig(iam, options.dynamoEndpoint, env.HUBLESS_TABLE_NAME ?? '');
+  const listenerArns = String(deploymentConfigFromTemplates(iam).pool).split(',');
+  return { iam, templates, env, templateTableName, listenerArns, account: TEST_ACCOUNT, region: TEST_REGION };
 }

@@ -3,10 +3,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  deploymentConfigAttributes,
+  parseDeploymentConfig,
+} from '../../functions/adapters/aws/deployment-config.ts';
 import { parseSettings } from '../../functions/core/config.ts';
 import {
   CONFIG_FILE,
-  MAX_ALB_POOL_SIZE,
+  DEFAULT_ALB_QUOTA,
   parseStageConfig,
   readStageConfig,
   TEST_STAGE_DEFAULTS,
@@ -49,9 +53,14 @@ describe('stage configuration', () => {
     });
 
     it('names the field and the allowed range of a bad pool size', () => {
-      const message = failure({ ...good, albPoolSize: MAX_ALB_POOL_SIZE + 1 });
+      const message = failure({ ...good, albPoolSize: DEFAULT_ALB_QUOTA + 1 });
       expect(message).toContain('stage "test"');
-      expect(message).toContain(`albPoolSize: must be at most ${MAX_ALB_POOL_SIZE}`);
+      expect(message).toContain(`albPoolSize: must be at most albQuota (${DEFAULT_ALB_QUOTA})`);
+      expect(message).toContain('Service Quotas');
+      // A raised quota admits a larger pool.
+      expect(() =>
+        parseStageConfig({ ...good, albPoolSize: DEFAULT_ALB_QUOTA + 1, albQuota: 100 }, 'test'),
+      ).not.toThrow();
       expect(failure({ ...good, albPoolSize: 0 })).toMatch(/albPoolSize: .*1/);
     });
 
@@ -132,12 +141,20 @@ describe('stage configuration', () => {
       );
     });
 
-    it('hands the Lambdas profiles that core parses as they are', () => {
+    it('hands the Lambdas profiles that their cold start parses as they are', () => {
       const { profiles } = parseStageConfig(good, 'test');
+      const listener =
+        'arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/hl-test-0/50dc6c495c0c9188/f2f7dc8efc522ab2';
+      const item = deploymentConfigAttributes([listener], profiles);
+      expect(parseDeploymentConfig(item, 'labs.example.edu', 'test').profiles).toEqual(profiles);
+      // Local mode reads the same schema from HUBLESS_PROFILES.
       expect(parseSettings({ HUBLESS_PROFILES: JSON.stringify(profiles) }).profiles).toEqual(profiles);
     });
   });
 });
+
+/** More balancers than the environment could ever carry (six), still quick to synthesize. */
+const POOL = 8;
 
 describe('a production stage with a Route 53 zone', () => {
   let synth: Synthesized;
@@ -149,7 +166,7 @@ describe('a production stage with a Route 53 zone', () => {
       config: {
         ...rest,
         hostedZone: { zoneId: 'Z0123456789ABCDEFGHIJ', zoneName: 'example.edu' },
-        albPoolSize: MAX_ALB_POOL_SIZE,
+        albPoolSize: POOL,
         labNetwork: 'private-nat',
         natGateways: 2,
         cullEveryMinutes: 10,
@@ -184,7 +201,7 @@ describe('a production stage with a Route 53 zone', () => {
     for (const host of [
       'labs.example.edu.',
       'pool1.labs.example.edu.',
-      `pool${MAX_ALB_POOL_SIZE - 1}.labs.example.edu.`,
+      `pool${POOL - 1}.labs.example.edu.`,
     ]) {
       t.Routing.hasResourceProperties('AWS::Route53::RecordSet', {
         Name: host,
@@ -192,8 +209,8 @@ describe('a production stage with a Route 53 zone', () => {
         HostedZoneId: 'Z0123456789ABCDEFGHIJ',
       });
     }
-    t.Routing.resourceCountIs('AWS::Route53::RecordSet', MAX_ALB_POOL_SIZE);
-    t.Routing.resourceCountIs('AWS::ElasticLoadBalancingV2::LoadBalancer', MAX_ALB_POOL_SIZE);
+    t.Routing.resourceCountIs('AWS::Route53::RecordSet', POOL);
+    t.Routing.resourceCountIs('AWS::ElasticLoadBalancingV2::LoadBalancer', POOL);
   });
 
   it('follows the configured NAT count (labNetwork private-nat) and cull interval', () => {

@@ -4,8 +4,9 @@ import { ECSClient } from '@aws-sdk/client-ecs';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { AssetManifestArtifact } from 'aws-cdk-lib/cx-api';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { deploymentConfigDigest } from '../../functions/adapters/aws/deployment-config.ts';
 import { EcsCompute } from '../../functions/adapters/aws/ecs-compute.ts';
-import { ALB_AUTH } from '../../functions/adapters/aws/names.ts';
+import { ALB_AUTH, loadBalancerNamePrefix } from '../../functions/adapters/aws/names.ts';
 import { TABLE_KEYS } from '../../functions/adapters/dynamodb/schema.ts';
 import { API_SCOPES } from '../../functions/core/api/scopes.ts';
 import {
@@ -14,7 +15,7 @@ import {
   LAUNCH_VISIBILITY_TIMEOUT,
   LAUNCHER_TIMEOUT,
 } from '../../stacks/Compute.ts';
-import { TEST_STAGE_DEFAULTS } from '../../stacks/config.ts';
+import { parseStageConfig, TEST_STAGE_DEFAULTS } from '../../stacks/config.ts';
 import { LAUNCHER_BATCH_SIZE, LAUNCHER_MAX_CONCURRENCY } from '../../stacks/Schedules.ts';
 import { type StackName, type Synthesized, synthesize, TEST_ACCOUNT, TEST_REGION } from './synth.ts';
 
@@ -585,7 +586,6 @@ describe('every hubless Lambda', () => {
           'HUBLESS_FILE_SYSTEM_ID',
           'HUBLESS_LOG_GROUP',
           'HUBLESS_VPC_ID',
-          'HUBLESS_ALB_POOL',
           'HUBLESS_USER_POOL_ID',
           'HUBLESS_USER_POOL_ARN',
           'HUBLESS_USER_POOL_CLIENT_ID',
@@ -593,12 +593,56 @@ describe('every hubless Lambda', () => {
           'HUBLESS_PUBLIC_URL',
         ]),
       );
+      // What grows with the stage is in the configuration item, not in the 4 KB environment.
+      expect(Object.keys(props.Environment.Variables)).not.toContain('HUBLESS_ALB_POOL');
+      expect(Object.keys(props.Environment.Variables)).not.toContain('HUBLESS_PROFILES');
+      // ...whose digest changes every function when the item changes (no warm instance keeps the old pool).
+      expect(props.Environment.Variables.HUBLESS_CONFIG_DIGEST).toBe(
+        deploymentConfigDigest(
+          { size: TEST_STAGE_DEFAULTS.albPoolSize, namePrefix: loadBalancerNamePrefix('test') },
+          parseStageConfig(TEST_STAGE_DEFAULTS, 'test').profiles,
+        ),
+      );
       // The stage's settings core reads, with their defaults when the stage sets none.
       expect(props.Environment.Variables).toMatchObject({
         HUBLESS_IDLE_TIMEOUT_SECONDS: '3600',
         HUBLESS_NAMED_SERVER_LIMIT: '3',
       });
     }
+  });
+
+  it('writes the pool and the profiles into the session table on deploy, before the portal is updated', () => {
+    const entries = Object.entries(resources(t.Routing, 'Custom::AWS')) as Array<[string, any]>;
+    expect(entries.map(([id]) => id)).toEqual([expect.stringMatching(/^DeploymentConfig/)]);
+    const resource = entries[0]?.[1];
+    const create = JSON.stringify(resource.Properties.Create);
+    expect(create).toContain('PutItem');
+    expect(create).toContain('CONFIG#deployment');
+    expect(create).toContain('pool');
+    expect(create).toContain('profiles');
+    expect(JSON.stringify(resource.Properties.Delete)).toContain('DeleteItem');
+    const [portal] = Object.values(resources(t.Routing, 'AWS::Lambda::Function')).filter((fn: any) =>
+      String(fn.Properties?.Handler ?? '').includes('portal'),
+    ) as any[];
+    expect(portal?.DependsOn ?? []).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^DeploymentConfig/)]),
+    );
+    // CDK's provider function runs the call: it may put and delete on the table only, and
+    // cdk-nag's reasons for its managed policy and runtime reach it (its id is CDK's constant).
+    const provider = Object.entries(resources(t.Routing, 'AWS::Lambda::Function')).filter(([id]) =>
+      id.startsWith('AWS679f53fac002430cb0da5b7982bd2287'),
+    ) as Array<[string, any]>;
+    expect(provider).toHaveLength(1);
+    const suppressed = (provider[0]?.[1].Metadata?.cdk_nag?.rules_to_suppress ?? []).map((r: any) => r.id);
+    expect(suppressed).toEqual(expect.arrayContaining(['AwsSolutions-L1', 'AwsSolutions-IAM4']));
+    const providerPolicies = Object.values(resources(t.Routing, 'AWS::IAM::Policy')).filter((policy: any) =>
+      JSON.stringify(policy.Properties.Roles).includes('AWS679f53fac002430cb0da5b7982bd2287'),
+    ) as any[];
+    expect(
+      providerPolicies.flatMap((policy) =>
+        policy.Properties.PolicyDocument.Statement.flatMap((st: any) => st.Action),
+      ),
+    ).toEqual(['dynamodb:PutItem', 'dynamodb:DeleteItem']);
   });
 
   it('is granted no "*" action and no iam:PassRole on "*"', () => {

@@ -91,8 +91,11 @@ export const LAMBDA_ENV_NAMES = [
   'HUBLESS_EXECUTION_ROLE_ARN',
   'HUBLESS_TASK_ROLE_ARN',
   'HUBLESS_FILE_SYSTEM_ID',
-  'HUBLESS_ALB_POOL',
   'HUBLESS_ALB_CAPACITY',
+  // A digest of what the deployment's configuration item holds (deployment-config.ts): not
+  // read, it changes every function's configuration when the item changes, so no warm
+  // instance keeps a pool or profiles a deploy replaced.
+  'HUBLESS_CONFIG_DIGEST',
   'HUBLESS_USER_POOL_ID',
   'HUBLESS_USER_POOL_ARN',
   'HUBLESS_USER_POOL_CLIENT_ID',
