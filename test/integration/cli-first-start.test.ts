@@ -1,12 +1,11 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { type CliRun, runHublessCli } from '../support/cli-run.ts';
 import { Browser, signIn } from '../support/http-browser.ts';
-import { HublessProcess } from '../support/hubless-process.ts';
+import { type HublessProcess, startHubless } from '../support/hubless-process.ts';
 import { clientToken } from '../support/machine-client.ts';
-import { freePort } from '../support/net.ts';
 
 /**
  * The README's local-mode operator story on one data dir, as the operator types it:
@@ -29,10 +28,22 @@ function hubless(args: string[], input = ''): Promise<CliRun> {
   return runHublessCli(args, { dataDir, input });
 }
 
-async function start(): Promise<HublessProcess> {
-  const process = new HublessProcess(dataDir, await freePort());
-  running.push(process);
-  return process.ready();
+/**
+ * `hubless start` on the data dir. A first start that lost its port to another process
+ * already made admin: the data dir is emptied so that the retry is a first start again.
+ */
+async function start(options: { first?: boolean } = {}): Promise<HublessProcess> {
+  return startHubless(dataDir, {
+    track: (process) => running.push(process),
+    ...(options.first
+      ? {
+          beforeRetry: async () => {
+            await rm(dataDir, { recursive: true, force: true });
+            await mkdir(dataDir);
+          },
+        }
+      : {}),
+  });
 }
 
 /** Signs in through the login page; true when the gateway gave a session. */
@@ -49,7 +60,7 @@ describe('first start, then users and clients from the command line', { timeout:
 
   it('the first start creates admin and prints its password once; it signs in', async () => {
     dataDir = await mkdtemp(path.join(tmpdir(), 'hubless-first-start-'));
-    const first = await start();
+    const first = await start({ first: true });
     const printed = [...first.output.matchAll(FIRST_ADMIN)];
     expect(printed).toHaveLength(1);
     adminPassword = printed[0]?.[1] ?? '';

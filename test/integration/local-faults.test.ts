@@ -3,7 +3,14 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { addUsers, HublessProcess, isAlive, processesWith, startLab } from '../support/hubless-process.ts';
+import {
+  addUsers,
+  HublessProcess,
+  isAlive,
+  processesWith,
+  startHubless,
+  startLab,
+} from '../support/hubless-process.ts';
 import { freePort, waitFor } from '../support/net.ts';
 
 /**
@@ -26,8 +33,14 @@ async function dataDirWith(users: string[]): Promise<string> {
   return dir;
 }
 
-async function launch(dataDir: string, port?: number): Promise<HublessProcess> {
-  const hubless = new HublessProcess(dataDir, port ?? (await freePort()));
+/** `hubless start` on a free port (another one if it was taken meanwhile), once it runs. */
+function start(dataDir: string): Promise<HublessProcess> {
+  return startHubless(dataDir, { track: (hubless) => started.push(hubless) });
+}
+
+/** `hubless start` on a free port, not awaited: for a start that must fail. */
+async function launch(dataDir: string): Promise<HublessProcess> {
+  const hubless = new HublessProcess(dataDir, await freePort());
   started.push(hubless);
   return hubless;
 }
@@ -46,7 +59,7 @@ async function labPids(dataDir: string): Promise<number[]> {
 describe('one instance per data dir', () => {
   it('refuses a second start on the same data dir, naming the first one, and leaves its labs running', async () => {
     const dataDir = await dataDirWith(['alice']);
-    const first = await (await launch(dataDir)).ready();
+    const first = await start(dataDir);
     await startLab(first.url, 'alice');
     const [lab] = await labPids(dataDir);
     expect(lab).toBeDefined();
@@ -113,7 +126,7 @@ describe('stops and crashes of the control plane', () => {
   it('Ctrl+C (SIGINT to the whole process group) stops every lab, records why, then stops DynamoDB Local', async () => {
     dataDir = await dataDirWith(['alice', 'bob']);
     dirs.splice(dirs.indexOf(dataDir), 1); // kept for the next tests; removed at the end
-    const hubless = await (await launch(dataDir)).ready();
+    const hubless = await start(dataDir);
     await Promise.all([startLab(hubless.url, 'alice'), startLab(hubless.url, 'bob')]);
     expect(await labPids(dataDir)).toHaveLength(2);
 
@@ -129,7 +142,7 @@ describe('stops and crashes of the control plane', () => {
   }, 600_000);
 
   it('after a clean stop, a restart finds nothing to call lost', async () => {
-    const hubless = await (await launch(dataDir)).ready();
+    const hubless = await start(dataDir);
     expect(await endEvents(dataDir)).toHaveLength(2);
     await startLab(hubless.url, 'alice');
     running = keep(hubless); // for the next test, which kills this control plane
@@ -144,7 +157,7 @@ describe('stops and crashes of the control plane', () => {
     // What kill -9 leaves behind: the lab still runs (DynamoDB Local's relay may notice and stop).
     expect(isAlive(lab!)).toBe(true);
 
-    const next = keep(await (await launch(dataDir)).ready());
+    const next = keep(await start(dataDir));
     running = next;
     expect(isAlive(dynamo)).toBe(false);
     expect(isAlive(lab!)).toBe(false);

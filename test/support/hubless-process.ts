@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { LocalDirectory } from '../../functions/adapters/local/local-directory.ts';
 import { Browser, signIn } from './http-browser.ts';
-import { waitFor } from './net.ts';
+import { type OnFreePortOptions, onFreePort, waitFor } from './net.ts';
 
 const CLI = fileURLToPath(new URL('../../functions/local/cli.ts', import.meta.url));
 
@@ -82,6 +82,26 @@ export class HublessProcess {
     this.child.kill('SIGTERM');
     await this.exited;
   }
+}
+
+/**
+ * `hubless start` on a free port, resolved once it runs; started again on another port
+ * when it exited because its port was taken meanwhile. `track` sees every process started
+ * (for the test's cleanup); `beforeRetry` undoes what the failed start left in the data dir.
+ */
+export async function startHubless(
+  dataDir: string,
+  options: {
+    env?: Record<string, string>;
+    track?: (process: HublessProcess) => void;
+  } & Pick<OnFreePortOptions, 'beforeRetry'> = {},
+): Promise<HublessProcess> {
+  const { env, track, ...retry } = options;
+  return onFreePort(async (port) => {
+    const hubless = new HublessProcess(dataDir, port, env);
+    track?.(hubless);
+    return hubless.ready();
+  }, retry);
 }
 
 export async function addUsers(dataDir: string, names: string[]): Promise<void> {
