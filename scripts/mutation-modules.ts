@@ -73,7 +73,11 @@ export const MUTATION_MODULES: MutationModule[] = [
   {
     name: 'identity verification',
     files: ['functions/adapters/identity/alb-identity.ts', 'functions/adapters/identity/machine-token.ts'],
-    tests: ['test/unit/identity-alb.test.ts', 'test/unit/api-machine-token.test.ts'],
+    tests: [
+      'test/unit/identity-alb.test.ts',
+      'test/unit/api-machine-token.test.ts',
+      'test/unit/machine-token.test.ts',
+    ],
     ci: false,
   },
   {

@@ -7,6 +7,7 @@ import {
   JwtInvalidSignatureError,
   JwtNotBeforeError,
   KidNotFoundInJwksError,
+  ParameterValidationError,
 } from 'aws-jwt-verify/error';
 import { SimpleJwksCache } from 'aws-jwt-verify/jwk';
 import type { MachineAuthenticator, MachinePrincipal } from '../../core/api/ports.ts';
@@ -156,7 +157,12 @@ function translate(error: unknown): Error {
       'The token has expired (or is not valid yet): request a new one with your client credentials.',
     );
   }
-  if (error instanceof JwtInvalidIssuerError)
+  // The Cognito verifier knows each pool under two issuer spellings (regional and global)
+  // and refuses any other issuer before checking the token, as a parameter error.
+  if (
+    error instanceof JwtInvalidIssuerError ||
+    (error instanceof ParameterValidationError && error.message.startsWith('issuer not configured'))
+  )
     return new UnauthorizedError(
       'The token comes from another issuer than this deployment’s identity provider.',
     );
