@@ -10,7 +10,6 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseSettings } from '../core/config.ts';
 import { HublessError } from '../core/errors.ts';
-import type { LtiPlatform } from '../core/lti/ports.ts';
 
 // Each command imports what it uses when it runs (the runtime pulls in the OpenID
 // provider, DynamoDB Local and the SDK): --help and --version answer at once.
@@ -455,27 +454,32 @@ async function lti(args: string[]): Promise<void> {
   const settings = parseSettings(process.env);
   const { LocalLtiPlatforms } = await import('../adapters/local/lti-platforms.ts');
   const { LTI_JWKS_PATH, LTI_LAUNCH_PATH, LTI_LOGIN_PATH } = await import('../core/lti/launch.ts');
+  const { listLtiPlatforms, registerLtiPlatform, removeLtiPlatform } = await import(
+    '../core/lti/registration.ts'
+  );
   const platforms = new LocalLtiPlatforms({ dataDir: resolve(settings.local.dataDir) });
   const base = settings.local.publicUrl.replace(/\/+$/, '');
   switch (action) {
     case 'add': {
-      const platform: LtiPlatform = {
-        issuer: values.issuer ?? '',
-        clientId: values['client-id'] ?? '',
-        deploymentIds: (values['deployment-id'] ?? []).flatMap((d) => d.split(',')).map((d) => d.trim()),
-        jwksUrl: values['jwks-url'] ?? '',
-        authUrl: values['auth-url'] ?? '',
-        createdAt: new Date().toISOString(),
-      };
-      if (values['username-claim']) platform.usernameClaim = values['username-claim'];
-      await platforms.put(platform);
+      const { platform, created } = await registerLtiPlatform(
+        platforms,
+        {
+          issuer: values.issuer ?? '',
+          clientId: values['client-id'] ?? '',
+          deploymentIds: (values['deployment-id'] ?? []).flatMap((d) => d.split(',')),
+          jwksUrl: values['jwks-url'] ?? '',
+          authUrl: values['auth-url'] ?? '',
+          ...(values['username-claim'] ? { usernameClaim: values['username-claim'] } : {}),
+        },
+        new Date(),
+      );
       console.log(
-        `Registered ${platform.issuer} (client id ${platform.clientId}, deployments ${platform.deploymentIds.join(', ')}).`,
+        `${created ? 'Registered' : 'Replaced the registration of'} ${platform.issuer} (client id ${platform.clientId}, deployments ${platform.deploymentIds.join(', ')}).`,
       );
       return;
     }
     case 'list':
-      for (const p of await platforms.list())
+      for (const p of await listLtiPlatforms(platforms))
         console.log(
           `${p.issuer}  client id: ${p.clientId}  deployments: ${p.deploymentIds.join(',')}  users from: ${p.usernameClaim ?? 'sub (hashed)'}`,
         );
@@ -483,10 +487,7 @@ async function lti(args: string[]): Promise<void> {
     case 'remove':
       if (!values.issuer || !values['client-id'])
         throw new UsageError('hubless lti remove needs --issuer and --client-id.');
-      if (!(await platforms.remove(values.issuer, values['client-id'])))
-        throw new UsageError(
-          `There is no registration of ${values.issuer} with client id ${values['client-id']}.`,
-        );
+      await removeLtiPlatform(platforms, values.issuer, values['client-id']);
       console.log(`Removed ${values.issuer} (client id ${values['client-id']}).`);
       return;
     case 'urls':

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
+import { LocalLtiPlatforms } from '../adapters/local/lti-platforms.ts';
 import { FileServiceTokenStore } from '../adapters/local/service-tokens.ts';
 import { hmacLabTokens } from '../core/lab-tokens.ts';
 import { SESSION_COOKIE } from '../local/gateway/identity-headers.ts';
@@ -63,6 +64,8 @@ export function buildLocalDeps(parts: LocalParts, labUi: 'lab' | 'tree'): LocalD
       tokenUrl: `${publicUrl}/oidc/token`,
       // A file under the data dir, so `hubless tokens` works with local mode stopped too.
       serviceTokens: new FileServiceTokenStore({ dataDir: resolve(settings.local.dataDir) }),
+      // The same file `hubless lti` writes and every launch reads.
+      ltiPlatforms: new LocalLtiPlatforms({ dataDir: resolve(settings.local.dataDir) }),
     },
   });
 }

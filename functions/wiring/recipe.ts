@@ -3,6 +3,7 @@ import { DynamoAnnouncementStore } from '../adapters/dynamodb/announcement-store
 import { DynamoEventLog } from '../adapters/dynamodb/event-store.ts';
 import { DynamoLaunchLinkStore } from '../adapters/dynamodb/launch-link-store.ts';
 import { DynamoLeaseStore } from '../adapters/dynamodb/lease-store.ts';
+import { DynamoLtiPlatforms } from '../adapters/dynamodb/lti-platforms.ts';
 import { DynamoOAuthStore } from '../adapters/dynamodb/oauth-store.ts';
 import { DynamoServiceTokenStore } from '../adapters/dynamodb/service-token-store.ts';
 import { DynamoSessionStore } from '../adapters/dynamodb/session-store.ts';
@@ -79,8 +80,8 @@ export interface Parts {
   /** How the machine API verifies bearer tokens (a Cognito pool, or the embedded provider). */
   machineTokens: Omit<MachineTokenOptions, 'directory'>;
   portal: Pick<PortalDeps, 'labUi' | 'logoutUrl' | 'sessionCookie'>;
-  /** `serviceTokens` absent: the session table holds them (AWS); local mode keeps a file. */
-  api: Pick<ApiDeps, 'publicUrl' | 'tokenUrl' | 'serviceTokens'>;
+  /** `serviceTokens`, `ltiPlatforms` absent: the session table holds them (AWS); local mode keeps files. */
+  api: Pick<ApiDeps, 'publicUrl' | 'tokenUrl' | 'serviceTokens' | 'ltiPlatforms'>;
   /** How the culler reads labs' activity; absent: directly over HTTP (it can reach them). */
   probe?: ActivityProbe;
   /** The control plane's clock; absent: the system's (tests move it to make a server idle). */
@@ -168,6 +169,7 @@ export function apiDeps(parts: Parts, core: CoreDeps): ApiDeps {
     ...parts.api,
     ...stores(parts),
     serviceTokens: serviceTokenStore(parts),
+    ltiPlatforms: ltiPlatformStore(parts),
     core,
     auth: createMachineTokenVerifier({ ...parts.machineTokens, directory: parts.directory }),
   };
@@ -187,6 +189,14 @@ function serviceTokenStore(parts: Parts) {
   return (
     parts.api.serviceTokens ??
     new DynamoServiceTokenStore({ client: parts.doc, tableName: parts.settings.tableName })
+  );
+}
+
+/** LMS registrations: local mode's file when given, else the session table (AWS). */
+export function ltiPlatformStore(parts: Pick<Parts, 'api' | 'doc' | 'settings'>) {
+  return (
+    parts.api.ltiPlatforms ??
+    new DynamoLtiPlatforms({ client: parts.doc, tableName: parts.settings.tableName })
   );
 }
 

@@ -41,6 +41,7 @@ let iam: IamModel;
 let templates: Record<string, unknown>;
 let mapper: IamRequestMapper;
 let lmsClientId: string;
+let adminClientId: string;
 let account: ReturnType<typeof fakeAwsAccount>;
 const reports = new Map<string, CallReport>();
 const callsByFunction = new Map<string, AwsCall[]>();
@@ -61,6 +62,8 @@ beforeAll(async () => {
     if (!['api', 'culler', 'lab-probe'].includes(fn.name)) expect(fn.environment).toEqual(shared);
   expect(culler).toEqual(shared);
   lmsClientId = (HUBLESS_API_CLIENT_IDS ?? '').split(',')[0] ?? '';
+  // The stack lists the admin client after the LMS clients (test/aws-checks/api-tokens).
+  adminClientId = (HUBLESS_API_CLIENT_IDS ?? '').split(',').at(-1) ?? '';
   mapper = new IamRequestMapper({ account: TEST_ACCOUNT, region: TEST_REGION });
   account = fakeAwsAccount({ account: TEST_ACCOUNT, region: TEST_REGION });
   account.addUser('ada', ['admin']);
@@ -97,16 +100,25 @@ function albEvent(method: string, path: string, user: string, body = '') {
   };
 }
 
-function apiEvent(method: string, path: string, body?: unknown): HttpApiEvent {
+function apiEvent(
+  method: string,
+  path: string,
+  body?: unknown,
+  options: { admin?: string; query?: Record<string, string> } = {},
+): HttpApiEvent {
+  const claims: Record<string, string> = options.admin
+    ? { client_id: adminClientId, username: options.admin, scope: 'openid', token_use: 'access' }
+    : { client_id: lmsClientId, scope: ALL_SCOPES, token_use: 'access' };
   return {
     version: '2.0',
     routeKey: '$default',
     rawPath: path,
-    rawQueryString: '',
+    rawQueryString: new URLSearchParams(options.query ?? {}).toString(),
+    ...(options.query ? { queryStringParameters: options.query } : {}),
     headers: body === undefined ? ({} as Record<string, string>) : { 'content-type': 'application/json' },
     requestContext: {
       http: { method, path },
-      authorizer: { jwt: { claims: { client_id: lmsClientId, scope: ALL_SCOPES, token_use: 'access' } } },
+      authorizer: { jwt: { claims } },
     },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     isBase64Encoded: false,
@@ -217,6 +229,32 @@ describe('each function’s calls, against the policy the template gives it', ()
       expect([200, 204]).toContain((await api(apiEvent('DELETE', '/api/v1/users/bea'))).statusCode);
     });
     expect(provisioned.denied).toEqual([]);
+    expect(report.denied).toEqual([]);
+  });
+
+  it('api: an administrator registers, lists and removes an LMS for LTI 1.3', async () => {
+    const api = makeApiHandler(await awsApiDeps());
+    const platform = {
+      issuer: 'https://moodle.example.edu',
+      client_id: 'Xb3kq9ZV0cM1',
+      deployment_ids: ['3'],
+      jwks_url: 'https://moodle.example.edu/mod/lti/certs.php',
+      auth_url: 'https://moodle.example.edu/mod/lti/auth.php',
+    };
+    const report = await as('api', async () => {
+      const made = await api(apiEvent('POST', '/api/v1/lti/platforms', platform, { admin: 'ada' }));
+      expect(made.statusCode, made.body).toBe(201);
+      const listed = await api(apiEvent('GET', '/api/v1/lti/platforms', undefined, { admin: 'ada' }));
+      expect(JSON.parse(listed.body ?? '{}').items, listed.body).toEqual([
+        expect.objectContaining({ issuer: platform.issuer }),
+      ]);
+      const query = { issuer: platform.issuer, client_id: platform.client_id };
+      const removed = await api(
+        apiEvent('DELETE', '/api/v1/lti/platforms', undefined, { admin: 'ada', query }),
+      );
+      expect(removed.statusCode, removed.body).toBe(204);
+    });
+    expect(report.calls).toBeGreaterThan(0);
     expect(report.denied).toEqual([]);
   });
 

@@ -1,11 +1,11 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LtiPlatform, LtiPlatforms } from '../../core/lti/ports.ts';
-import { checkPlatform } from '../../core/lti/registration.ts';
 
 /**
  * LMS registrations of local mode, in <dataDir>/lti-platforms.json (mode 0600). Read on
- * every launch, so `hubless lti add` takes effect without a restart.
+ * every launch, so `hubless lti add` takes effect without a restart. Checking is the use
+ * case's (core/lti/registration.ts).
  */
 export class LocalLtiPlatforms implements LtiPlatforms {
   readonly #file: string;
@@ -30,11 +30,10 @@ export class LocalLtiPlatforms implements LtiPlatforms {
   }
 
   async put(platform: LtiPlatform): Promise<void> {
-    const checked = checkPlatform(platform);
     const others = (await this.list()).filter(
-      (p) => !(p.issuer === checked.issuer && p.clientId === checked.clientId),
+      (p) => !(p.issuer === platform.issuer && p.clientId === platform.clientId),
     );
-    await this.#write([...others, checked]);
+    await this.#write([...others, platform]);
   }
 
   async remove(issuer: string, clientId: string): Promise<boolean> {

@@ -6,6 +6,9 @@ import {
   launchBody,
   launchResponse,
   listServersQuery,
+  ltiPlatformBody,
+  ltiPlatformQuery,
+  ltiPlatformResponse,
   newTokenResponse,
   paged,
   pageQuery,
@@ -230,6 +233,41 @@ export const OPERATIONS = {
     summary: 'Revoke a service token by id or name (administrators only); it stops working at once',
     scope: 'users:write',
     responses: { 204: { description: 'Revoked' } },
+  },
+  listLtiPlatforms: {
+    id: 'listLtiPlatforms',
+    method: 'GET',
+    path: '/lti/platforms',
+    summary: 'LMS registrations for LTI 1.3 launches (administrators only)',
+    scope: 'users:write',
+    responses: {
+      200: {
+        description: 'Every registration, by issuer and client id',
+        schema: z.strictObject({ items: z.array(ltiPlatformResponse) }),
+      },
+    },
+  },
+  putLtiPlatform: {
+    id: 'putLtiPlatform',
+    method: 'POST',
+    path: '/lti/platforms',
+    summary:
+      'Register an LMS for LTI 1.3 launches, or replace the registration with the same issuer and client id (administrators only); launches use it at once',
+    scope: 'users:write',
+    body: ltiPlatformBody,
+    responses: {
+      200: { description: 'The registration replaced', schema: ltiPlatformResponse },
+      201: { description: 'The registration made', schema: ltiPlatformResponse },
+    },
+  },
+  removeLtiPlatform: {
+    id: 'removeLtiPlatform',
+    method: 'DELETE',
+    path: '/lti/platforms',
+    summary: 'Remove an LMS registration (administrators only); its launches are refused at once',
+    scope: 'users:write',
+    query: ltiPlatformQuery,
+    responses: { 204: { description: 'Removed' } },
   },
 } satisfies Record<string, Operation>;
 

@@ -190,6 +190,39 @@ export const tokenBody = z.strictObject({
   }),
 });
 
+/** An LMS registration for LTI 1.3 (core/lti/registration.ts checks the values). */
+export const ltiPlatformBody = z.strictObject({
+  issuer: z.string().meta({
+    description:
+      'The LMS’s issuer ("iss"), e.g. https://canvas.instructure.com or https://moodle.example.edu.',
+  }),
+  client_id: z.string().meta({ description: 'The client id the LMS gave the tool when it was added.' }),
+  deployment_ids: z
+    .array(z.string())
+    .meta({ description: 'Deployments of the tool allowed to launch (the LMS shows each one).' }),
+  jwks_url: z.string().meta({ description: 'Where the LMS publishes its signing keys (https).' }),
+  auth_url: z.string().meta({ description: 'The LMS’s OIDC authorization endpoint (https).' }),
+  username_claim: z.string().optional().meta({
+    description:
+      'The id_token claim naming the hubless user, a dotted path (e.g. "email", or "https://purl.imsglobal.org/spec/lti/claim/ext.user_username" for Moodle). Absent: "lti-" and a hash of the LMS’s user id.',
+  }),
+});
+
+export const ltiPlatformQuery = z.strictObject({
+  issuer: z.string().meta({ description: 'The registration’s issuer, as listed.' }),
+  client_id: z.string().meta({ description: 'The registration’s client id, as listed.' }),
+});
+
+export const ltiPlatformResponse = z.strictObject({
+  issuer: z.string(),
+  client_id: z.string(),
+  deployment_ids: z.array(z.string()),
+  jwks_url: z.string(),
+  auth_url: z.string(),
+  username_claim: z.string().nullable(),
+  created_at: timestamp,
+});
+
 export const tokenResponse = z.strictObject({
   id: z.string(),
   name: z.string(),
@@ -248,5 +281,7 @@ export type ListServersQuery = z.output<typeof listServersQuery>;
 export type LaunchBody = z.output<typeof launchBody>;
 export type UsageQuery = z.output<typeof usageQuery>;
 export type TokenBody = z.output<typeof tokenBody>;
+export type LtiPlatformBody = z.output<typeof ltiPlatformBody>;
+export type LtiPlatformQuery = z.output<typeof ltiPlatformQuery>;
 export type UserResponse = z.output<typeof userResponse>;
 export type ServerResponse = z.output<typeof serverResponse>;

@@ -8,6 +8,7 @@ import type {
 } from '../../core/api/ports.ts';
 import type { ServiceTokenStore } from '../../core/api/service-tokens.ts';
 import type { CoreDeps } from '../../core/deps.ts';
+import type { LtiPlatforms } from '../../core/lti/ports.ts';
 import type { HttpApiEvent, HttpApiResult } from '../http-types.ts';
 
 /** What the machine API handler needs; functions/wiring builds it once per process. */
@@ -19,6 +20,8 @@ export interface ApiDeps {
   eventLog: EventLog;
   /** Long-lived tokens of JupyterHub services (/hub/api); absent: none are accepted. */
   serviceTokens?: ServiceTokenStore;
+  /** LMS registrations for LTI 1.3 (/api/v1/lti/platforms); absent: those routes answer 403. */
+  ltiPlatforms?: LtiPlatforms;
   /** Codes and access tokens of services that sign users in (HubOAuth); absent: /hub/api/oauth2 is off. */
   oauth?: OAuthStore;
   /** The deployment's public origin, e.g. https://labs.example.edu (launch links, lab URLs). */

@@ -36,6 +36,7 @@ import {
   JUPYTERHUB_API_VERSION,
 } from './hub.ts';
 import { createLaunchLinkRoute } from './launch.ts';
+import { listLtiPlatformsRoute, putLtiPlatformRoute, removeLtiPlatformRoute } from './lti.ts';
 import { hubOAuthAuthorizeElsewhere, hubOAuthToken } from './oauth.ts';
 import { eventsRoute, usageRoute } from './reports.ts';
 import { getServerRoute, listServersRoute, startServerRoute, stopServerRoute } from './servers.ts';
@@ -72,6 +73,9 @@ export const API_ROUTES: Record<OperationName, ApiHandlerFn> = {
   listTokens: listTokensRoute,
   createToken: createTokenRoute,
   revokeToken: revokeTokenRoute,
+  listLtiPlatforms: listLtiPlatformsRoute,
+  putLtiPlatform: putLtiPlatformRoute,
+  removeLtiPlatform: removeLtiPlatformRoute,
 };
 
 interface HubRouteSpec {
