@@ -1,7 +1,7 @@
 /**
  * Benchmark 5: a proxy for Lambda cold starts. Each Lambda entry point (functions/lambda)
- * is bundled the way it ships (esbuild: platform node, ESM, target node24, bundle, minify,
- * mainFields module,main; the settings of test/infra/bundle-size.test.ts) and loaded in
+ * is bundled the way it ships (stacks/lambda-bundle.ts: ESM, node24, minified, code
+ * splitting, module-first) and loaded in
  * fresh Node processes: the time to `await import(bundle)` plus one construction of its
  * dependencies (the wiring getter the entry point calls on its first event), with plausible
  * fake HUBLESS_* settings. That getter makes one call, the consistent GetItem of the
@@ -11,16 +11,19 @@
  * connect only when they send).
  *
  * The timed bundle is the shipped entry point plus a re-export of its wiring getter, built
- * as one module graph, so the getter is the very function the entry point calls.
+ * as one module graph, so the getter is the very function the entry point calls. The
+ * bundle's size is its entry chunk (what a cold start reads and compiles) and all its
+ * chunks (what the first requests may load: the SDK clients, adapters/aws/lazy-client.ts).
  *
  * Run alone: `node bench/cold-start.ts [--runs 10]`.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { build } from 'esbuild';
+import { LAMBDA_BUNDLE, staticChunks } from '../stacks/lambda-bundle.ts';
 import { startConfigStub } from '../test/support/deployment-config.ts';
 import { FAKE_LAMBDA_ENV } from '../test/support/fake-lambda.ts';
 import {
@@ -62,7 +65,10 @@ process.stdout.write(JSON.stringify({ importMs: t1 - t0, depsMs: t2 - t1 }));
 
 interface HandlerResult {
   name: string;
+  /** The entry chunk and the chunks it imports statically: read and compiled on every cold start. */
   bytes: number;
+  /** Every chunk: the entry and what its routes import on first use. */
+  allBytes: number;
   import: { median: number; p90: number };
   deps: { median: number };
   total: { median: number; p90: number };
@@ -74,33 +80,41 @@ async function measure(
   dynamoEndpoint: string,
   { name, getter }: (typeof HANDLERS)[number],
 ): Promise<HandlerResult> {
-  const shipped = join(dir, `${name}.mjs`);
   const options = {
     bundle: true,
+    ...LAMBDA_BUNDLE,
+    mainFields: [...LAMBDA_BUNDLE.mainFields],
     platform: 'node' as const,
-    format: 'esm' as const,
-    target: 'node24',
-    minify: true,
-    mainFields: ['module', 'main'],
+    outExtension: { '.js': '.mjs' },
+    metafile: true,
     logLevel: 'silent' as const,
     // Some dependencies are CommonJS and call require(); Lambda's ESM bundles (SST) add this banner too.
     banner: {
       js: "import { createRequire as __benchRequire } from 'node:module'; const require = __benchRequire(import.meta.url);",
     },
   };
-  await build({
+  const shipped = await build({
     ...options,
-    entryPoints: [join(ENTRY_DIR, `${name}.ts`)],
-    outfile: shipped,
+    entryPoints: { [name]: join(ENTRY_DIR, `${name}.ts`) },
+    outdir: join(dir, 'shipped', name),
   });
+  const outputs = shipped.metafile?.outputs ?? {};
+  const entryChunk = Object.keys(outputs).find((file) => file.endsWith(`/${name}.mjs`)) ?? '';
+  const entryBytes = staticChunks(outputs, entryChunk).reduce(
+    (sum, file) => sum + (outputs[file]?.bytes ?? 0),
+    0,
+  );
+  const allBytes = Object.values(outputs).reduce((sum, output) => sum + output.bytes, 0);
   const entry = join(dir, `${name}-entry.ts`);
   await writeFile(
     entry,
     `export { handler } from ${JSON.stringify(join(ENTRY_DIR, `${name}.ts`))};\n` +
       `export { ${getter} as benchDeps } from ${JSON.stringify(join(REPO_ROOT, 'functions/wiring/aws.ts'))};\n`,
   );
-  const timed = join(dir, `${name}-timed.mjs`);
-  await build({ ...options, entryPoints: [entry], outfile: timed });
+  const timedDir = join(dir, 'timed', name);
+  await mkdir(timedDir, { recursive: true });
+  await build({ ...options, entryPoints: { timed: entry }, outdir: timedDir });
+  const timed = join(timedDir, 'timed.mjs');
   const probe = join(dir, 'probe.mjs');
   await writeFile(probe, PROBE);
 
@@ -118,7 +132,8 @@ async function measure(
   const totals = samples.map((s) => s.importMs + s.depsMs);
   return {
     name,
-    bytes: (await stat(shipped)).size,
+    bytes: entryBytes,
+    allBytes,
     import: { median: round(median(imports), 1), p90: round(percentile(imports, 90), 1) },
     deps: { median: round(median(samples.map((s) => s.depsMs)), 1) },
     total: { median: round(median(totals), 1), p90: round(percentile(totals, 90), 1) },
@@ -145,10 +160,20 @@ runMain(BENCH, async (): Promise<BenchResult> => {
     tables: [
       {
         title: `Lambda cold start proxy (median of ${RUNS} fresh Node ${process.version} processes)`,
-        columns: ['handler', 'bundle', 'import', 'build deps', 'import + deps', 'p90', 'whole process'],
+        columns: [
+          'handler',
+          'loaded at import',
+          'all chunks',
+          'import',
+          'build deps',
+          'import + deps',
+          'p90',
+          'whole process',
+        ],
         rows: results.map((r) => [
           r.name,
           `${(r.bytes / 1024).toFixed(0)} KiB`,
+          `${(r.allBytes / 1024).toFixed(0)} KiB`,
           `${r.import.median} ms`,
           `${r.deps.median} ms`,
           `${r.total.median} ms`,
@@ -156,7 +181,7 @@ runMain(BENCH, async (): Promise<BenchResult> => {
           ms(r.process.median),
         ]),
         notes: [
-          'Bundled like test/infra/bundle-size.test.ts (esbuild, ESM, node24, minified, module-first). "import + deps" is `await import(bundle)` plus the entry point\'s wiring getter (awsPortalDeps, awsApiDeps, awsCoreDeps, awsCullerDeps) with fake HUBLESS_* settings; its one call, the GetItem of the deployment\'s configuration item, goes to a stub DynamoDB on loopback; "whole process" adds Node\'s own start-up.',
+          'Bundled like stacks/lambda.ts ships them (stacks/lambda-bundle.ts: esbuild, ESM, node24, minified, module-first, code splitting: each AWS SDK client but the session table\'s is a chunk loaded on its first call). "loaded at import" is the entry chunk and the chunks it imports statically. "import + deps" is `await import(bundle)` plus the entry point\'s wiring getter (awsPortalDeps, awsApiDeps, awsCoreDeps, awsCullerDeps) with fake HUBLESS_* settings; its one call, the GetItem of the deployment\'s configuration item, goes to a stub DynamoDB on loopback; "whole process" adds Node\'s own start-up.',
           "Not measured: Lambda's sandbox start and code download, the first AWS calls (credentials, TLS), which add to a real cold start.",
         ],
       },

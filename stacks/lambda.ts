@@ -5,6 +5,7 @@ import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { NagSuppressions } from 'cdk-nag';
 import { Function as SstFunction, type Stack } from 'sst/constructs';
 import type { StageConfig } from './config.ts';
+import { LAMBDA_BUNDLE } from './lambda-bundle.ts';
 
 /** CDK context key that moves the entry point directory (tests point it at stub handlers). */
 export const HANDLERS_DIR_CONTEXT_KEY = 'hubless:handlersDir';
@@ -26,8 +27,9 @@ export interface HublessFunctionProps {
 }
 
 /**
- * One hubless Lambda: Node 24 on arm64, an esbuild ESM bundle (SST bundles it at deploy,
- * the SDK included so its version is pinned by our lockfile, not by the runtime), its own
+ * One hubless Lambda: Node 24 on arm64, an esbuild ESM bundle split in chunks
+ * (lambda-bundle.ts; SST bundles it at deploy, the SDK included so its version is pinned
+ * by our lockfile, not by the runtime), its own
  * log group with the stage's retention. Permissions are granted by the caller, where the
  * resources are bound.
  */
@@ -46,10 +48,11 @@ export function hublessFunction(stack: Stack, id: string, props: HublessFunction
     logGroup,
     environment: props.environment,
     nodejs: {
-      format: 'esm',
-      minify: true,
+      format: LAMBDA_BUNDLE.format,
+      minify: LAMBDA_BUNDLE.minify,
+      splitting: LAMBDA_BUNDLE.splitting,
       sourcemap: false,
-      esbuild: { target: 'node24' },
+      esbuild: { target: LAMBDA_BUNDLE.target, mainFields: [...LAMBDA_BUNDLE.mainFields] },
     },
     ...(props.vpc
       ? {

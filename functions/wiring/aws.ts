@@ -1,13 +1,12 @@
-import { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { ECSClient } from '@aws-sdk/client-ecs';
-import { EFSClient } from '@aws-sdk/client-efs';
-import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { LambdaClient } from '@aws-sdk/client-lambda';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
+import type { ECSClient } from '@aws-sdk/client-ecs';
+import type { EFSClient } from '@aws-sdk/client-efs';
+import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { AlbRouter } from '../adapters/aws/alb-router.ts';
 import { AlbSlots } from '../adapters/aws/alb-slots.ts';
 import { CognitoDirectory } from '../adapters/aws/cognito-directory.ts';
@@ -17,6 +16,7 @@ import { EfsHomes } from '../adapters/aws/efs-homes.ts';
 import { EventBridgeSink } from '../adapters/aws/eventbridge-sink.ts';
 import { secretsManagerKey } from '../adapters/aws/lab-token-key.ts';
 import { LambdaActivityProbe } from '../adapters/aws/lambda-probe.ts';
+import { lazyClient } from '../adapters/aws/lazy-client.ts';
 import { ALB_AUTH, albKeysUrl, cognitoIssuer } from '../adapters/aws/names.ts';
 import { DeadlineRetryStrategy, InvocationDeadline } from '../adapters/aws/retry.ts';
 import { SqsLaunchQueue } from '../adapters/aws/sqs-launch-queue.ts';
@@ -41,17 +41,20 @@ export function awsParts(
   settings: AwsSettings,
   logger: JsonLogger,
   deadline: InvocationDeadline,
-  doc: DynamoDBDocumentClient = awsDocumentClient(settings.aws.AWS_REGION, deadline),
+  doc: Pick<DynamoDBDocumentClient, 'send'> = awsDocumentClient(settings.aws.AWS_REGION, deadline),
 ): Parts {
   const { aws } = settings;
   const region = aws.AWS_REGION;
   const client = { region, ...awsRetryConfig(deadline) };
+  // Every client but the table's is built on its first call (lazy-client.ts): a cold start loads only what its route uses.
   const signers = settings.pool.map((entry) => entry.loadBalancerArn);
   return {
     settings,
     doc,
     compute: new EcsCompute({
-      ecs: new ECSClient(client),
+      ecs: lazyClient<ECSClient>(() =>
+        import('../adapters/aws/sdk/ecs.ts').then((sdk) => new sdk.ECSClient(client)),
+      ),
       cluster: aws.HUBLESS_CLUSTER_ARN,
       stage: aws.HUBLESS_STAGE,
       image: aws.HUBLESS_LAB_IMAGE,
@@ -69,7 +72,9 @@ export function awsParts(
       cpuArchitecture: aws.HUBLESS_LAB_CPU_ARCHITECTURE,
     }),
     router: new AlbRouter({
-      elb: new ElasticLoadBalancingV2Client(client),
+      elb: lazyClient<ElasticLoadBalancingV2Client>(() =>
+        import('../adapters/aws/sdk/elb.ts').then((sdk) => new sdk.ElasticLoadBalancingV2Client(client)),
+      ),
       slots: new AlbSlots({ doc, tableName: settings.tableName, capacityPerAlb: aws.HUBLESS_ALB_CAPACITY }),
       pool: settings.pool,
       vpcId: aws.HUBLESS_VPC_ID,
@@ -81,27 +86,42 @@ export function awsParts(
         userPoolDomain: aws.HUBLESS_USER_POOL_DOMAIN,
       },
     }),
-    homes: new EfsHomes({ efs: new EFSClient(client), fileSystemId: aws.HUBLESS_FILE_SYSTEM_ID }),
+    homes: new EfsHomes({
+      efs: lazyClient<EFSClient>(() =>
+        import('../adapters/aws/sdk/efs.ts').then((sdk) => new sdk.EFSClient(client)),
+      ),
+      fileSystemId: aws.HUBLESS_FILE_SYSTEM_ID,
+    }),
     // Starts answer at once; the launcher Lambda launches at Fargate's pace (stacks/Schedules.ts).
     launches: () =>
       new SqsLaunchQueue({
-        sqs: new SQSClient(client),
+        sqs: lazyClient<SQSClient>(() =>
+          import('../adapters/aws/sdk/sqs.ts').then((sdk) => new sdk.SQSClient(client)),
+        ),
         queueUrl: aws.HUBLESS_LAUNCH_QUEUE_URL,
         counter: new LaunchCounter({ client: doc, tableName: settings.tableName }),
       }),
     directory: new CognitoDirectory({
-      cognito: new CognitoIdentityProviderClient(client),
+      cognito: lazyClient<CognitoIdentityProviderClient>(() =>
+        import('../adapters/aws/sdk/cognito.ts').then((sdk) => new sdk.CognitoIdentityProviderClient(client)),
+      ),
       userPoolId: aws.HUBLESS_USER_POOL_ID,
     }),
     events: new EventBridgeSink({
-      events: new EventBridgeClient(client),
+      events: lazyClient<EventBridgeClient>(() =>
+        import('../adapters/aws/sdk/eventbridge.ts').then((sdk) => new sdk.EventBridgeClient(client)),
+      ),
       eventBusName: aws.HUBLESS_EVENT_BUS_NAME,
       log: (message, data) => logger.log('warn', message, data as Record<string, unknown>),
     }),
     // Read once per instance, on the first start or probe (functions that never call a lab never read it).
     labTokens: hmacLabTokens(
       secretsManagerKey({
-        secrets: new SecretsManagerClient(client),
+        secrets: lazyClient<SecretsManagerClient>(() =>
+          import('../adapters/aws/sdk/secrets-manager.ts').then(
+            (sdk) => new sdk.SecretsManagerClient(client),
+          ),
+        ),
         secretId: aws.HUBLESS_LAB_TOKEN_KEY_ARN,
       }),
     ),
@@ -127,11 +147,16 @@ export function awsParts(
   };
 }
 
-/** The session table's client (the one retry strategy, as every client). */
-function awsDocumentClient(region: string, deadline: InvocationDeadline): DynamoDBDocumentClient {
-  return DynamoDBDocumentClient.from(new DynamoDBClient({ region, ...awsRetryConfig(deadline) }), {
-    marshallOptions: { removeUndefinedValues: true },
-  });
+/** The session table's client (the one retry strategy, as every client), built on its first call: the configuration read. */
+function awsDocumentClient(
+  region: string,
+  deadline: InvocationDeadline,
+): Pick<DynamoDBDocumentClient, 'send'> {
+  return lazyClient<DynamoDBDocumentClient>(() =>
+    import('../adapters/aws/sdk/dynamodb.ts').then((sdk) =>
+      sdk.documentClient({ region, ...awsRetryConfig(deadline) }),
+    ),
+  );
 }
 
 /** The clients the APIs accept; an empty list accepts none (the stacks always set it on the API). */
@@ -247,7 +272,15 @@ export async function awsCullerDeps(): Promise<CullerDeps> {
   const functionName = settings.aws.HUBLESS_PROBE_FUNCTION;
   const probe = functionName
     ? new LambdaActivityProbe({
-        lambda: new LambdaClient({ region: settings.aws.AWS_REGION, ...awsRetryConfig(invocationDeadline) }),
+        lambda: lazyClient<LambdaClient>(() =>
+          import('../adapters/aws/sdk/lambda.ts').then(
+            (sdk) =>
+              new sdk.LambdaClient({
+                region: settings.aws.AWS_REGION,
+                ...awsRetryConfig(invocationDeadline),
+              }),
+          ),
+        ),
         functionName,
         labTokens: core.labTokens,
       })

@@ -43,7 +43,7 @@ import type { PortalDeps } from '../handlers/portal/context.ts';
 export interface Parts {
   settings: Settings;
   /** The session table: DynamoDB, or DynamoDB Local. */
-  doc: DynamoDBDocumentClient;
+  doc: Pick<DynamoDBDocumentClient, 'send'>;
   compute: Compute;
   router: Router;
   homes: Homes;

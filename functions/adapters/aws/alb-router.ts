@@ -40,7 +40,7 @@ export interface CognitoAuthConfig {
 }
 
 export interface AlbRouterConfig {
-  elb: ElasticLoadBalancingV2Client;
+  elb: Pick<ElasticLoadBalancingV2Client, 'send'>;
   slots: AlbSlots;
   pool: AlbPoolEntry[];
   vpcId: string;

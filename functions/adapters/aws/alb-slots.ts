@@ -34,7 +34,7 @@ export interface Slot {
 }
 
 export interface AlbSlotsOptions {
-  doc: DynamoDBDocumentClient;
+  doc: Pick<DynamoDBDocumentClient, 'send'>;
   tableName: string;
   capacityPerAlb?: number;
   now?: () => Date;
@@ -50,7 +50,7 @@ export interface AlbSlotsOptions {
  * priority, but only after a target group was made for nothing).
  */
 export class AlbSlots {
-  readonly #doc: DynamoDBDocumentClient;
+  readonly #doc: Pick<DynamoDBDocumentClient, 'send'>;
   readonly #table: string;
   readonly #call: AwsCaller;
   readonly #now: () => Date;

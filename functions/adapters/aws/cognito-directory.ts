@@ -23,7 +23,7 @@ import { ADMIN_GROUP } from './names.ts';
 import { type AwsCaller, awsCaller, awsErrorMessage, awsErrorName } from './retry.ts';
 
 export interface CognitoDirectoryConfig {
-  cognito: CognitoIdentityProviderClient;
+  cognito: Pick<CognitoIdentityProviderClient, 'send'>;
   userPoolId: string;
   /** Membership in this group is the admin flag. */
   adminGroup?: string;
@@ -36,7 +36,7 @@ export interface CognitoDirectoryConfig {
  * An unknown user is `undefined` for get and a NotFoundError for disable.
  */
 export class CognitoDirectory implements Directory {
-  readonly #cognito: CognitoIdentityProviderClient;
+  readonly #cognito: Pick<CognitoIdentityProviderClient, 'send'>;
   readonly #pool: string;
   readonly #adminGroup: string;
   readonly #call: AwsCaller;

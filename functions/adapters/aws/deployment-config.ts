@@ -85,7 +85,7 @@ export function parseDeploymentConfig(
 
 /** Reads the item (one consistent GetItem): once per Lambda instance. */
 export async function readDeploymentConfig(
-  doc: DynamoDBDocumentClient,
+  doc: Pick<DynamoDBDocumentClient, 'send'>,
   tableName: string,
   domain: string,
 ): Promise<DeploymentConfig> {

@@ -49,7 +49,7 @@ export const DEFAULT_SESSION_ENV_KEYS = [
 ];
 
 export interface EcsComputeConfig {
-  ecs: ECSClient;
+  ecs: Pick<ECSClient, 'send'>;
   /** Cluster name or ARN. */
   cluster: string;
   stage: string;

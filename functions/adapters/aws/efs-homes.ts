@@ -16,7 +16,7 @@ export const LAB_GID = 100;
 export const USER_TAG = 'hubless:user';
 
 export interface EfsHomesOptions {
-  efs: EFSClient;
+  efs: Pick<EFSClient, 'send'>;
   fileSystemId: string;
   /** How long ensure waits for a new access point to become available. */
   waitTimeoutMs?: number;
@@ -37,7 +37,7 @@ export interface EfsHomesOptions {
  * EFS allows 10,000 access points per file system; beyond that ensure throws CapacityError.
  */
 export class EfsHomes implements Homes {
-  readonly #efs: EFSClient;
+  readonly #efs: Pick<EFSClient, 'send'>;
   readonly #fileSystemId: string;
   readonly #call: AwsCaller;
   readonly #waitTimeoutMs: number;

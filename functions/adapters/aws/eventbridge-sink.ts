@@ -10,7 +10,7 @@ import { type AwsCaller, awsCaller } from './retry.ts';
 export const EVENT_SOURCE = 'hubless';
 
 export interface EventBridgeSinkConfig {
-  events: EventBridgeClient;
+  events: Pick<EventBridgeClient, 'send'>;
   /** Bus name or ARN; the account's default bus when absent. */
   eventBusName?: string;
   log?: (message: string, data: unknown) => void;
@@ -23,7 +23,7 @@ export interface EventBridgeSinkConfig {
  * PutEvents reports as failed are sent once more, then logged; any other failure is logged.
  */
 export class EventBridgeSink implements EventSink {
-  readonly #events: EventBridgeClient;
+  readonly #events: Pick<EventBridgeClient, 'send'>;
   readonly #bus: string | undefined;
   readonly #call: AwsCaller;
   readonly #log: (message: string, data: unknown) => void;

@@ -3,7 +3,7 @@ import { ConfigError } from '../../core/errors.ts';
 import { awsErrorMessage, awsErrorName } from './retry.ts';
 
 export interface SecretKeyOptions {
-  secrets: SecretsManagerClient;
+  secrets: Pick<SecretsManagerClient, 'send'>;
   /** The secret's name or ARN (names.ts labTokenSecretName). */
   secretId: string;
 }

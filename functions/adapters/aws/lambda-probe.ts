@@ -24,7 +24,7 @@ export interface ProbeBatchResult {
 export const PROBE_BATCH_SIZE = 25;
 
 export interface LambdaActivityProbeConfig {
-  lambda: LambdaClient;
+  lambda: Pick<LambdaClient, 'send'>;
   /** Name or ARN of the probe function. */
   functionName: string;
   /** Recomputes each session's lab token, which the probe hands the lab. */

@@ -4,7 +4,7 @@ import type { LaunchCounter } from '../dynamodb/launch-counter.ts';
 import { awsCaller } from './retry.ts';
 
 export interface SqsLaunchQueueOptions {
-  sqs: SQSClient;
+  sqs: Pick<SQSClient, 'send'>;
   queueUrl: string;
   counter: LaunchCounter;
 }

@@ -11,10 +11,10 @@ const KEY = { [PK]: `${keyPrefix.announcement}CURRENT`, [SK]: 'ANNOUNCEMENT' };
  * own; TTL deletes late, hence currentAnnouncement's own check.
  */
 export class DynamoAnnouncementStore implements AnnouncementStore {
-  readonly #client: DynamoDBDocumentClient;
+  readonly #client: Pick<DynamoDBDocumentClient, 'send'>;
   readonly #tableName: string;
 
-  constructor(options: { client: DynamoDBDocumentClient; tableName: string }) {
+  constructor(options: { client: Pick<DynamoDBDocumentClient, 'send'>; tableName: string }) {
     this.#client = options.client;
     this.#tableName = options.tableName;
   }

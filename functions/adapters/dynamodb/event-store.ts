@@ -16,14 +16,14 @@ export const EVENTS_PREFIX = 'EVENTS#';
 const { partitionKey: PK, sortKey: SK } = TABLE_KEYS;
 
 export interface DynamoEventLogOptions {
-  client: DynamoDBDocumentClient;
+  client: Pick<DynamoDBDocumentClient, 'send'>;
   tableName: string;
   /** Days an event is kept (and how far back `recent` looks). Default 14. */
   retentionDays?: number;
 }
 
 export class DynamoEventLog implements EventLog {
-  readonly #client: DynamoDBDocumentClient;
+  readonly #client: Pick<DynamoDBDocumentClient, 'send'>;
   readonly #tableName: string;
   readonly #retentionDays: number;
 

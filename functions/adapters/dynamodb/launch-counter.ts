@@ -3,7 +3,7 @@ import { awsCaller } from '../aws/retry.ts';
 import { keyPrefix, TABLE_KEYS } from './schema.ts';
 
 export interface LaunchCounterOptions {
-  client: DynamoDBDocumentClient;
+  client: Pick<DynamoDBDocumentClient, 'send'>;
   tableName: string;
 }
 
@@ -23,7 +23,7 @@ export interface LaunchCounts {
  * A class of 1,000 makes about 17 writes a second to this item, far below one item's limit.
  */
 export class LaunchCounter {
-  readonly #client: DynamoDBDocumentClient;
+  readonly #client: Pick<DynamoDBDocumentClient, 'send'>;
   readonly #tableName: string;
   readonly #call = awsCaller('Amazon DynamoDB');
 

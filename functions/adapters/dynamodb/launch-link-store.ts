@@ -19,14 +19,14 @@ export const LAUNCH_PREFIX = 'LAUNCH#';
 export const LAUNCH_KEY_PREFIX = 'LAUNCHKEY#';
 
 export interface DynamoLaunchLinkStoreOptions {
-  client: DynamoDBDocumentClient;
+  client: Pick<DynamoDBDocumentClient, 'send'>;
   tableName: string;
 }
 
 const { partitionKey: PK, sortKey: SK } = TABLE_KEYS;
 
 export class DynamoLaunchLinkStore implements LaunchLinkStore {
-  readonly #client: DynamoDBDocumentClient;
+  readonly #client: Pick<DynamoDBDocumentClient, 'send'>;
   readonly #tableName: string;
 
   constructor(options: DynamoLaunchLinkStoreOptions) {

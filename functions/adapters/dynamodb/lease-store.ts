@@ -5,7 +5,7 @@ import { type Clock, systemClock } from '../../core/ports.ts';
 import { keyPrefix, TABLE_KEYS } from './schema.ts';
 
 export interface DynamoLeaseStoreOptions {
-  client: DynamoDBDocumentClient;
+  client: Pick<DynamoDBDocumentClient, 'send'>;
   tableName: string;
   clock?: Clock;
 }
@@ -20,7 +20,7 @@ const LEASE_SORT_KEY = 'LEASE';
  * (late, hence the explicit expiry check in the condition).
  */
 export class DynamoLeaseStore implements LeaseStore {
-  readonly #client: DynamoDBDocumentClient;
+  readonly #client: Pick<DynamoDBDocumentClient, 'send'>;
   readonly #tableName: string;
   readonly #clock: Clock;
 

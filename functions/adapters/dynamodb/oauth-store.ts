@@ -25,10 +25,10 @@ export const OAUTH_TOKEN_PREFIX = 'OAUTHTOKEN#';
 const { partitionKey: PK, sortKey: SK } = TABLE_KEYS;
 
 export class DynamoOAuthStore implements OAuthStore {
-  readonly #client: DynamoDBDocumentClient;
+  readonly #client: Pick<DynamoDBDocumentClient, 'send'>;
   readonly #tableName: string;
 
-  constructor(options: { client: DynamoDBDocumentClient; tableName: string }) {
+  constructor(options: { client: Pick<DynamoDBDocumentClient, 'send'>; tableName: string }) {
     this.#client = options.client;
     this.#tableName = options.tableName;
   }

@@ -24,10 +24,10 @@ const TOKEN_PREFIX = 'TOKEN#';
 const { partitionKey: PK, sortKey: SK } = TABLE_KEYS;
 
 export class DynamoServiceTokenStore implements ServiceTokenStore {
-  readonly #client: DynamoDBDocumentClient;
+  readonly #client: Pick<DynamoDBDocumentClient, 'send'>;
   readonly #tableName: string;
 
-  constructor(options: { client: DynamoDBDocumentClient; tableName: string }) {
+  constructor(options: { client: Pick<DynamoDBDocumentClient, 'send'>; tableName: string }) {
     this.#client = options.client;
     this.#tableName = options.tableName;
   }

@@ -8,7 +8,7 @@ import { keyPrefix, TABLE_KEYS } from './schema.ts';
 
 export interface DynamoSessionStoreOptions {
   /** Build it with `marshallOptions.removeUndefinedValues: true` (optional Session fields are often undefined). */
-  client: DynamoDBDocumentClient;
+  client: Pick<DynamoDBDocumentClient, 'send'>;
   tableName: string;
   /** Decides which items have expired (TTL deletes late). Defaults to the system clock. */
   clock?: Clock;
@@ -52,7 +52,7 @@ export function sessionKey(user: string, server: string): Record<string, string>
  * write, so the index always reflects the current state.
  */
 export class DynamoSessionStore implements SessionStore {
-  readonly #client: DynamoDBDocumentClient;
+  readonly #client: Pick<DynamoDBDocumentClient, 'send'>;
   readonly #tableName: string;
   readonly #clock: Clock;
 

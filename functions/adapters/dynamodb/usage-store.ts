@@ -17,10 +17,10 @@ const USER_PREFIX = 'USER#';
 const { partitionKey: PK, sortKey: SK } = TABLE_KEYS;
 
 export class DynamoUsageStore implements UsageStore {
-  readonly #client: DynamoDBDocumentClient;
+  readonly #client: Pick<DynamoDBDocumentClient, 'send'>;
   readonly #tableName: string;
 
-  constructor(options: { client: DynamoDBDocumentClient; tableName: string }) {
+  constructor(options: { client: Pick<DynamoDBDocumentClient, 'send'>; tableName: string }) {
     this.#client = options.client;
     this.#tableName = options.tableName;
   }

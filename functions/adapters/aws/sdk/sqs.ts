@@ -1,0 +1,2 @@
+/** Loaded by functions/wiring/aws.ts on the first call that needs it (adapters/aws/lazy-client.ts). */
+export { SQSClient } from '@aws-sdk/client-sqs';
