@@ -24,10 +24,10 @@ const PLATFORM_PREFIX = 'PLATFORM#';
 const { partitionKey: PK, sortKey: SK } = TABLE_KEYS;
 
 export class DynamoLtiPlatforms implements LtiPlatforms {
-  readonly #client: DynamoDBDocumentClient;
+  readonly #client: Pick<DynamoDBDocumentClient, 'send'>;
   readonly #tableName: string;
 
-  constructor(options: { client: DynamoDBDocumentClient; tableName: string }) {
+  constructor(options: { client: Pick<DynamoDBDocumentClient, 'send'>; tableName: string }) {
     this.#client = options.client;
     this.#tableName = options.tableName;
   }
