@@ -12,7 +12,7 @@
  *   configurable-http-proxy, POST /hub/api/users/<name>/server and GET /hub/api/users/<name>
  *   polled until ready.
  *
- * Every client polls every POLL_MS (default 50 ms). Each server is stopped before the next
+ * The API clients poll every POLL_MS (default 50 ms). Each server is stopped before the next
  * user starts. Run alone: `node bench/spawn.ts [--users 5] [--poll-ms 50]`.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -121,14 +121,22 @@ async function hubless(): Promise<{ portal: number[]; hubApi: number[]; phases: 
       const started = performance.now();
       const response = await form(browser, '/start');
       if (response.status !== 303) throw new Error(`POST /start: HTTP ${response.status}`);
+      // As the spawn page does: a long poll that answers when the progress changes.
+      let seen = '';
       for (;;) {
+        const path = seen ? `/progress?seen=${encodeURIComponent(seen)}` : '/progress';
         const p = (await (
-          await browser.request('/progress', { headers: { accept: 'application/json' } })
-        ).json()) as { ready: boolean; failed: boolean; message: string };
+          await browser.request(path, { headers: { accept: 'application/json' } })
+        ).json()) as {
+          ready: boolean;
+          failed: boolean;
+          message: string;
+          version: string;
+        };
         if (p.ready) break;
         if (p.failed) throw new Error(`${name}'s start failed: ${p.message}`);
         if (performance.now() - started > 180_000) throw new Error(`${name} not ready after 180 s`);
-        await sleep(POLL_MS);
+        seen = p.version;
       }
       portal.push(performance.now() - started);
       phases.push(phasesOf(await local.runtime.deps.store.get(name, '')));
@@ -204,7 +212,7 @@ runMain(BENCH, async (): Promise<BenchResult> => {
         notes: [
           "floor: bare jupyter-server with ProcessCompute's flags minus the owner check, spawn to first 200 on <base>api.",
           'hubless (portal): signed-in browser, POST /start to /progress ready, through the gateway. hubless (JupyterHub API) and JupyterHub: the same client, POST /hub/api/users/<name>/server, then GET /hub/api/users/<name> until ready.',
-          `Every client polls every ${POLL_MS} ms; each server is stopped before the next user starts.`,
+          `The portal client long-polls /progress?seen= as the spawn page does; the API clients poll every ${POLL_MS} ms; each server is stopped before the next user starts.`,
         ],
       },
       {

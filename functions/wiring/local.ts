@@ -58,7 +58,13 @@ export function buildLocalDeps(parts: LocalParts, labUi: 'lab' | 'tree'): LocalD
       audience: `${publicUrl}/api/v1`,
     },
     // The gateway answers /logout itself; the portal's own sign-out is the ALB's.
-    portal: { labUi, logoutUrl: '/logout', sessionCookie: SESSION_COOKIE },
+    // The table is on loopback: progress waits re-read it often, so the page follows the lab closely.
+    portal: {
+      labUi,
+      logoutUrl: '/logout',
+      sessionCookie: SESSION_COOKIE,
+      progressWait: { timeoutMs: 20_000, intervalMs: 50 },
+    },
     api: {
       publicUrl,
       tokenUrl: `${publicUrl}/oidc/token`,

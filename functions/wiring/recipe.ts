@@ -79,7 +79,7 @@ export interface Parts {
   };
   /** How the machine API verifies bearer tokens (a Cognito pool, or the embedded provider). */
   machineTokens: Omit<MachineTokenOptions, 'directory'>;
-  portal: Pick<PortalDeps, 'labUi' | 'logoutUrl' | 'sessionCookie'>;
+  portal: Pick<PortalDeps, 'labUi' | 'logoutUrl' | 'sessionCookie' | 'progressWait'>;
   /** `serviceTokens`, `ltiPlatforms` absent: the session table holds them (AWS); local mode keeps files. */
   api: Pick<ApiDeps, 'publicUrl' | 'tokenUrl' | 'serviceTokens' | 'ltiPlatforms'>;
   /** How the culler reads labs' activity; absent: directly over HTTP (it can reach them). */

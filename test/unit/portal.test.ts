@@ -148,6 +148,54 @@ describe('portal', () => {
     });
   });
 
+  describe('progress long poll', () => {
+    async function startedSession() {
+      const { request, deps } = setup();
+      await request('POST', '/start', 'alice', { headers: { origin: 'https://labs.example.edu' }, body: '' });
+      const first = JSON.parse((await request('GET', '/progress', 'alice')).body ?? '') as {
+        version: string;
+      };
+      return { request, deps, first };
+    }
+
+    it('holds a progress request that has seen the latest progress and answers as soon as the session changes', async () => {
+      const { request, deps, first } = await startedSession();
+      const waiting = request('GET', '/progress', 'alice', {
+        queryStringParameters: { seen: first.version },
+      });
+      setTimeout(() => {
+        void (async () => {
+          const session = await deps.store.get('alice', '');
+          if (!session) return;
+          await deps.store.update(
+            {
+              ...session,
+              state: 'ready',
+              events: [
+                ...session.events,
+                { progress: 100, message: 'Ready', time: new Date().toISOString() },
+              ],
+            },
+            session.version,
+          );
+        })();
+      }, 100);
+      const answer = JSON.parse((await waiting).body ?? '') as { ready: boolean; version: string };
+      expect(answer.ready).toBe(true);
+      expect(answer.version).not.toBe(first.version);
+    });
+
+    it('answers at once when the page has not seen the latest progress', async () => {
+      const { request, first } = await startedSession();
+      const answer = JSON.parse(
+        (await request('GET', '/progress', 'alice', { queryStringParameters: { seen: 'an older version' } }))
+          .body ?? '',
+      ) as { version: string };
+      expect(answer.version).toEqual(expect.any(String));
+      expect(answer.version).toBe(first.version);
+    });
+  });
+
   it('says another user’s server is not theirs', async () => {
     const { request } = setup();
     const other = await request('GET', '/user/alice/lab', 'bob');

@@ -22,6 +22,8 @@ export interface PortalDeps {
   oauth?: OAuthDeps;
   /** The front door's session cookie, which sign-out expires (the ALB's, split into <name>-0..N). */
   sessionCookie: string;
+  /** How a progress request waits for a change (routes.ts PROGRESS_WAIT when absent). */
+  progressWait?: { timeoutMs: number; intervalMs: number };
 }
 
 /** One portal request: the event and who sent it (checked against the directory). */

@@ -37,6 +37,7 @@ export function labUrl(
 function progressOf(session: Session, ui: 'lab' | 'tree', ahead?: number) {
   const last = session.events.at(-1);
   return {
+    version: progressVersion(session, ahead),
     state: session.state,
     progress: last?.progress ?? 0,
     message:
@@ -103,14 +104,42 @@ const spawnPending: Route = async (deps, { event, user }) => {
   return html(200, spawnPendingPage(user, session));
 };
 
+/** What the progress page has shown: a new step, a new place in the queue or a new state changes it. */
+function progressVersion(session: Session, ahead?: number): string {
+  return `${session.events.length}.${ahead ?? 0}.${session.state}`;
+}
+
+/**
+ * How long a progress request may wait for a change, and how often it re-reads the session
+ * meanwhile. A long poll, not a stream: on AWS the portal Lambda answers through the ALB,
+ * which buffers a Lambda's whole answer (docs/architecture.md, section 4).
+ */
+export const PROGRESS_WAIT = { timeoutMs: 20_000, intervalMs: 250 };
+
+/**
+ * GET /progress answers at once, or, with `?seen=<version>` (the version of the last answer
+ * the page showed), when the session's progress differs from it: the page learns the lab is
+ * ready at the next re-read, not at its next poll. It answers unchanged after
+ * `timeoutMs`, well within the Lambda's 29 s and the ALB's 60 s idle timeout.
+ */
 const progress: Route = async (deps, { event, user }) => {
   const server = serverOf(event);
-  const session = await findServer(deps.core, user.name, server);
-  if (!session)
-    throw new NotFoundError(
-      server ? `You have no server named "${server}".` : 'You have no server. Start one from the home page.',
-    );
-  return json(200, progressOf(session, deps.labUi, await launchesAhead(deps.core, session)));
+  const seen = queryParam(event, 'seen');
+  const wait = deps.progressWait ?? PROGRESS_WAIT;
+  const until = Date.now() + wait.timeoutMs;
+  for (;;) {
+    const session = await findServer(deps.core, user.name, server);
+    if (!session)
+      throw new NotFoundError(
+        server
+          ? `You have no server named "${server}".`
+          : 'You have no server. Start one from the home page.',
+      );
+    const ahead = await launchesAhead(deps.core, session);
+    if (seen !== progressVersion(session, ahead) || Date.now() + wait.intervalMs > until)
+      return json(200, progressOf(session, deps.labUi, ahead));
+    await new Promise((resolve) => setTimeout(resolve, wait.intervalMs));
+  }
 };
 
 const stop: Route = async (deps, { event, user }) => {

@@ -204,11 +204,15 @@ export function spawnPendingPage(user: PageUser, session: Session): string {
          log.innerHTML = '';
          p.events.forEach(function (ev) { var li = document.createElement('li'); li.textContent = ev.message; log.appendChild(li); });
        }
+       var seen = '';
+       // A long poll: the portal answers when the progress differs from what this page shows.
        function tick() {
-         fetch(${JSON.stringify(progressUrl)}, { credentials: 'same-origin', headers: { accept: 'application/json' } })
+         var url = ${JSON.stringify(progressUrl)} + (seen ? ${JSON.stringify(progressUrl.includes('?') ? '&' : '?')} + 'seen=' + encodeURIComponent(seen) : '');
+         fetch(url, { credentials: 'same-origin', headers: { accept: 'application/json' } })
            .then(function (r) { if (!r.ok) throw new Error('HTTP ' + r.status); return r.json(); })
            .then(function (p) {
              show(p);
+             seen = p.version;
              if (p.ready) { window.location.assign(p.url); return; }
              if (p.failed) {
                errorBox.hidden = false;
@@ -216,7 +220,7 @@ export function spawnPendingPage(user: PageUser, session: Session): string {
                errorBox.querySelectorAll('p')[1].textContent = p.message;
                return;
              }
-             setTimeout(tick, 1000);
+             tick();
            })
            .catch(function () { setTimeout(tick, 2000); });
        }
