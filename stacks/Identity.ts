@@ -11,13 +11,16 @@ import {
   UserPool,
   UserPoolClientIdentityProvider,
   UserPoolEmail,
+  UserPoolOperation,
 } from 'aws-cdk-lib/aws-cognito';
+import { Policy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { NagSuppressions } from 'cdk-nag';
 import type { StackContext } from 'sst/constructs';
 import { ADMIN_GROUP, ALB_AUTH, poolHost } from '../functions/adapters/aws/names.ts';
 import { API_SCOPES, DEFAULT_RESOURCE_SERVER } from '../functions/core/api/scopes.ts';
 import { useStageConfig } from './config.ts';
-import { FEDERATION_ATTRIBUTES, identityProviders } from './federation.ts';
+import { FEDERATION_ATTRIBUTES, federationPolicy, identityProviders } from './federation.ts';
+import { hublessFunction } from './lambda.ts';
 
 /** Where the admin client returns the authorization code: a tool listening on the admin's own machine. */
 export const ADMIN_CLIENT_CALLBACK = 'http://localhost:8765/callback';
@@ -125,6 +128,55 @@ export function Identity({ stack, app }: StackContext) {
 
   // The client names the providers, so they must exist before it (CDK does not infer this).
   for (const provider of idps.providers) albClient.node.addDependency(provider);
+
+  // A federated person's first sign-in: map the identity to a hubless name and link it to
+  // that native user (functions/handlers/federated-sign-up.ts, docs/architecture.md).
+  if (config.federation) {
+    const signUp = hublessFunction(stack, 'FederatedSignUp', {
+      handler: 'federated-sign-up',
+      config,
+      // Cognito waits 5 s for a trigger.
+      timeout: Duration.seconds(5),
+      environment: {
+        HUBLESS_STAGE: app.stage,
+        HUBLESS_FEDERATION_POLICY: JSON.stringify(federationPolicy(config.federation)),
+      },
+    });
+    userPool.addTrigger(UserPoolOperation.PRE_SIGN_UP, signUp);
+    NagSuppressions.addResourceSuppressions(
+      signUp,
+      [
+        {
+          id: 'AwsSolutions-IAM5',
+          reason:
+            'The role’s default policy holds only the X-Ray trace writes every hubless Lambda has (SST turns on active tracing); xray:PutTraceSegments and PutTelemetryRecords support no resource-level permissions. Its Cognito calls are in FederatedSignUpPolicy, on the user pool only.',
+          appliesTo: ['Resource::*'],
+        },
+      ],
+      true,
+    );
+    // A policy of its own rather than the role's default one: the pool names the function,
+    // so the function must not depend on a statement that names the pool.
+    new Policy(stack, 'FederatedSignUpPolicy', {
+      roles: signUp.role ? [signUp.role] : [],
+      statements: [
+        new PolicyStatement({
+          actions: [
+            'cognito-idp:AdminGetUser',
+            'cognito-idp:AdminCreateUser',
+            'cognito-idp:AdminLinkProviderForUser',
+            'cognito-idp:AdminDeleteUser',
+            'cognito-idp:AdminSetUserPassword',
+            'cognito-idp:AdminListGroupsForUser',
+            'cognito-idp:AdminAddUserToGroup',
+            'cognito-idp:AdminRemoveUserFromGroup',
+            'cognito-idp:CreateGroup',
+          ],
+          resources: [userPool.userPoolArn],
+        }),
+      ],
+    });
+  }
 
   const scopes = Object.fromEntries(
     API_SCOPES.map((name) => [

@@ -20,6 +20,7 @@ import {
 } from '../functions/adapters/aws/names.ts';
 import type { SettingsEnvName } from '../functions/core/config.ts';
 import type { StageConfig } from './config.ts';
+import { federationPolicy } from './federation.ts';
 /** Priority of the catch-all portal rule on every HTTPS listener; session rules use lower numbers. */
 export const PORTAL_RULE_PRIORITY = 50_000;
 
@@ -113,6 +114,10 @@ export function controlPlaneEnvironment(cp: ControlPlane): ControlPlaneEnvironme
     HUBLESS_MAX_AGE_SECONDS: String(cp.config.maxAgeSeconds),
     HUBLESS_CULL_EVERY_SECONDS: String(cp.config.cullEveryMinutes * 60),
     HUBLESS_NAMED_SERVER_LIMIT: String(cp.config.namedServerLimit),
+    // The portal says why a federated user it refuses was not linked (core/federation.ts).
+    ...(cp.config.federation
+      ? { HUBLESS_FEDERATION_POLICY: JSON.stringify(federationPolicy(cp.config.federation)) }
+      : {}),
   };
 }
 

@@ -13,7 +13,7 @@ import {
   UserPoolIdentityProviderSaml,
   UserPoolIdentityProviderSamlMetadata,
 } from 'aws-cdk-lib/aws-cognito';
-import type { UsernameClaim } from '../functions/core/federation.ts';
+import type { FederationPolicy, UsernameClaim } from '../functions/core/federation.ts';
 import type { StageConfig } from './config.ts';
 
 /**
@@ -123,4 +123,22 @@ function readMetadata(file: string, name: string): string {
         'save the IdP metadata XML there, or use metadataUrl',
     );
   }
+}
+
+/**
+ * The mapping the sign-up trigger and the portal apply (core/federation.ts), as
+ * HUBLESS_FEDERATION_POLICY: the username claim, and the groups from custom:groups when a
+ * provider maps its groups there.
+ */
+export function federationPolicy(federation: Federation): FederationPolicy {
+  const grouped = federation.providers.some((provider) => provider.attributes.groups);
+  return {
+    usernameClaim: federation.usernameClaim,
+    ...(grouped ? { groupsClaim: GROUPS_ATTRIBUTE } : {}),
+    ...(federation.groupMap ? { groupMap: federation.groupMap } : {}),
+    ...(federation.adminGroups.length > 0 ? { adminGroups: federation.adminGroups } : {}),
+    providers: federation.providers.map((provider) =>
+      provider.type === 'google' ? 'Google' : provider.name,
+    ),
+  };
 }

@@ -13,7 +13,16 @@ export const HANDLERS_DIR_CONTEXT_KEY = 'hubless:handlersDir';
 export const LAMBDA_ENTRY_DIR = 'functions/lambda';
 
 /** Every Lambda entry point in functions/lambda (the probe is the culler's in-VPC helper). */
-export const HANDLER_NAMES = ['portal', 'api', 'launcher', 'task-events', 'culler', 'lab-probe'] as const;
+export const HANDLER_NAMES = [
+  'portal',
+  'api',
+  'launcher',
+  'task-events',
+  'culler',
+  'lab-probe',
+  // Cognito's pre sign-up trigger, deployed only with `federation` (stacks/Identity.ts).
+  'federated-sign-up',
+] as const;
 export type HandlerName = (typeof HANDLER_NAMES)[number];
 
 export interface HublessFunctionProps {

@@ -92,7 +92,34 @@ const envSchema = z.object({
   HUBLESS_OIDC_GROUPS_CLAIM: z.string().min(1).optional(),
   HUBLESS_OIDC_ADMIN_GROUPS: z.string().optional(),
   HUBLESS_OIDC_GROUP_MAP: z.string().optional(),
+  // AWS mode: how users of the user pool's identity providers become hubless users
+  // (stacks/config.ts `federation`, as JSON); unset: no identity providers.
+  HUBLESS_FEDERATION_POLICY: z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (!text) return undefined;
+      try {
+        return federationPolicySchema.parse(JSON.parse(text)) as FederationPolicy;
+      } catch (error) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `must be a JSON federation policy such as {"usernameClaim":"preferred_username"} (${(error as Error).message})`,
+        });
+        return z.NEVER;
+      }
+    }),
 });
+
+const federationPolicySchema = z
+  .object({
+    usernameClaim: z.enum(USERNAME_CLAIMS),
+    groupsClaim: z.string().min(1).optional(),
+    groupMap: z.record(z.string(), z.string()).optional(),
+    adminGroups: z.array(z.string()).optional(),
+    providers: z.array(z.string()).optional(),
+  })
+  .strict();
 
 /** The three variables that switch local mode to an upstream provider; all or none. */
 const UPSTREAM_REQUIRED = [
@@ -141,6 +168,11 @@ export interface Settings {
   /** Named servers each user may have running besides the default one; 0 turns named servers off. */
   namedServerLimit: number;
   profiles: Profile[];
+  /**
+   * AWS mode: the mapping for users of the user pool's identity providers (HUBLESS_FEDERATION_POLICY,
+   * set by the stacks from hubless.config.json `federation`); absent: no identity providers.
+   */
+  federation?: FederationPolicy;
   local: {
     port: number;
     host: string;
@@ -191,6 +223,7 @@ export function parseSettings(env: Record<string, string | undefined>): Settings
     startTimeoutSeconds: value.HUBLESS_START_TIMEOUT_SECONDS,
     namedServerLimit: value.HUBLESS_NAMED_SERVER_LIMIT,
     profiles: value.HUBLESS_PROFILES,
+    ...(value.HUBLESS_FEDERATION_POLICY ? { federation: value.HUBLESS_FEDERATION_POLICY } : {}),
     local: {
       port: value.HUBLESS_PORT,
       host: value.HUBLESS_HOST,

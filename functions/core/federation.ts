@@ -42,6 +42,12 @@ export interface FederationPolicy {
   groupMap?: Readonly<Record<string, string>>;
   /** Provider groups whose members are hubless administrators. */
   adminGroups?: readonly string[];
+  /**
+   * AWS mode: the user pool's provider names as configured. Cognito's `<provider>_<id>`
+   * name does not always keep the configured case (`google_…` for "Google"), and linking
+   * needs the exact name, so the prefix is matched to these without regard to case.
+   */
+  providers?: readonly string[];
 }
 
 /** Who signed in, as the provider said it: the claims of its ID token (and userinfo). */
@@ -198,4 +204,101 @@ export async function signInFederated(
   policy: FederationPolicy,
 ): Promise<User> {
   return accounts.signIn(mapFederatedIdentity(identity, policy));
+}
+
+/**
+ * AWS mode: Cognito names a user who signs in through one of the pool's identity providers
+ * `<provider>_<id>` (provider names have no underscore: stacks/config.ts). The underscore
+ * is never in a hubless username, so such a name is always a federated one.
+ */
+export function federatedUsernameParts(
+  cognitoUsername: string,
+): { provider: string; subject: string } | undefined {
+  const cut = cognitoUsername.indexOf('_');
+  if (cut <= 0 || cut === cognitoUsername.length - 1) return undefined;
+  return { provider: cognitoUsername.slice(0, cut), subject: cognitoUsername.slice(cut + 1) };
+}
+
+/**
+ * AWS mode's entry point for every federated provider (SAML, OIDC, Google, the LTI
+ * platform's OIDC bridge): Cognito's pre sign-up trigger for an external provider, with
+ * the new user's Cognito name (`<provider>_<id>`) and the attributes the provider's
+ * attribute mapping filled. The identity's owner is the provider name and its id; the
+ * mapping and the refusals are exactly local mode's (signInFederated). On success the
+ * FederatedAccounts adapter has made the hubless user and linked the identity to it, so
+ * from then on Cognito signs the person in under the hubless name.
+ */
+export async function signUpFederated(
+  accounts: FederatedAccounts,
+  cognitoUsername: string,
+  attributes: Readonly<Record<string, unknown>>,
+  policy: FederationPolicy,
+): Promise<User> {
+  const parts = federatedUsernameParts(cognitoUsername);
+  if (!parts) {
+    throw new UnmappableIdentityError(
+      `Cognito named the new federated user ${JSON.stringify(cognitoUsername)}, not "<provider>_<id>"; ` +
+        'identity provider names must not contain "_".',
+    );
+  }
+  const configured = policy.providers?.find((name) => name.toLowerCase() === parts.provider.toLowerCase());
+  return signInFederated(
+    accounts,
+    { issuer: configured ?? parts.provider, subject: parts.subject, claims: attributes },
+    policy,
+  );
+}
+
+/**
+ * A federated identity the load balancer let through that is not linked to a hubless user:
+ * its first sign-in was refused by the pre sign-up trigger (a taken name, no usable claim),
+ * so Cognito kept the person under its own `<provider>_<id>` name. The portal turns this
+ * into the refusal's reason (explainUnlinked); everything else refuses it.
+ */
+export class UnlinkedFederatedIdentityError extends HublessError {
+  readonly cognitoUsername: string;
+  readonly claims: Readonly<Record<string, unknown>>;
+  constructor(cognitoUsername: string, claims: Readonly<Record<string, unknown>>) {
+    super(
+      'federated_not_linked',
+      403,
+      'hubless could not give your school account a hubless username. Ask your hubless administrator.',
+    );
+    this.cognitoUsername = cognitoUsername;
+    this.claims = claims;
+  }
+}
+
+/**
+ * Why an unlinked federated identity cannot sign in: the same mapping the trigger ran, on
+ * the claims the load balancer passed (Cognito's userinfo: the attributes the provider
+ * filled). Returns the error to show: unmappable (403), the name taken (409, the message
+ * local mode shows), or, when the name has been freed since, what the administrator does.
+ */
+export async function explainUnlinked(
+  error: UnlinkedFederatedIdentityError,
+  policy: FederationPolicy | undefined,
+  existing: (username: string) => Promise<{ federated: boolean } | undefined>,
+): Promise<HublessError> {
+  const parts = federatedUsernameParts(error.cognitoUsername);
+  if (!policy || !parts) return error;
+  let mapped: MappedUser;
+  try {
+    mapped = mapFederatedIdentity(
+      { issuer: parts.provider, subject: parts.subject, claims: error.claims },
+      policy,
+    );
+  } catch (unmappable) {
+    if (unmappable instanceof HublessError) return unmappable;
+    throw unmappable;
+  }
+  const holder = await existing(mapped.username);
+  if (holder) {
+    return new IdentityCollisionError(mapped.username, collisionMessage(mapped.username, holder.federated));
+  }
+  return new UnmappableIdentityError(
+    `Your first sign-in could not get the username "${mapped.username}", which is free now. ` +
+      `Ask your hubless administrator to delete the user pool's user "${error.cognitoUsername}"; ` +
+      'your next sign-in then claims the name.',
+  );
 }

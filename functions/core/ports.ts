@@ -170,6 +170,8 @@ export interface User {
   createdAt: string;
   /** The profile this user's servers start with when a start names none. */
   profile?: string;
+  /** Set when the user signs in through a school's identity provider (core/federation.ts). */
+  viaIdentityProvider?: true;
   /**
    * How a user just created will first sign in, set only in the answer of the upsert that
    * created them: `invited` (the directory e-mailed an invitation), or `initialPassword`

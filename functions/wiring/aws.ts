@@ -10,6 +10,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { AlbRouter } from '../adapters/aws/alb-router.ts';
 import { AlbSlots } from '../adapters/aws/alb-slots.ts';
 import { CognitoDirectory } from '../adapters/aws/cognito-directory.ts';
+import { CognitoFederatedAccounts } from '../adapters/aws/cognito-federated-accounts.ts';
 import { readDeploymentConfig } from '../adapters/aws/deployment-config.ts';
 import { EcsCompute } from '../adapters/aws/ecs-compute.ts';
 import { EfsHomes } from '../adapters/aws/efs-homes.ts';
@@ -23,11 +24,12 @@ import { SqsLaunchQueue } from '../adapters/aws/sqs-launch-queue.ts';
 import { LaunchCounter } from '../adapters/dynamodb/launch-counter.ts';
 import { JsonLogger } from '../adapters/log/json-logger.ts';
 import { EmfMetrics } from '../adapters/metrics/emf.ts';
-import { logLevelOf } from '../core/config.ts';
+import { logLevelOf, parseSettings } from '../core/config.ts';
 import type { CullerDeps } from '../core/culling/ports.ts';
 import type { CoreDeps } from '../core/deps.ts';
 import { hmacLabTokens } from '../core/lab-tokens.ts';
 import type { ApiDeps } from '../handlers/api/context.ts';
+import type { FederatedSignUpDeps } from '../handlers/federated-sign-up.ts';
 import type { PortalDeps } from '../handlers/portal/context.ts';
 import { type AwsSettings, parseAwsSettings, withDeploymentConfig } from './aws-settings.ts';
 import { apiDeps, coreDeps, cullerDeps, type Parts, portalDeps } from './recipe.ts';
@@ -286,4 +288,28 @@ export async function awsCullerDeps(): Promise<CullerDeps> {
       })
     : undefined;
   return cullerDeps({ ...parts, probe }, core);
+}
+
+/**
+ * The pre sign-up trigger's parts: only Cognito and the federation policy. The trigger is
+ * given just HUBLESS_STAGE and HUBLESS_FEDERATION_POLICY (stacks/Identity.ts), so it does
+ * not build the control plane's parts; the pool is the one the event names.
+ */
+export function awsFederatedSignUpDeps(): FederatedSignUpDeps {
+  const settings = parseSettings(process.env);
+  const client = { region: process.env.AWS_REGION ?? '', ...awsRetryConfig(invocationDeadline) };
+  const cognito = lazyClient<CognitoIdentityProviderClient>(() =>
+    import('../adapters/aws/sdk/cognito.ts').then((sdk) => new sdk.CognitoIdentityProviderClient(client)),
+  );
+  const logger = awsLogger();
+  return {
+    accounts: (userPoolId) =>
+      new CognitoFederatedAccounts({
+        cognito,
+        userPoolId,
+        directory: new CognitoDirectory({ cognito, userPoolId }),
+      }),
+    ...(settings.federation ? { policy: settings.federation } : {}),
+    log: logger.log,
+  };
 }

@@ -161,6 +161,7 @@ export function portalDeps(parts: Parts, core: CoreDeps): PortalDeps {
     launchLinks: stores(parts).launchLinks,
     announcements: new DynamoAnnouncementStore({ client: parts.doc, tableName: parts.settings.tableName }),
     oauth: { oauth: stores(parts).oauth, serviceTokens: serviceTokenStore(parts) },
+    ...(parts.settings.federation ? { federation: parts.settings.federation } : {}),
   };
 }
 

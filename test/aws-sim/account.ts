@@ -182,6 +182,9 @@ export class SimAccount {
     const efs = new SimEfs(env.HUBLESS_FILE_SYSTEM_ID ?? '', 200);
     const cognito = new SimCognito(env.HUBLESS_USER_POOL_ID ?? '');
     const lambdas = await loadLambdas();
+    // The pre sign-up trigger exists where the stage configures federation (stacks/Identity.ts).
+    if (options.deployment.iam.functions.has('federated-sign-up'))
+      cognito.preSignUp = (event) => lambdas.federatedSignUp(event);
     // As deployed (stacks/Schedules.ts, stacks/Compute.ts); the visibility timeout on the sim's time scale.
     const sqs = new SimSqs({
       batchSize: LAUNCHER_BATCH_SIZE,

@@ -10,7 +10,7 @@ import { awsError } from './errors.ts';
 export interface SimUser {
   username: string;
   sub: string;
-  status: 'FORCE_CHANGE_PASSWORD' | 'CONFIRMED';
+  status: 'FORCE_CHANGE_PASSWORD' | 'CONFIRMED' | 'EXTERNAL_PROVIDER';
   enabled: boolean;
   password?: string;
   attributes: Array<{ Name?: string; Value?: string }>;
@@ -18,8 +18,21 @@ export interface SimUser {
   createdAt: Date;
 }
 
+/** What Cognito hands the pre sign-up trigger for an external provider's new user. */
+export interface SimPreSignUpEvent {
+  triggerSource: 'PreSignUp_ExternalProvider';
+  userPoolId: string;
+  userName: string;
+  request: { userAttributes: Record<string, string> };
+  response: Record<string, unknown>;
+}
+
 export class SimCognito {
   readonly users = new Map<string, SimUser>();
+  /** Identities linked to native users (AdminLinkProviderForUser): "<provider>_<id>" -> username. */
+  readonly links = new Map<string, string>();
+  /** The pool's pre sign-up trigger, as deployed (the account runs it as its Lambda). */
+  preSignUp?: (event: SimPreSignUpEvent) => Promise<unknown>;
   readonly groups = new Set<string>(['admin']);
   /** Invitations Cognito would have e-mailed: username -> temporary password. */
   readonly invitations = new Map<string, string>();
@@ -76,6 +89,39 @@ export class SimCognito {
           user.attributes = user.attributes.filter((a) => a.Name !== attribute.Name);
           user.attributes.push(attribute);
         }
+        return {};
+      }
+      case 'AdminDeleteUser': {
+        const user = this.#user(input.Username);
+        this.users.delete(user.username);
+        for (const [identity, linked] of this.links)
+          if (linked === user.username) this.links.delete(identity);
+        return {};
+      }
+      case 'AdminLinkProviderForUser': {
+        // Cognito links an identity that has not signed in yet to an existing native user.
+        const destination = input.DestinationUser as Record<string, string>;
+        const source = input.SourceUser as Record<string, string>;
+        if (destination.ProviderName !== 'Cognito')
+          throw awsError('InvalidParameterException', 'DestinationUser must be a Cognito user.');
+        if (source.ProviderAttributeName !== 'Cognito_Subject')
+          throw awsError('InvalidParameterException', 'Only Cognito_Subject is simulated.');
+        const user = this.#user(destination.ProviderAttributeValue);
+        const identity = `${source.ProviderName}_${source.ProviderAttributeValue}`;
+        if (this.users.has(identity) || this.links.has(identity))
+          throw awsError(
+            'InvalidParameterException',
+            'Merging is not currently supported, provide a SourceUser that does not exist.',
+          );
+        this.links.set(identity, user.username);
+        const identities = [...this.links]
+          .filter(([, linked]) => linked === user.username)
+          .map(([id]) => ({
+            providerName: id.slice(0, id.indexOf('_')),
+            userId: id.slice(id.indexOf('_') + 1),
+          }));
+        user.attributes = user.attributes.filter((a) => a.Name !== 'identities');
+        user.attributes.push({ Name: 'identities', Value: JSON.stringify(identities) });
         return {};
       }
       case 'AdminDisableUser':
@@ -152,6 +198,61 @@ export class SimCognito {
       user.password = newPassword;
       user.status = 'CONFIRMED';
     }
+    return user;
+  }
+
+  /**
+   * A sign-in through one of the pool's identity providers, which said who the person is
+   * (`subject`) and what the attribute mapping fills. As Cognito does: an identity linked
+   * to a native user signs in as that user; a known federated user signs in as itself,
+   * its mapped attributes refreshed; a new one runs the pre sign-up trigger, and is made
+   * `<provider>_<subject>` unless the trigger linked it, in which case this first sign-in
+   * fails with Cognito's "Already found an entry" (the next one signs in as the linked user).
+   */
+  async federatedSignIn(
+    provider: string,
+    subject: string,
+    attributes: Record<string, string>,
+  ): Promise<SimUser | { refused: string }> {
+    const identity = `${provider}_${subject}`;
+    const linked = this.links.get(identity);
+    if (linked) {
+      const user = this.users.get(linked);
+      if (!user) return { refused: 'User does not exist.' };
+      if (!user.enabled) return { refused: 'User is disabled.' };
+      return user;
+    }
+    const known = this.users.get(identity);
+    const mapped = Object.entries(attributes).map(([Name, Value]) => ({ Name, Value }));
+    if (known) {
+      if (!known.enabled) return { refused: 'User is disabled.' };
+      known.attributes = [...known.attributes.filter((a) => !(a.Name && a.Name in attributes)), ...mapped];
+      return known;
+    }
+    await this.preSignUp?.({
+      triggerSource: 'PreSignUp_ExternalProvider',
+      userPoolId: this.#userPoolId,
+      userName: identity,
+      request: { userAttributes: { ...attributes } },
+      response: {},
+    });
+    if (this.links.has(identity)) return { refused: `Already found an entry for username ${identity}` };
+    const user: SimUser = {
+      username: identity,
+      sub: uuidOf(identity),
+      status: 'EXTERNAL_PROVIDER',
+      enabled: true,
+      attributes: [
+        ...mapped,
+        {
+          Name: 'identities',
+          Value: JSON.stringify([{ providerName: provider, userId: subject }]),
+        },
+      ],
+      groups: new Set(),
+      createdAt: new Date(),
+    };
+    this.users.set(identity, user);
     return user;
   }
 

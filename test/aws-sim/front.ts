@@ -25,7 +25,11 @@ import { type Balancer, ruleMatches, type SimElb } from './elb.ts';
 export interface AlbSigner {
   kid: string;
   pem: string;
-  sign(claims: { sub: string; username: string; email?: string }, signer: string): Promise<string>;
+  /** `claims`: Cognito's userinfo answer, which is what the ALB passes: the user's attributes. */
+  sign(
+    claims: { sub: string; username: string; email?: string; claims?: Record<string, string> },
+    signer: string,
+  ): Promise<string>;
   accessToken(claims: { sub: string; username: string; scope: string }): Promise<string>;
 }
 
@@ -40,6 +44,7 @@ export async function createAlbSigner(options: { issuer: string; clientId: strin
     async sign(claims, signer) {
       const exp = Math.floor(Date.now() / 1000) + 120;
       const payload: Record<string, unknown> = {
+        ...claims.claims,
         sub: claims.sub,
         username: claims.username,
         exp,
@@ -79,6 +84,8 @@ interface AlbSession {
   sub: string;
   username: string;
   email?: string;
+  /** The user's other attributes at sign-in (preferred_username, custom:..., identities). */
+  claims: Record<string, string>;
   scope: string;
   /** When the ALB session ends (ms): sign-in time plus the SessionTimeout of the rule that began it. */
   until: number;
@@ -130,7 +137,13 @@ export class DataPlane {
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       this.fronts.push({ balancer, server, port: (server.address() as AddressInfo).port });
     }
-    const ui = createServer((req, res) => void this.#hostedUi(req, res));
+    const ui = createServer((req, res) => {
+      // A failing trigger must not leave the browser waiting: Cognito answers an error page.
+      this.#hostedUi(req, res).catch((error: unknown) => {
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end(`500 (simulated Cognito): ${(error as Error).message}`);
+      });
+    });
     await new Promise<void>((resolve) => ui.listen(0, '127.0.0.1', resolve));
     this.hostedUi = { server: ui, port: (ui.address() as AddressInfo).port };
   }
@@ -244,9 +257,12 @@ export class DataPlane {
     if (!user) return void res.writeHead(401).end();
     const id = randomBytes(24).toString('base64url');
     const email = user.attributes.find((a) => a.Name === 'email')?.Value;
+    const claims: Record<string, string> = {};
+    for (const { Name, Value } of user.attributes) if (Name && Value !== undefined) claims[Name] = Value;
     this.#sessions.set(id, {
       sub: user.sub,
       username: user.username,
+      claims,
       ...(email ? { email } : {}),
       scope: 'openid email profile',
       until: Date.now() + state.timeoutSeconds * 1000,
@@ -280,6 +296,28 @@ export class DataPlane {
       if (known) return redirectTo(known);
       res.writeHead(200, { 'content-type': 'text/html' });
       return void res.end(`<form method="post" action="/login${url.search}">sign in</form>`);
+    }
+    // The school's identity provider answered for `subject` (the test plays the provider):
+    // Cognito signs the person in, or sends the refusal back to the client's redirect URI.
+    if (url.pathname === '/federated') {
+      const result = await this.#options.cognito.federatedSignIn(
+        params.get('provider') ?? '',
+        params.get('subject') ?? '',
+        JSON.parse(params.get('attributes') ?? '{}') as Record<string, string>,
+      );
+      if ('refused' in result) {
+        const back = new URL(params.get('redirect_uri') ?? '');
+        back.search = new URLSearchParams({
+          error_description: result.refused,
+          error: 'invalid_request',
+          state: params.get('state') ?? '',
+        }).toString();
+        return void res.writeHead(302, { location: back.toString() }).end();
+      }
+      const id = randomBytes(16).toString('hex');
+      this.#cognitoSessions.set(id, result.username);
+      res.setHeader('set-cookie', `cognito=${id}; Path=/; Secure; HttpOnly`);
+      return redirectTo(result.username);
     }
     if (url.pathname === '/login' && req.method === 'POST') {
       const form = new URLSearchParams((await readAll(req)).toString('utf8'));

@@ -13,7 +13,14 @@ import { callerFunction } from './transport.ts';
  * `callerFunction`, so every AWS call it makes is checked against that function's role.
  * Modules are imported lazily: the wiring reads process.env, which the deployment sets.
  */
-export type FunctionName = 'portal' | 'api' | 'launcher' | 'task-events' | 'culler' | 'lab-probe';
+export type FunctionName =
+  | 'portal'
+  | 'api'
+  | 'launcher'
+  | 'task-events'
+  | 'culler'
+  | 'lab-probe'
+  | 'federated-sign-up';
 
 interface Entry {
   handler: (event: unknown, context: unknown) => Promise<unknown>;
@@ -28,6 +35,8 @@ export interface Lambdas {
   culler(): Promise<unknown>;
   /** The in-VPC probe the culler invokes (Lambda Invoke, answered by the account). */
   labProbe(event: unknown): Promise<unknown>;
+  /** Cognito's pre sign-up trigger, deployed with `federation` (stacks/Identity.ts). */
+  federatedSignUp(event: unknown): Promise<unknown>;
   invocations: Record<FunctionName, number>;
   durations: Record<FunctionName, number[]>;
 }
@@ -42,8 +51,17 @@ export async function loadLambdas(): Promise<Lambdas> {
     'task-events': (await import('../../functions/lambda/task-events.ts')) as Entry,
     culler: (await import('../../functions/lambda/culler.ts')) as Entry,
     'lab-probe': (await import('../../functions/lambda/lab-probe.ts')) as Entry,
+    'federated-sign-up': (await import('../../functions/lambda/federated-sign-up.ts')) as Entry,
   };
-  const invocations = { portal: 0, api: 0, launcher: 0, 'task-events': 0, culler: 0, 'lab-probe': 0 };
+  const invocations = {
+    portal: 0,
+    api: 0,
+    launcher: 0,
+    'task-events': 0,
+    culler: 0,
+    'lab-probe': 0,
+    'federated-sign-up': 0,
+  };
   const durations: Lambdas['durations'] = {
     portal: [],
     api: [],
@@ -51,6 +69,7 @@ export async function loadLambdas(): Promise<Lambdas> {
     'task-events': [],
     culler: [],
     'lab-probe': [],
+    'federated-sign-up': [],
   };
   const invoke = async (fn: FunctionName, event: unknown): Promise<unknown> => {
     invocations[fn] += 1;
@@ -74,6 +93,7 @@ export async function loadLambdas(): Promise<Lambdas> {
     taskEvents: (event) => invoke('task-events', event),
     culler: () => invoke('culler', { id: randomUUID() }),
     labProbe: (event) => invoke('lab-probe', event),
+    federatedSignUp: (event) => invoke('federated-sign-up', event),
     invocations,
     durations,
   };

@@ -216,6 +216,48 @@ describe('identity providers on the user pool', () => {
     expect(JSON.stringify(outputs.OidcRedirectUri?.Value)).toContain('/oauth2/idpresponse');
   });
 
+  it('runs the sign-up trigger on the pool with the mapping policy, allowed only the pool calls it makes', () => {
+    const pools = t.Identity.findResources('AWS::Cognito::UserPool');
+    const [pool] = Object.values(pools);
+    const trigger = pool?.Properties.LambdaConfig?.PreSignUp;
+    const [fnId] = trigger['Fn::GetAtt'];
+    const fn = t.Identity.toJSON().Resources[fnId];
+    expect(fn.Type).toBe('AWS::Lambda::Function');
+    const policy = JSON.parse(fn.Properties.Environment.Variables.HUBLESS_FEDERATION_POLICY);
+    expect(policy).toEqual({
+      usernameClaim: 'preferred_username',
+      groupsClaim: 'custom:groups',
+      groupMap: { 'cs101-staff': 'staff' },
+      adminGroups: ['it-admins'],
+      providers: ['University', 'Keycloak', 'Google'],
+    });
+    // The portal gets the same policy, to say why it refuses an unlinked identity.
+    const portals = Object.values(t.Routing.findResources('AWS::Lambda::Function')).filter(
+      (f) => f.Properties.Environment?.Variables?.HUBLESS_FEDERATION_POLICY,
+    );
+    expect(portals.length).toBeGreaterThan(0);
+    for (const portal of portals)
+      expect(JSON.parse(portal.Properties.Environment.Variables.HUBLESS_FEDERATION_POLICY)).toEqual(policy);
+    const roleId = fn.Properties.Role['Fn::GetAtt'][0];
+    const statements = Object.values(t.Identity.findResources('AWS::IAM::Policy'))
+      .filter((p) => JSON.stringify(p.Properties.Roles).includes(roleId))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement)
+      // SST's active tracing: the X-Ray writes every hubless Lambda has.
+      .filter((statement) => !JSON.stringify(statement.Action).includes('xray:'));
+    const poolId = Object.keys(pools)[0];
+    expect(statements).toEqual([
+      expect.objectContaining({
+        Effect: 'Allow',
+        Action: expect.arrayContaining([
+          'cognito-idp:AdminCreateUser',
+          'cognito-idp:AdminLinkProviderForUser',
+          'cognito-idp:AdminDeleteUser',
+        ]),
+        Resource: { 'Fn::GetAtt': [poolId, 'Arn'] },
+      }),
+    ]);
+  });
+
   it('passes cdk-nag', () => {
     expect(Object.values(synth.errors).flat()).toEqual([]);
   });

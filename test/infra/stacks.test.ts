@@ -251,6 +251,12 @@ describe('Identity', () => {
     t.Identity.resourceCountIs('AWS::Cognito::UserPoolDomain', 1);
   });
 
+  it('has no sign-up trigger and no identity providers without `federation`', () => {
+    const [pool] = Object.values(t.Identity.findResources('AWS::Cognito::UserPool'));
+    expect(pool?.Properties.LambdaConfig).toBeUndefined();
+    t.Identity.resourceCountIs('AWS::Cognito::UserPoolIdentityProvider', 0);
+  });
+
   it('gives the ALBs a confidential code-grant client with a callback on every pool host', () => {
     t.Identity.hasResourceProperties('AWS::Cognito::UserPoolClient', {
       ClientName: 'hubless-alb',

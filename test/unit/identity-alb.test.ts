@@ -9,6 +9,7 @@ import {
   type KeyFetcher,
 } from '../../functions/adapters/identity/alb-identity.ts';
 import { DependencyTimeoutError, UnauthorizedError, ValidationError } from '../../functions/core/errors.ts';
+import { UnlinkedFederatedIdentityError } from '../../functions/core/federation.ts';
 import {
   type IdentitySigner,
   LOCAL_SIGNER_ARN,
@@ -200,6 +201,20 @@ describe('ALB identity', () => {
       expect(error).toBeInstanceOf(ValidationError);
       expect((error as ValidationError).status).toBe(400);
       expect((error as Error).message).toMatch(/letters a-z/);
+    });
+
+    it('refuses Cognito’s <provider>_<id> name of an unlinked federated user, with its claims for the portal to explain', async () => {
+      const token = await signer.sign({ sub: 'x2', username: 'University_u-9', email: 'jane@uni.example' });
+      const error = await verifier()
+        .verify(token)
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(UnlinkedFederatedIdentityError);
+      expect(error).toMatchObject({
+        status: 403,
+        code: 'federated_not_linked',
+        cognitoUsername: 'University_u-9',
+      });
+      expect((error as UnlinkedFederatedIdentityError).claims).toMatchObject({ email: 'jane@uni.example' });
     });
 
     it('accepts any of several signers and clients', async () => {

@@ -24,6 +24,8 @@ describe('the import graph of functions/', () => {
     expect(importers.sort()).toEqual([
       'functions/lambda/api.ts',
       'functions/lambda/culler.ts',
+      // Cognito's pre sign-up trigger: it builds only Cognito (awsFederatedSignUpDeps).
+      'functions/lambda/federated-sign-up.ts',
       'functions/lambda/launcher.ts',
       'functions/lambda/portal.ts',
       'functions/lambda/task-events.ts',

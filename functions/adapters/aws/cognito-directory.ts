@@ -319,6 +319,8 @@ export class CognitoDirectory implements Directory {
     if (email !== undefined) user.email = email;
     const profile = attributes?.find((attribute) => attribute.Name === PROFILE_ATTRIBUTE)?.Value;
     if (profile) user.profile = profile;
+    // Cognito lists the identities linked to a user (core/federation.ts) in this attribute.
+    if (attributes?.some((attribute) => attribute.Name === 'identities')) user.viaIdentityProvider = true;
     return user;
   }
 }

@@ -10,6 +10,7 @@ import {
   JwtNotBeforeError,
 } from 'aws-jwt-verify/error';
 import { DependencyTimeoutError, UnauthorizedError } from '../../core/errors.ts';
+import { federatedUsernameParts, UnlinkedFederatedIdentityError } from '../../core/federation.ts';
 import { normaliseUsername } from '../../core/username.ts';
 
 /**
@@ -24,6 +25,8 @@ import { normaliseUsername } from '../../core/username.ts';
  *   words a user can act on, and never echoes the token or key material;
  * - throws ValidationError (400) when the identity is genuine but its username cannot
  *   be a hubless key (see core/username.ts), so the user learns what is allowed;
+ * - throws UnlinkedFederatedIdentityError (403) for Cognito's `<provider>_<id>` name of
+ *   a federated user that is not linked to a hubless user (core/federation.ts);
  * - throws DependencyTimeoutError when the key server cannot be reached.
  */
 export interface Identity {
@@ -124,6 +127,9 @@ export function createIdentityVerifier(options: IdentityVerifierOptions): Identi
       if (typeof sub !== 'string' || !sub || typeof login !== 'string') {
         throw new UnauthorizedError('The sign-in identity has no user name; sign in again.');
       }
+      // Cognito's own name for a federated user the sign-up trigger did not link to a
+      // hubless user (core/federation.ts): refused, with the claims to say why.
+      if (federatedUsernameParts(login)) throw new UnlinkedFederatedIdentityError(login, payload);
       // A genuine identity whose name cannot be a key is the user's problem to fix, so
       // the 400 from normaliseUsername (which says what is allowed) passes through.
       const username = normaliseUsername(login);

@@ -88,8 +88,8 @@ function checkPassword(password: unknown): string {
 }
 
 function publicUser(stored: StoredUser): User {
-  const { passwordHash: _hidden, lockedUntil: _lock, federated: _owner, ...user } = stored;
-  return { ...user, groups: [...user.groups] };
+  const { passwordHash: _hidden, lockedUntil: _lock, federated: owner, ...user } = stored;
+  return { ...user, groups: [...user.groups], ...(owner ? { viaIdentityProvider: true as const } : {}) };
 }
 
 export class LocalDirectory implements Directory, FederatedAccounts {

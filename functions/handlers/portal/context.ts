@@ -3,6 +3,7 @@ import type { AnnouncementStore } from '../../core/announcements.ts';
 import type { OAuthDeps } from '../../core/api/oauth.ts';
 import type { LaunchLinkStore } from '../../core/api/ports.ts';
 import type { CoreDeps } from '../../core/deps.ts';
+import type { FederationPolicy } from '../../core/federation.ts';
 import type { AlbEvent, AlbResult } from '../http-types.ts';
 import type { PageUser } from './views.ts';
 
@@ -20,6 +21,11 @@ export interface PortalDeps {
   announcements?: AnnouncementStore;
   /** Where services that sign users in (HubOAuth) are registered and their codes kept. */
   oauth?: OAuthDeps;
+  /**
+   * AWS mode: how the user pool's federated users map to hubless names, to say why an
+   * unlinked one is refused (core explainUnlinked); absent: no identity providers.
+   */
+  federation?: FederationPolicy;
   /** The front door's session cookie, which sign-out expires (the ALB's, split into <name>-0..N). */
   sessionCookie: string;
   /** How a progress request waits for a change (routes.ts PROGRESS_WAIT when absent). */

@@ -1,5 +1,6 @@
 import { OAUTH_AUTHORIZE_PATH } from '../../core/api/oauth.ts';
 import { ForbiddenError, NotFoundError } from '../../core/errors.ts';
+import { explainUnlinked, UnlinkedFederatedIdentityError } from '../../core/federation.ts';
 import type { Log } from '../../core/log.ts';
 import { baseUrlFor, labOrigin, type Session } from '../../core/session.ts';
 import { findServer } from '../../core/use-cases/get-server.ts';
@@ -240,6 +241,13 @@ export async function routePortal(deps: PortalDeps, event: AlbEvent): Promise<Al
       return await userPath(deps, { event, user });
     throw new NotFoundError(`There is no page at ${event.path}.`);
   } catch (error) {
+    if (error instanceof UnlinkedFederatedIdentityError) {
+      const reason = await explainUnlinked(error, deps.federation, async (name) => {
+        const holder = await deps.core.directory.get(name);
+        return holder && { federated: holder.viaIdentityProvider === true };
+      });
+      return portalErrorResult(event, reason, deps.core.log);
+    }
     return portalErrorResult(event, error, deps.core.log, user);
   }
 }

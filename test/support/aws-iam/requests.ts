@@ -440,6 +440,9 @@ const COGNITO_POOL_OPERATIONS = [
   'AdminUpdateUserAttributes',
   'AdminDisableUser',
   'AdminEnableUser',
+  // The pre sign-up trigger's (functions/adapters/aws/cognito-federated-accounts.ts).
+  'AdminLinkProviderForUser',
+  'AdminDeleteUser',
   'AdminAddUserToGroup',
   'AdminRemoveUserFromGroup',
   'AdminListGroupsForUser',
