@@ -298,5 +298,33 @@ describe('launch links', () => {
       expect(compute.calls.start).toHaveLength(1);
       expect((await kit.core.store.get('ada', ''))?.openPath).toBe('new.ipynb');
     });
+
+    it('leaves a running server that already opens the link’s path exactly as it is', async () => {
+      await kit.call('POST', '/api/v1/users/ada/server', { token, body: { path: 'week3/lab.ipynb' } });
+      const before = (await kit.core.store.get('ada', ''))!;
+      clock.advance(5);
+      await visit((await create()).json.url, 'ada');
+      expect(await kit.core.store.get('ada', '')).toEqual(before);
+    });
+
+    it('does not point a server that ended meanwhile at the link’s path', async () => {
+      await kit.call('POST', '/api/v1/users/ada/server', { token, body: { path: 'old.ipynb' } });
+      const { json } = await create({ path: 'new.ipynb' });
+      // The server stops between the link's start request and its write of the path.
+      const store = kit.core.store;
+      const update = store.update.bind(store);
+      let raced = false;
+      store.update = async (next, expectedVersion) => {
+        if (!raced) {
+          raced = true;
+          const current = (await store.get('ada', ''))!;
+          await update({ ...current, state: 'stopped', version: current.version + 1 }, current.version);
+        }
+        return update(next, expectedVersion);
+      };
+      await visit(json.url, 'ada');
+      expect(raced).toBe(true);
+      expect(await store.get('ada', '')).toMatchObject({ state: 'stopped', openPath: 'old.ipynb' });
+    });
   });
 });

@@ -362,6 +362,17 @@ describe('ALB identity: what the verified claims must hold, and every refusal in
     );
   });
 
+  it('any other failure while verifying is still a refusal, with a generic reason', async () => {
+    const broken: KeyFetcher = {
+      fetch: async () => {
+        throw new RangeError('boom');
+      },
+    };
+    await expect(
+      verifier({ fetcher: broken }).verify(await craft({ sub: 's1', username: 'ann' })),
+    ).rejects.toThrow(new UnauthorizedError('The identity could not be verified.'));
+  });
+
   it('fetches keys under the configured key URL, whatever its trailing slashes', async () => {
     const token = await craft({ sub: 's1', username: 'ann' });
     await expect(verifier({ keysUrl: `${KEYS_URL}//` }).verify(token)).resolves.toMatchObject({
@@ -420,8 +431,21 @@ describe('ALB identity: what the verified claims must hold, and every refusal in
         .verify(await craft({ sub: 's1', username: 'ann' }))
         .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(DependencyTimeoutError);
-      expect((error as Error).message).toMatch(
-        /^The identity key server at http:\/\/keys\.test did not answer within 500 ms\. Check that the gateway \(local mode\) is running/,
+      expect((error as Error).message).toBe(
+        'The identity key server at http://keys.test did not answer within 500 ms. Check that the gateway (local mode) is running, or that the function can reach the internet (AWS mode: a NAT gateway or the ELB public-keys endpoint).',
+      );
+      // The network error is kept for the logs.
+      expect((error as Error).cause).toEqual(new TypeError('fetch failed'));
+    });
+
+    it('a 5xx without a body is still the key server failing', async () => {
+      vi.stubGlobal('fetch', answer(502));
+      const error = await viaHttp()
+        .verify(await craft({ sub: 's1', username: 'ann' }))
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(DependencyTimeoutError);
+      expect((error as Error).message).toBe(
+        'The identity key server at http://keys.test answered 502; try again shortly.',
       );
     });
   });

@@ -355,6 +355,15 @@ describe('machine API tokens', () => {
       ).toBe('The token comes from another issuer than this deployment’s identity provider.');
     });
 
+    it('a token without an issuer is not a signed JWT of any pool (not "another issuer")', async () => {
+      const now = Math.floor(Date.now() / 1000);
+      const anonymous = await new SignJWT({ client_id: 'lms', token_use: 'access' })
+        .setProtectedHeader({ alg: 'ES256', kid: KID })
+        .setExpirationTime(now + 300)
+        .sign(keys.privateKey);
+      expect(await refusal(cognito().verify(anonymous))).toBe('The bearer token is not a valid signed JWT.');
+    });
+
     it('with a client id, refuses the pool’s tokens for other clients', async () => {
       const v = cognito('lms');
       expect(

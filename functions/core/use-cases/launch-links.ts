@@ -129,12 +129,10 @@ export async function redeemLaunchLink(
       'Your previous server is still stopping. Open the link again in a few seconds.',
     );
   }
-  if (!(await links.markUsed(tokenHash, request.user, now.toISOString(), nowSeconds))) {
-    const again = await links.get(tokenHash);
-    throw new LaunchLinkError(
-      again && again.expiresAt <= nowSeconds && !again.usedAt ? 'link_expired' : 'link_used',
-    );
-  }
+  // Checked above at this same second, the link was for this user, unused and unexpired:
+  // a refused mark means another request used it first.
+  if (!(await links.markUsed(tokenHash, request.user, now.toISOString(), nowSeconds)))
+    throw new LaunchLinkError('link_used');
 
   const { session, created } = await startServer(deps, {
     user: request.user,
@@ -144,10 +142,11 @@ export async function redeemLaunchLink(
     openPath: link.path,
     content: link.content,
   });
-  if (created || isTerminal(session.state) || session.openPath === link.path) return session;
+  if (created) return session;
   // Already starting or running: the student should still land where this link points.
+  // (mutate retries only on this same session; one that ended meanwhile is left as it is.)
   return mutate(deps, session, (current) =>
-    current.id === session.id && !isTerminal(current.state) && current.openPath !== link.path
+    !isTerminal(current.state) && current.openPath !== link.path
       ? { ...current, openPath: link.path, updatedAt: now.toISOString() }
       : undefined,
   );
