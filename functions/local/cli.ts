@@ -92,7 +92,7 @@ standard input with --password-stdin.`,
 
   add NAME --scopes a,b    an OAuth client-credentials client for a course platform (LMS);
                            prints its secret once. Scopes: users:read users:write
-                           servers:read servers:write launch
+                           servers:read servers:write launch capacity
   list                     list clients and their scopes
   remove NAME              delete a client
 

@@ -145,7 +145,12 @@ export function awsParts(
       clientIds: apiClientIds(settings),
     },
     portal: { labUi: 'lab', logoutUrl: cognitoLogoutUrl(settings), sessionCookie: ALB_AUTH.sessionCookie },
-    api: { publicUrl: aws.HUBLESS_PUBLIC_URL, tokenUrl: `${cognitoOrigin(settings)}/oauth2/token` },
+    api: {
+      publicUrl: aws.HUBLESS_PUBLIC_URL,
+      tokenUrl: `${cognitoOrigin(settings)}/oauth2/token`,
+      // A fixed pool for now: announced classes are measured against it (core/pool/capacity.ts).
+      pool: { balancers: settings.pool.length, sessionsPerBalancer: aws.HUBLESS_ALB_CAPACITY },
+    },
   };
 }
 

@@ -1,5 +1,6 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoAnnouncementStore } from '../adapters/dynamodb/announcement-store.ts';
+import { DynamoCapacityStore } from '../adapters/dynamodb/capacity-store.ts';
 import { DynamoEventLog } from '../adapters/dynamodb/event-store.ts';
 import { DynamoLaunchLinkStore } from '../adapters/dynamodb/launch-link-store.ts';
 import { DynamoLeaseStore } from '../adapters/dynamodb/lease-store.ts';
@@ -81,7 +82,7 @@ export interface Parts {
   machineTokens: Omit<MachineTokenOptions, 'directory'>;
   portal: Pick<PortalDeps, 'labUi' | 'logoutUrl' | 'sessionCookie' | 'progressWait'>;
   /** `serviceTokens`, `ltiPlatforms` absent: the session table holds them (AWS); local mode keeps files. */
-  api: Pick<ApiDeps, 'publicUrl' | 'tokenUrl' | 'serviceTokens' | 'ltiPlatforms'>;
+  api: Pick<ApiDeps, 'publicUrl' | 'tokenUrl' | 'serviceTokens' | 'ltiPlatforms' | 'pool'>;
   /** How the culler reads labs' activity; absent: directly over HTTP (it can reach them). */
   probe?: ActivityProbe;
   /** The control plane's clock; absent: the system's (tests move it to make a server idle). */
@@ -171,6 +172,7 @@ export function apiDeps(parts: Parts, core: CoreDeps): ApiDeps {
     ...stores(parts),
     serviceTokens: serviceTokenStore(parts),
     ltiPlatforms: ltiPlatformStore(parts),
+    capacity: new DynamoCapacityStore({ client: parts.doc, tableName: parts.settings.tableName }),
     core,
     auth: createMachineTokenVerifier({ ...parts.machineTokens, directory: parts.directory }),
   };

@@ -198,7 +198,7 @@ describe('each function’s calls, against the policy the template gives it', ()
     expect(report.denied).toEqual([]);
   });
 
-  it('api: provision users, start, read and stop a server, make a launch link, disable', async () => {
+  it('api: provision users, start, read and stop a server, make a launch link, announce a class, disable', async () => {
     const api = makeApiHandler(await awsApiDeps());
     const provisioned = await as('api', async () => {
       const put = await api(
@@ -221,6 +221,12 @@ describe('each function’s calls, against the policy the template gives it', ()
       expect(JSON.parse(server.body ?? '{}').state, server.body).toBe('ready');
       const link = await api(apiEvent('POST', '/api/v1/users/bea/launch', { path: 'week1/lab.ipynb' }));
       expect(link.statusCode, link.body).toBe(201);
+      // A class announced, then withdrawn (PutItem, Query, DeleteItem on the table).
+      const at = new Date(Date.now() + 3_600_000).toISOString();
+      const announced = await api(apiEvent('POST', '/api/v1/capacity', { sessions: 60, at }));
+      expect(announced.statusCode, announced.body).toBe(202);
+      expect(JSON.parse(announced.body ?? '{}')).toMatchObject({ fits: true, balancers_needed: 2 });
+      expect((await api(apiEvent('POST', '/api/v1/capacity', { sessions: 0, at }))).statusCode).toBe(202);
       const changed = await api(
         apiEvent('PUT', '/api/v1/users/bea', { email: 'bea@uni.example', groups: [] }),
       );

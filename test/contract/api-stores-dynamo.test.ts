@@ -1,9 +1,11 @@
 import '../support/aws-calls/checked.ts';
+import { DynamoCapacityStore } from '../../functions/adapters/dynamodb/capacity-store.ts';
 import { DynamoEventLog } from '../../functions/adapters/dynamodb/event-store.ts';
 import { DynamoLaunchLinkStore } from '../../functions/adapters/dynamodb/launch-link-store.ts';
 import { DynamoUsageStore } from '../../functions/adapters/dynamodb/usage-store.ts';
 import { useTestDynamo } from '../support/dynamodb.ts';
 import {
+  describeCapacityStoreContract,
   describeEventLogContract,
   describeLaunchLinkStoreContract,
   describeUsageStoreContract,
@@ -23,4 +25,8 @@ describeUsageStoreContract(
 describeEventLogContract(
   'DynamoEventLog on DynamoDB Local',
   async () => new DynamoEventLog({ client: dynamo.doc, tableName: await dynamo.freshTable() }),
+);
+describeCapacityStoreContract(
+  'DynamoCapacityStore on DynamoDB Local',
+  async () => new DynamoCapacityStore({ client: dynamo.doc, tableName: await dynamo.freshTable() }),
 );

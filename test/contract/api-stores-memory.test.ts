@@ -1,5 +1,11 @@
-import { MemoryEventLog, MemoryLaunchLinkStore, MemoryUsageStore } from '../fakes/api-stores.ts';
 import {
+  MemoryCapacityStore,
+  MemoryEventLog,
+  MemoryLaunchLinkStore,
+  MemoryUsageStore,
+} from '../fakes/api-stores.ts';
+import {
+  describeCapacityStoreContract,
   describeEventLogContract,
   describeLaunchLinkStoreContract,
   describeUsageStoreContract,
@@ -8,3 +14,4 @@ import {
 describeLaunchLinkStoreContract('MemoryLaunchLinkStore', async () => new MemoryLaunchLinkStore());
 describeUsageStoreContract('MemoryUsageStore', async () => new MemoryUsageStore());
 describeEventLogContract('MemoryEventLog', async () => new MemoryEventLog());
+describeCapacityStoreContract('MemoryCapacityStore', async () => new MemoryCapacityStore());

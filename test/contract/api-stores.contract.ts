@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { EventLog, LaunchLink, LaunchLinkStore, UsageStore } from '../../functions/core/api/ports.ts';
+import type { CapacityStore, StoredAnnouncement } from '../../functions/core/pool/capacity.ts';
 import type { LifecycleEvent } from '../../functions/core/ports.ts';
 
 /** The contracts of the machine API's stores (functions/core/api/ports.ts), run against every adapter. */
@@ -143,6 +144,48 @@ export function describeEventLogContract(name: string, factory: () => Promise<Ev
       await log.publish(event('2026-11-21T10:00:00.000Z', 'stop'));
       await log.publish(event('2026-10-01T10:00:00.000Z', 'stop', 'old'));
       expect(await log.recent(10, new Date('2026-11-21T12:00:00.000Z'))).toHaveLength(1);
+    });
+  });
+}
+
+export function describeCapacityStoreContract(name: string, factory: () => Promise<CapacityStore>): void {
+  describe(`${name} (CapacityStore contract)`, () => {
+    const HOUR = 3_600_000;
+    const now = new Date('2026-12-02T09:00:00.000Z');
+    const at = (hours: number) => new Date(now.getTime() + hours * HOUR).toISOString();
+    const announcement = (overrides: Partial<StoredAnnouncement> = {}): StoredAnnouncement => ({
+      client: 'moodle',
+      sessions: 30,
+      at: at(2),
+      announcedAt: now.toISOString(),
+      ...overrides,
+    });
+
+    it('gives back the classes still ahead, soonest first, and keeps one started within the hold', async () => {
+      const store = await factory();
+      await store.announce(announcement({ at: at(5), sessions: 50 }));
+      await store.announce(announcement({ at: at(2), sessions: 30 }));
+      await store.announce(announcement({ at: at(-0.5), sessions: 10 }));
+      await store.announce(announcement({ at: at(-2), sessions: 99 }));
+      expect((await store.upcoming(now, HOUR)).map((a) => [a.at, a.sessions])).toEqual([
+        [at(-0.5), 10],
+        [at(2), 30],
+        [at(5), 50],
+      ]);
+      expect(await store.upcoming(now, HOUR)).toContainEqual(announcement({ at: at(2), sessions: 30 }));
+    });
+
+    it('replaces a client’s announcement for the same start, keeps other clients’, and withdraws one at 0', async () => {
+      const store = await factory();
+      await store.announce(announcement({ sessions: 30 }));
+      await store.announce(announcement({ sessions: 45 }));
+      await store.announce(announcement({ client: 'canvas', sessions: 20 }));
+      expect((await store.upcoming(now, HOUR)).map((a) => [a.client, a.sessions]).sort()).toEqual([
+        ['canvas', 20],
+        ['moodle', 45],
+      ]);
+      await store.announce(announcement({ sessions: 0 }));
+      expect((await store.upcoming(now, HOUR)).map((a) => a.client)).toEqual(['canvas']);
     });
   });
 }

@@ -7,7 +7,12 @@ import type { ApiDeps } from '../../functions/handlers/api/context.ts';
 import { makeApiHandler } from '../../functions/handlers/api.ts';
 import type { HttpApiEvent } from '../../functions/handlers/http-types.ts';
 import { checkSchema, responseSchema } from './api-openapi-check.ts';
-import { MemoryEventLog, MemoryLaunchLinkStore, MemoryUsageStore } from './api-stores.ts';
+import {
+  MemoryCapacityStore,
+  MemoryEventLog,
+  MemoryLaunchLinkStore,
+  MemoryUsageStore,
+} from './api-stores.ts';
 import { makeTestDeps, type TestDeps } from './core-deps.ts';
 
 /**
@@ -81,7 +86,7 @@ export async function makeTokenIssuer(issuer = 'https://idp.test/hubless'): Prom
 }
 
 export const ALL_SCOPES =
-  'hubless/users:read hubless/users:write hubless/servers:read hubless/servers:write hubless/launch';
+  'hubless/users:read hubless/users:write hubless/servers:read hubless/servers:write hubless/launch hubless/capacity';
 
 export interface ApiCall {
   token?: string;
@@ -136,6 +141,7 @@ export async function makeApiKit(
     launchLinks: links,
     usage,
     eventLog,
+    capacity: new MemoryCapacityStore(),
     publicUrl: PUBLIC_URL,
     progressBudgetMs: 2000,
     progressPollMs: 10,

@@ -9,6 +9,7 @@ import type {
   UsageStore,
 } from '../../functions/core/api/ports.ts';
 import { SessionConflictError } from '../../functions/core/errors.ts';
+import type { CapacityStore, StoredAnnouncement } from '../../functions/core/pool/capacity.ts';
 import type { LifecycleEvent } from '../../functions/core/ports.ts';
 
 /**
@@ -152,5 +153,24 @@ export class MemoryOAuthStore implements OAuthStore {
 
   async deleteToken(id: string): Promise<void> {
     this.tokens.delete(id);
+  }
+}
+
+/** Classes announced in memory: one per client and start time, as the DynamoDB store keeps them. */
+export class MemoryCapacityStore implements CapacityStore {
+  readonly #byKey = new Map<string, StoredAnnouncement>();
+
+  async announce(announcement: StoredAnnouncement): Promise<void> {
+    const key = `${announcement.at}#${announcement.client}`;
+    if (announcement.sessions === 0) this.#byKey.delete(key);
+    else this.#byKey.set(key, { ...announcement });
+  }
+
+  async upcoming(now: Date, holdMs: number): Promise<StoredAnnouncement[]> {
+    const from = now.getTime() - holdMs;
+    return [...this.#byKey.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([, announcement]) => ({ ...announcement }))
+      .filter((announcement) => Date.parse(announcement.at) >= from);
   }
 }

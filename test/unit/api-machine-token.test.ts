@@ -86,6 +86,7 @@ describe('machine tokens', () => {
         'servers:read',
         'servers:write',
         'launch',
+        'capacity',
       ]);
     });
 

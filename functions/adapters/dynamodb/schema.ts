@@ -9,6 +9,7 @@
  *   sweep lease    LEASE#<name>         LEASE                 -                 -
  *   announcement   ANNOUNCEMENT#CURRENT ANNOUNCEMENT          -                 -
  *   launch counts  LAUNCHQ#launches     COUNTERS              -                 -
+ *   class to come  CAPACITY#classes     <at>#<client>         -                 -
  *   (later kinds add their own pk prefixes)
  *
  * The state index lets the culler read only the sessions it may act on (query
@@ -34,4 +35,5 @@ export const keyPrefix = {
   lease: 'LEASE#',
   announcement: 'ANNOUNCEMENT#',
   launchQueue: 'LAUNCHQ#',
+  capacity: 'CAPACITY#',
 } as const;

@@ -1,5 +1,7 @@
 import * as z from 'zod';
 import {
+  capacityBody,
+  capacityResponse,
   errorResponse,
   eventResponse,
   eventsQuery,
@@ -183,6 +185,21 @@ export const OPERATIONS = {
     responses: {
       201: { description: 'The link', schema: launchResponse },
       200: { description: 'The link made earlier for this Idempotency-Key', schema: launchResponse },
+    },
+  },
+  announceCapacity: {
+    id: 'announceCapacity',
+    method: 'POST',
+    path: '/capacity',
+    summary:
+      'Announce a class (how many students, when), so the load balancers it needs are ready before it starts',
+    scope: 'capacity',
+    body: capacityBody,
+    responses: {
+      202: {
+        description: 'Recorded; whether the deployment has room for it, and if not what to change',
+        schema: capacityResponse,
+      },
     },
   },
   usage: {

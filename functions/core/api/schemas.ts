@@ -111,6 +111,20 @@ export const launchBody = z
   })
   .refine(needsRepository, needsRepositoryMessage);
 
+/** POST /capacity: a class to come (core/pool/capacity.ts checks the time against the clock). */
+export const capacityBody = z.strictObject({
+  sessions: z.int().min(0).max(100_000).meta({
+    description:
+      'How many students will start a server for the class; 0 withdraws the announcement made for this start time.',
+    example: 300,
+  }),
+  at: z.iso.datetime({ offset: true }).meta({
+    description:
+      'When the class starts, ISO 8601 with a time zone; at most 10 minutes past and 60 days ahead. Announcing again for the same start time replaces the announcement.',
+    example: '2026-12-03T09:00:00Z',
+  }),
+});
+
 export const MAX_USAGE_DAYS = 92;
 export const usageQuery = z.strictObject({ from: date, to: date, user: z.string().optional() });
 
@@ -240,6 +254,18 @@ export const newTokenResponse = tokenResponse.extend({
   token: z.string().meta({ description: 'Shown once. Send as "Authorization: token <token>" to /hub/api.' }),
 });
 
+export const capacityResponse = z.strictObject({
+  sessions: z.int(),
+  at: timestamp,
+  fits: z.boolean().meta({
+    description: 'Whether the deployment has room for every session announced around this time.',
+  }),
+  balancers_needed: z.int().optional().meta({ description: 'Load balancers the class alone needs.' }),
+  balancers: z.int().optional().meta({ description: 'Load balancers in the pool now.' }),
+  sessions_per_balancer: z.int().optional(),
+  advice: z.string().optional().meta({ description: 'What the operator would change when it does not fit.' }),
+});
+
 export const launchResponse = z.strictObject({
   url: z
     .string()
@@ -279,6 +305,7 @@ export type PutUserBody = z.output<typeof putUserBody>;
 export type StartServerBody = z.output<typeof startServerBody>;
 export type ListServersQuery = z.output<typeof listServersQuery>;
 export type LaunchBody = z.output<typeof launchBody>;
+export type CapacityBody = z.output<typeof capacityBody>;
 export type UsageQuery = z.output<typeof usageQuery>;
 export type TokenBody = z.output<typeof tokenBody>;
 export type LtiPlatformBody = z.output<typeof ltiPlatformBody>;

@@ -9,7 +9,15 @@ import { ValidationError } from '../errors.ts';
  * /hub/api checks JupyterHub's own scope names instead (see HUB_SCOPES below): service
  * tokens carry them, and a client's hubless scopes imply some of them.
  */
-export const API_SCOPES = ['users:read', 'users:write', 'servers:read', 'servers:write', 'launch'] as const;
+export const API_SCOPES = [
+  'users:read',
+  'users:write',
+  'servers:read',
+  'servers:write',
+  'launch',
+  // Announce classes to come (POST /api/v1/capacity): the pool makes room ahead of them.
+  'capacity',
+] as const;
 export type ApiScope = (typeof API_SCOPES)[number];
 
 export const DEFAULT_RESOURCE_SERVER = 'hubless';
@@ -64,6 +72,7 @@ const HUB_SCOPES_OF_API_SCOPE: Record<ApiScope, readonly HubScope[]> = {
   'servers:read': ['read:servers'],
   'servers:write': ['servers', 'users:activity'],
   launch: [],
+  capacity: [],
 };
 
 /** JupyterHub scope -> the hubless scopes it stands for on /api/v1 (JupyterHub's docs: "Scopes in JupyterHub"). */

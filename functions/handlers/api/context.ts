@@ -9,6 +9,7 @@ import type {
 import type { ServiceTokenStore } from '../../core/api/service-tokens.ts';
 import type { CoreDeps } from '../../core/deps.ts';
 import type { LtiPlatforms } from '../../core/lti/ports.ts';
+import type { CapacityStore, PoolCapacity } from '../../core/pool/capacity.ts';
 import type { HttpApiEvent, HttpApiResult } from '../http-types.ts';
 
 /** What the machine API handler needs; functions/wiring builds it once per process. */
@@ -18,6 +19,10 @@ export interface ApiDeps {
   launchLinks: LaunchLinkStore;
   usage: UsageStore;
   eventLog: EventLog;
+  /** Classes announced by course platforms (POST /api/v1/capacity). */
+  capacity: CapacityStore;
+  /** The load balancers' room (AWS); absent locally, where no balancer bounds a class. */
+  pool?: PoolCapacity;
   /** Long-lived tokens of JupyterHub services (/hub/api); absent: none are accepted. */
   serviceTokens?: ServiceTokenStore;
   /** LMS registrations for LTI 1.3 (/api/v1/lti/platforms); absent: those routes answer 403. */

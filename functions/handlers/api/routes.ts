@@ -9,6 +9,7 @@ import {
 import { NotFoundError, ValidationError } from '../../core/errors.ts';
 import { normaliseServerName, normaliseUsername } from '../../core/username.ts';
 import type { HttpApiEvent, HttpApiResult } from '../http-types.ts';
+import { announceCapacityRoute } from './capacity.ts';
 import type { ApiDeps, ApiHandlerFn, ApiRequest } from './context.ts';
 import {
   API_PREFIX,
@@ -68,6 +69,7 @@ export const API_ROUTES: Record<OperationName, ApiHandlerFn> = {
   stopNamedServer: stopServerRoute,
   listServers: listServersRoute,
   createLaunchLink: createLaunchLinkRoute,
+  announceCapacity: announceCapacityRoute,
   usage: usageRoute,
   events: eventsRoute,
   listTokens: listTokensRoute,
