@@ -191,8 +191,9 @@ runMain(BENCH, async (): Promise<BenchResult> => {
       issuer: `${local.url}/oidc`,
       clientId: GATEWAY_CLIENT_ID,
     });
+    // Bound to a sign-in (sid) that has not ended, as every header the gateway signs is: labs refuse one without.
     const identity = async () => ({
-      'x-amzn-oidc-data': await signer.sign({ sub: USER, username: USER }, 600),
+      'x-amzn-oidc-data': await signer.sign({ sub: USER, username: USER, sid: 'proxy-bench' }, 600),
     });
     const paths = {
       direct: { origin: `http://${target.host}:${target.port}`, headers: identity },
