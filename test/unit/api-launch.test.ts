@@ -142,6 +142,14 @@ describe('launch links', () => {
       }
     });
 
+    it('makes a separate link for each Idempotency-Key, even for the same request', async () => {
+      const first = await create({}, { 'idempotency-key': 'lms-1' });
+      const second = await create({}, { 'idempotency-key': 'lms-2' });
+      expect([first.status, second.status]).toEqual([201, 201]);
+      expect(second.json.url).not.toBe(first.json.url);
+      expect((await create({}, { 'idempotency-key': 'lms-2' })).json.url).toBe(second.json.url);
+    });
+
     it('makes a new link for the same key once the first has expired', async () => {
       const first = await create({}, { 'idempotency-key': 'k' });
       clock.advance(601);
