@@ -22,11 +22,15 @@ const NONCE_PREFIX = 'LTINONCE#';
 const { partitionKey: PK, sortKey: SK, ttlAttribute: TTL } = TABLE_KEYS;
 
 export class DynamoLtiReplayGuard implements LtiReplayGuard {
-  readonly #client: DynamoDBDocumentClient;
+  readonly #client: Pick<DynamoDBDocumentClient, 'send'>;
   readonly #tableName: string;
   readonly #now: () => number;
 
-  constructor(options: { client: DynamoDBDocumentClient; tableName: string; now?: () => number }) {
+  constructor(options: {
+    client: Pick<DynamoDBDocumentClient, 'send'>;
+    tableName: string;
+    now?: () => number;
+  }) {
     this.#client = options.client;
     this.#tableName = options.tableName;
     this.#now = options.now ?? Date.now;
