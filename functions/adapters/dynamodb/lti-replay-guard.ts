@@ -52,13 +52,22 @@ export class DynamoLtiReplayGuard implements LtiReplayGuard {
   }
 
   async takeLogin(state: string): Promise<LtiLogin | undefined> {
-    const result = await this.#client.send(
-      new DeleteCommand({
-        TableName: this.#tableName,
-        Key: { [PK]: `${LOGIN_PREFIX}${hash(state)}`, [SK]: 'LOGIN' },
-        ReturnValues: 'ALL_OLD',
-      }),
-    );
+    let result: { Attributes?: Record<string, unknown> };
+    try {
+      result = await this.#client.send(
+        new DeleteCommand({
+          TableName: this.#tableName,
+          Key: { [PK]: `${LOGIN_PREFIX}${hash(state)}`, [SK]: 'LOGIN' },
+          // Conditional, so two racing deletes cannot both read the item back.
+          ConditionExpression: 'attribute_exists(#pk)',
+          ExpressionAttributeNames: { '#pk': PK },
+          ReturnValues: 'ALL_OLD',
+        }),
+      );
+    } catch (error) {
+      if (isConditionFailure(error)) return undefined;
+      throw error;
+    }
     const login = result.Attributes?.login as LtiLogin | undefined;
     return login && login.expiresAt > this.#now() ? login : undefined;
   }
