@@ -11,7 +11,6 @@ import {
   lmsStopAll,
   morning,
   noonCull,
-  percentile,
   quiesce,
   serverStates,
   signIn,
@@ -71,7 +70,10 @@ describe('a class of students on a pool of load balancers', () => {
       sim.iamShapes,
     );
     const notReady = outcomes.filter((o) => o.state !== 'ready');
-    expect(notReady, JSON.stringify(notReady.slice(0, 5))).toEqual([]);
+    expect(
+      notReady,
+      `${JSON.stringify(notReady.slice(0, 5))}\n${sim.logs.errors.slice(-5).join('\n')}`,
+    ).toEqual([]);
     // Every pool host carries sessions: the URL the portal gives is on the session's balancer.
     const hosts = new Set(outcomes.map((o) => new URL(o.url ?? '').hostname));
     expect(hosts.size).toBe(Math.min(POOL_SIZE, Math.ceil(CLASS_SIZE / DEFAULT_CAPACITY_PER_ALB)));
@@ -138,7 +140,10 @@ describe('a class of students on a pool of load balancers', () => {
       (o) =>
         !(o.state === 'ready' || (o.state === 'failed' && o.reason && !/internal error/i.test(o.reason))),
     );
-    expect(unclear, JSON.stringify(unclear.slice(0, 5))).toEqual([]);
+    expect(
+      unclear,
+      `${JSON.stringify(unclear.slice(0, 5))}\n${sim.logs.errors.slice(-5).join('\n')}`,
+    ).toEqual([]);
     expect(outcomes.filter((o) => o.state === 'ready').length).toBeGreaterThan(0);
     const ready = outcomes.filter((o) => o.state === 'ready');
     expect(ready.filter((o) => o.ownLab !== 200).map((o) => `${o.user}: ${o.ownLab}`)).toEqual([]);

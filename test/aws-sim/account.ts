@@ -17,6 +17,7 @@ import { awsError, throttled } from './errors.ts';
 import { FakeLab, LabVerifier } from './fake-lab.ts';
 import { createAlbSigner, DataPlane } from './front.ts';
 import { type Lambdas, loadLambdas } from './lambdas.ts';
+import { captureLambdaLogs, type LambdaLogs } from './logs.ts';
 import { SimSqs } from './sqs.ts';
 import { installTransport, PASS_THROUGH, type SimCall } from './transport.ts';
 
@@ -37,6 +38,24 @@ export interface SimOptions {
   eventDelayMs?: [number, number];
   /** Check every call against IAM (default true). */
   checkIam?: boolean;
+  /** What a task runs (default: a FakeLab; real-labs.ts runs real Jupyter servers). */
+  labs?: LabRuntime;
+}
+
+/** A task's server as the account sees it: where it listens, whose it is, its activity switch. */
+export interface Lab {
+  readonly port: number;
+  readonly owner: string;
+  active: boolean;
+  close(): void;
+}
+
+export interface LabRuntime {
+  /**
+   * Starts the server of `task` (its environment is the task definition's plus the
+   * overrides); resolves when it listens. `keys` is the ALB's key server's content.
+   */
+  start(task: SimTask, keys: { kid: string; pem: string }): Promise<Lab>;
 }
 
 export interface Faults {
@@ -69,7 +88,7 @@ export class SimAccount {
   readonly sqs: SimSqs;
   readonly front: DataPlane;
   readonly lambdas: Lambdas;
-  readonly labs = new Map<string, FakeLab>();
+  readonly labs = new Map<string, Lab>();
   readonly faults: Faults = {
     throttle: 0,
     throttleServices: new Set(),
@@ -82,6 +101,8 @@ export class SimAccount {
   readonly denied: string[] = [];
   readonly events = { emitted: 0, delivered: 0, lost: 0, duplicated: 0, failed: 0, pending: 0 };
   readonly published: unknown[] = [];
+  /** What the Lambdas wrote (CloudWatch Logs): kept, not printed. */
+  readonly logs: LambdaLogs = captureLambdaLogs();
   /** Time spent evaluating IAM (the simulator's own cost, not AWS's). */
   iamMs = 0;
   /** Distinct request shapes the IAM simulator evaluated. */
@@ -89,11 +110,12 @@ export class SimAccount {
     return this.#decisions.size;
   }
   /** Labs by task IP (what a target registration and the culler's probe address). */
-  readonly byIp = new Map<string, FakeLab>();
+  readonly byIp = new Map<string, Lab>();
   readonly #mapper: IamRequestMapper;
   readonly #checkIam: boolean;
   readonly #eventDelay: [number, number];
   readonly #verifiers = new Map<string, LabVerifier>();
+  readonly #runtime: LabRuntime | undefined;
   readonly #secrets = new Map<string, string>();
   readonly #decisions = new Map<string, Promise<{ allowed: boolean; message: string }>>();
   /** Hex ids of the deployment itself (listeners, balancers): never masked in a request's shape. */
@@ -130,6 +152,7 @@ export class SimAccount {
       region: options.deployment.region,
     });
     this.#checkIam = options.checkIam ?? true;
+    this.#runtime = options.labs;
     this.#eventDelay = options.eventDelayMs ?? [20, 200];
     this.#fixedIds = new Set(
       Object.values(options.deployment.env)
@@ -181,7 +204,7 @@ export class SimAccount {
     });
     const efs = new SimEfs(env.HUBLESS_FILE_SYSTEM_ID ?? '', 200);
     const cognito = new SimCognito(env.HUBLESS_USER_POOL_ID ?? '');
-    const lambdas = await loadLambdas();
+    const lambdas = await loadLambdas((fn) => options.deployment.iam.function(fn).timeoutSeconds);
     // The pre sign-up trigger exists where the stage configures federation (stacks/Identity.ts).
     if (options.deployment.iam.functions.has('federated-sign-up'))
       cognito.preSignUp = (event) => lambdas.federatedSignUp(event);
@@ -280,7 +303,7 @@ export class SimAccount {
   }
 
   /** The lab of a user's live task, for flipping its activity switch. */
-  labOf(user: string): FakeLab | undefined {
+  labOf(user: string): Lab | undefined {
     return [...this.labs.values()].find((lab) => lab.owner === user);
   }
 
@@ -307,6 +330,7 @@ export class SimAccount {
   }
 
   close(): void {
+    this.logs.restore();
     this.#uninstall();
     this.#restoreFetch();
     this.elb.close();
@@ -473,7 +497,9 @@ export class SimAccount {
   }
 
   async startLab(task: SimTask): Promise<void> {
-    const lab = await FakeLab.start(task.environment, this.#verifier(task.environment));
+    const lab = this.#runtime
+      ? await this.#runtime.start(task, this.#keys)
+      : await FakeLab.start(task.environment, this.#verifier(task.environment));
     this.labs.set(task.taskArn, lab);
     this.byIp.set(task.ip, lab);
   }

@@ -97,45 +97,7 @@ export async function morning(
       try {
         const home = await signIn(sim, browser, user, passwords.get(user) ?? '');
         if (home !== 200) throw new Error(`portal home answered ${home}`);
-        const t0 = performance.now();
-        const started = await browser.post(`${sim.portalUrl}/start`, {}, { follow: false });
-        outcome.startMs = performance.now() - t0;
-        // A refused start shows an error page; the session (if one was made) then says why on /progress.
-        if (started.status !== 303)
-          outcome.reason = `POST /start answered ${started.status}: ${pageMessage(started.body)}`;
-        const until = Date.now() + options.readyTimeoutMs;
-        for (;;) {
-          const poll = await browser.get(`${sim.portalUrl}/progress`, { accept: 'application/json' });
-          if (poll.status === 404 && outcome.reason) {
-            outcome.state = 'failed';
-            break;
-          }
-          const progress = JSON.parse(poll.body) as {
-            state?: string;
-            ready?: boolean;
-            failed?: boolean;
-            url?: string;
-            message?: string;
-            error?: { message: string };
-          };
-          if (progress.ready && progress.url) {
-            outcome.state = 'ready';
-            outcome.url = progress.url;
-            outcome.readyMs = Date.now() - arrived;
-            break;
-          }
-          if (progress.failed || progress.error) {
-            outcome.state = 'failed';
-            outcome.reason = progress.message ?? progress.error?.message;
-            break;
-          }
-          if (Date.now() > until) {
-            outcome.state = 'timeout';
-            outcome.reason = `still ${progress.state}: ${progress.message}`;
-            break;
-          }
-          await sleep(options.pollMs);
-        }
+        await startAndWait(sim, browser, outcome, options, arrived);
         if (outcome.url) outcome.ownLab = (await browser.get(outcome.url)).status;
       } catch (error) {
         outcome.state = 'error';
@@ -150,6 +112,57 @@ export async function morning(
     startedAt,
     allReadyAt: Math.max(...outcomes.map((o) => (o.readyMs ?? 0) + startedAt)),
   };
+}
+
+/** POST /start on the portal, then its progress until ready, failed or `readyTimeoutMs`. */
+export async function startAndWait(
+  sim: SimAccount,
+  browser: Browser,
+  outcome: StudentOutcome,
+  options: Pick<ClassOptions, 'pollMs' | 'readyTimeoutMs'>,
+  /** readyMs counts from here (the student's arrival). */
+  arrived = Date.now(),
+): Promise<StudentOutcome> {
+  const t0 = performance.now();
+  const started = await browser.post(`${sim.portalUrl}/start`, {}, { follow: false });
+  outcome.startMs = performance.now() - t0;
+  // A refused start shows an error page; the session (if one was made) then says why on /progress.
+  if (started.status !== 303)
+    outcome.reason = `POST /start answered ${started.status}: ${pageMessage(started.body)}`;
+  const until = Date.now() + options.readyTimeoutMs;
+  for (;;) {
+    const poll = await browser.get(`${sim.portalUrl}/progress`, { accept: 'application/json' });
+    if (poll.status === 404 && outcome.reason) {
+      outcome.state = 'failed';
+      break;
+    }
+    const progress = JSON.parse(poll.body) as {
+      state?: string;
+      ready?: boolean;
+      failed?: boolean;
+      url?: string;
+      message?: string;
+      error?: { message: string };
+    };
+    if (progress.ready && progress.url) {
+      outcome.state = 'ready';
+      outcome.url = progress.url;
+      outcome.readyMs = Date.now() - arrived;
+      break;
+    }
+    if (progress.failed || progress.error) {
+      outcome.state = 'failed';
+      outcome.reason = progress.message ?? progress.error?.message;
+      break;
+    }
+    if (Date.now() > until) {
+      outcome.state = 'timeout';
+      outcome.reason = `still ${progress.state}: ${progress.message}`;
+      break;
+    }
+    await sleep(options.pollMs);
+  }
+  return outcome;
 }
 
 /** Each ready student tries the next ready student's lab URL: the rule matches, the lab refuses. */

@@ -5,7 +5,7 @@ import type {
   HttpApiEvent,
   HttpApiResult,
 } from '../../functions/handlers/http-types.ts';
-import { callerFunction } from './transport.ts';
+import { callerFunction, type Invocation } from './transport.ts';
 
 /**
  * The Lambdas, run from their real entry points (functions/lambda/*.ts) with the
@@ -39,11 +39,34 @@ export interface Lambdas {
   federatedSignUp(event: unknown): Promise<unknown>;
   invocations: Record<FunctionName, number>;
   durations: Record<FunctionName, number[]>;
+  /** AWS calls of each function's last invocation (to know how many crash points it has). */
+  lastCalls: Record<FunctionName, number>;
+  /**
+   * Crashes that are due: the next invocation of `fn` dies after its `afterCalls`-th AWS
+   * call (no later call of it is sent; its own code may still unwind, but can change
+   * nothing in AWS), and rejects with LambdaCrash as Lambda reports a runtime that exited.
+   */
+  crashNext(fn: FunctionName, afterCalls: number): void;
+  /**
+   * Each invocation (of `functions`, default all but the probe) crashes with
+   * `probability` after a random number of calls (0 to `maxCalls`). 0 turns it off.
+   */
+  crashRandomly(probability: number, maxCalls?: number, functions?: FunctionName[]): void;
+  /** Forgets every crash still due (planned and random). */
+  clearCrashes(): void;
+  crashes: number;
 }
 
-const TIMEOUT_MS = 29_000;
+/** How Lambda reports an invocation whose runtime died (Runtime.ExitError). */
+export class LambdaCrash extends Error {
+  override name = 'Runtime.ExitError';
+}
 
-export async function loadLambdas(): Promise<Lambdas> {
+/**
+ * `timeoutSeconds`: each function's timeout as the template sets it (the culler has
+ * minutes, the HTTP handlers 29 s); an invocation that runs longer is ended as Lambda does.
+ */
+export async function loadLambdas(timeoutSeconds: (fn: FunctionName) => number): Promise<Lambdas> {
   const entries: Record<FunctionName, Entry> = {
     portal: (await import('../../functions/lambda/portal.ts')) as Entry,
     api: (await import('../../functions/lambda/api.ts')) as Entry,
@@ -71,22 +94,77 @@ export async function loadLambdas(): Promise<Lambdas> {
     'lab-probe': [],
     'federated-sign-up': [],
   };
+  const lastCalls = {
+    portal: 0,
+    api: 0,
+    launcher: 0,
+    'task-events': 0,
+    culler: 0,
+    'lab-probe': 0,
+    'federated-sign-up': 0,
+  };
+  const due = new Map<FunctionName, number[]>();
+  const random = {
+    probability: 0,
+    maxCalls: 12,
+    functions: ['portal', 'api', 'launcher', 'task-events', 'culler'] as FunctionName[],
+  };
+  const lambdas = { crashes: 0 };
+  const crashPoint = (fn: FunctionName): number | undefined => {
+    const planned = due.get(fn)?.shift();
+    if (planned !== undefined) return planned;
+    if (random.probability > 0 && random.functions.includes(fn) && Math.random() < random.probability)
+      return Math.floor(Math.random() * (random.maxCalls + 1));
+    return undefined;
+  };
   const invoke = async (fn: FunctionName, event: unknown): Promise<unknown> => {
     invocations[fn] += 1;
     const started = performance.now();
-    const deadline = Date.now() + TIMEOUT_MS;
+    const deadline = Date.now() + timeoutSeconds(fn) * 1000;
     const context = {
       awsRequestId: randomUUID(),
       functionName: `hubless-${fn}`,
       getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
     };
+    let crashed: (error: Error) => void = () => {};
+    const crash = new Promise<never>((_, reject) => {
+      crashed = reject;
+    });
+    const crashAfter = crashPoint(fn);
+    let dead = false;
+    const invocation: Invocation = {
+      fn,
+      calls: 0,
+      ...(crashAfter === undefined ? {} : { crashAfter }),
+      onCrash: () => {
+        if (dead) return;
+        dead = true;
+        lambdas.crashes += 1;
+        crashed(new LambdaCrash(`hubless-${fn} crashed after ${crashAfter} AWS calls (simulated)`));
+      },
+    };
     try {
-      return await callerFunction.run(fn, () => (entries[fn] as Entry).handler(event, context));
+      return await Promise.race([
+        callerFunction.run(invocation, () => (entries[fn] as Entry).handler(event, context)),
+        crash,
+      ]);
     } finally {
+      lastCalls[fn] = invocation.calls;
       durations[fn].push(performance.now() - started);
     }
   };
   return {
+    lastCalls,
+    crashNext: (fn, afterCalls) => due.set(fn, [...(due.get(fn) ?? []), afterCalls]),
+    clearCrashes: () => {
+      due.clear();
+      random.probability = 0;
+    },
+    crashRandomly: (probability, maxCalls = 12, functions = random.functions) =>
+      Object.assign(random, { probability, maxCalls, functions }),
+    get crashes() {
+      return lambdas.crashes;
+    },
     portal: (event) => invoke('portal', event) as Promise<AlbResult>,
     api: (event) => invoke('api', event) as Promise<HttpApiResult>,
     launcher: (event) => invoke('launcher', event),

@@ -10,18 +10,29 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 
 /**
- * Installs the simulated account under the real AWS SDK clients. A middleware in the
- * SDK's deserialize step answers every call of the services the simulator handles, so
- * everything above it runs for real: the command's serialization and signing, and the
- * SDK's retry strategy (a ThrottlingException from the simulator is retried by the SDK
+ * Installs the simulated account under the real AWS SDK clients. A middleware placed
+ * just before the SDK's request signing answers every call of the services the
+ * simulator handles, so everything above it runs for real: the command's serialization
+ * and the SDK's retry strategy (a ThrottlingException from the simulator is retried by the SDK
  * exactly as one from AWS). DynamoDB calls pass through to DynamoDB Local.
  *
  * Which Lambda makes a call is known from an AsyncLocalStorage that the simulated Lambda
  * runtime (lambdas.ts) sets around each invocation: the IAM check needs it.
  */
 
-/** The function on whose behalf the current async context runs ('portal', 'api', …). */
-export const callerFunction = new AsyncLocalStorage<string>();
+/** One Lambda invocation: which function, the AWS calls it has made, and a crash to play. */
+export interface Invocation {
+  fn: string;
+  /** AWS calls this invocation has sent so far (DynamoDB included). */
+  calls: number;
+  /** Crash once this many calls have been answered: no later call is sent. */
+  crashAfter?: number;
+  /** Called when the crash happens (the runtime ends the invocation). */
+  onCrash?: () => void;
+}
+
+/** The invocation on whose behalf the current async context runs. */
+export const callerFunction = new AsyncLocalStorage<Invocation>();
 
 /** SDK client name -> the service name of the models and the IAM mapper. */
 export const SERVICE_OF: Record<string, string> = {
@@ -97,20 +108,34 @@ function patchSend(base: Any): void {
     const stack = this.middlewareStack;
     if (stack && !patchedStacks.has(stack)) {
       patchedStacks.add(stack);
-      stack.add(
+      stack.addRelativeTo(
         (next: Any, context: Any) => async (args: Any) => {
           const service = SERVICE_OF[context.clientName];
           if (!active || !service) return next(args);
+          const invocation = callerFunction.getStore();
+          if (invocation) {
+            if (invocation.crashAfter !== undefined && invocation.calls >= invocation.crashAfter) {
+              // The process died here: this call and every later one of the invocation is
+              // never sent. It fails rather than hangs, so a promise the module cached
+              // (a secret, a key) is not left pending for the next invocation: a real
+              // crash takes the module's state with it.
+              invocation.onCrash?.();
+              throw new Error(`${invocation.fn} crashed (simulated): no AWS call is sent after the crash`);
+            }
+            invocation.calls += 1;
+          }
           const output = await active.answer({
             service,
             operation: String(context.commandName).replace(/Command$/, ''),
             input: args.input ?? {},
-            fn: callerFunction.getStore(),
+            fn: invocation?.fn,
           });
           if (output === PASS_THROUGH) return next(args);
           return { output: { $metadata: { httpStatusCode: 200 }, ...output }, response: {} };
         },
-        { step: 'deserialize', priority: 'high', name: 'hublessSimulatedAws' },
+        // After the retry strategy, before SigV4: signing a request that never leaves the
+        // process was the largest cost of the SDK's stack in a class run.
+        { relation: 'before', toMiddleware: 'httpSigningMiddleware', name: 'hublessSimulatedAws' },
       );
     }
     return original.call(this, command, ...rest);

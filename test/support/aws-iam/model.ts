@@ -17,6 +17,8 @@ export interface FunctionPolicies {
   roleArn: string;
   /** Resolved environment variables, as the function sees them. */
   environment: Record<string, string>;
+  /** The function's timeout (Lambda's default, 3 s, when the template sets none). */
+  timeoutSeconds: number;
   /** Resolved inline identity policies of the function's role. */
   policies: Array<{ name: string; document: Json }>;
   /** AWS managed policies attached to the role (by ARN); not evaluated (see `check`). */
@@ -180,6 +182,7 @@ export function loadIamModel(stacks: Record<string, Json>, options: DeploymentOp
         stack,
         roleArn: deployment.physical(stack, roleId).attributes.Arn as string,
         environment: deployment.resolve(stack, variables),
+        timeoutSeconds: Number(resource.Properties?.Timeout ?? 3),
         policies,
         managedPolicyArns: deployment.resolve(stack, role?.Properties?.ManagedPolicyArns ?? []),
       });
