@@ -129,6 +129,17 @@ export async function startAndWait(
   // A refused start shows an error page; the session (if one was made) then says why on /progress.
   if (started.status !== 303)
     outcome.reason = `POST /start answered ${started.status}: ${pageMessage(started.body)}`;
+  return waitForProgress(sim, browser, outcome, options, arrived);
+}
+
+/** The portal's progress of the student's server, polled until ready, failed or `readyTimeoutMs`. */
+export async function waitForProgress(
+  sim: SimAccount,
+  browser: Browser,
+  outcome: StudentOutcome,
+  options: Pick<ClassOptions, 'pollMs' | 'readyTimeoutMs'>,
+  arrived = Date.now(),
+): Promise<StudentOutcome> {
   const until = Date.now() + options.readyTimeoutMs;
   for (;;) {
     const poll = await browser.get(`${sim.portalUrl}/progress`, { accept: 'application/json' });

@@ -45,8 +45,9 @@ export interface Lambdas {
    * Crashes that are due: the next invocation of `fn` dies after its `afterCalls`-th AWS
    * call (no later call of it is sent; its own code may still unwind, but can change
    * nothing in AWS), and rejects with LambdaCrash as Lambda reports a runtime that exited.
+   * With `when`, the crash waits for an invocation whose event it accepts.
    */
-  crashNext(fn: FunctionName, afterCalls: number): void;
+  crashNext(fn: FunctionName, afterCalls: number, when?: (event: unknown) => boolean): void;
   /**
    * Each invocation (of `functions`, default all but the probe) crashes with
    * `probability` after a random number of calls (0 to `maxCalls`). 0 turns it off.
@@ -55,6 +56,8 @@ export interface Lambdas {
   /** Forgets every crash still due (planned and random). */
   clearCrashes(): void;
   crashes: number;
+  /** Planned crashes whose invocation ended before its crash point (it made fewer calls). */
+  missedCrashes: number;
 }
 
 /** How Lambda reports an invocation whose runtime died (Runtime.ExitError). */
@@ -103,16 +106,20 @@ export async function loadLambdas(timeoutSeconds: (fn: FunctionName) => number):
     'lab-probe': 0,
     'federated-sign-up': 0,
   };
-  const due = new Map<FunctionName, number[]>();
+  const due = new Map<FunctionName, Array<{ afterCalls: number; when?: (event: unknown) => boolean }>>();
   const random = {
     probability: 0,
     maxCalls: 12,
     functions: ['portal', 'api', 'launcher', 'task-events', 'culler'] as FunctionName[],
   };
-  const lambdas = { crashes: 0 };
-  const crashPoint = (fn: FunctionName): number | undefined => {
-    const planned = due.get(fn)?.shift();
-    if (planned !== undefined) return planned;
+  const lambdas = { crashes: 0, missedCrashes: 0 };
+  const crashPoint = (fn: FunctionName, event: unknown): number | undefined => {
+    const queue = due.get(fn) ?? [];
+    const planned = queue[0];
+    if (planned && (!planned.when || planned.when(event))) {
+      queue.shift();
+      return planned.afterCalls;
+    }
     if (random.probability > 0 && random.functions.includes(fn) && Math.random() < random.probability)
       return Math.floor(Math.random() * (random.maxCalls + 1));
     return undefined;
@@ -130,7 +137,7 @@ export async function loadLambdas(timeoutSeconds: (fn: FunctionName) => number):
     const crash = new Promise<never>((_, reject) => {
       crashed = reject;
     });
-    const crashAfter = crashPoint(fn);
+    const crashAfter = crashPoint(fn, event);
     let dead = false;
     const invocation: Invocation = {
       fn,
@@ -149,13 +156,15 @@ export async function loadLambdas(timeoutSeconds: (fn: FunctionName) => number):
         crash,
       ]);
     } finally {
+      if (crashAfter !== undefined && !dead) lambdas.missedCrashes += 1;
       lastCalls[fn] = invocation.calls;
       durations[fn].push(performance.now() - started);
     }
   };
   return {
     lastCalls,
-    crashNext: (fn, afterCalls) => due.set(fn, [...(due.get(fn) ?? []), afterCalls]),
+    crashNext: (fn, afterCalls, when) =>
+      due.set(fn, [...(due.get(fn) ?? []), { afterCalls, ...(when ? { when } : {}) }]),
     clearCrashes: () => {
       due.clear();
       random.probability = 0;
@@ -164,6 +173,9 @@ export async function loadLambdas(timeoutSeconds: (fn: FunctionName) => number):
       Object.assign(random, { probability, maxCalls, functions }),
     get crashes() {
       return lambdas.crashes;
+    },
+    get missedCrashes() {
+      return lambdas.missedCrashes;
     },
     portal: (event) => invoke('portal', event) as Promise<AlbResult>,
     api: (event) => invoke('api', event) as Promise<HttpApiResult>,

@@ -11,7 +11,7 @@ import type { SimAccount } from './account.ts';
  *
  * - a live task that is not the current live session's task (a task without a session);
  * - a live session whose task is gone or never existed (a session without a task), and
- *   a ready session without its rule;
+ *   a ready session without one of its two rules (pages, API);
  * - a session rule that no live session's route names, or whose target is no live task
  *   (a rule without a task);
  * - a target group no rule forwards to;
@@ -56,11 +56,15 @@ export async function findOrphans(sim: SimAccount, users: string[], settled = tr
       const task = session.computeHandle ? liveByArn.get(session.computeHandle) : undefined;
       if (!task && (settled || session.state === 'ready'))
         orphans.push(`${session.state} session without a task: ${session.id}`);
-      if (session.state === 'ready' && !sim.elb.rules.has(String(session.route?.ruleArn)))
-        orphans.push(`ready session without its rule: ${session.id}`);
+      // Two rules per session: its pages' and its API's (AlbRouter).
+      for (const key of ['ruleArn', 'apiRuleArn'])
+        if (session.state === 'ready' && !sim.elb.rules.has(String(session.route?.[key])))
+          orphans.push(`ready session without its ${key}: ${session.id}`);
     }
     const routedRules = new Set(
-      [...sessions.values()].map((session) => session.route?.ruleArn).filter(Boolean),
+      [...sessions.values()]
+        .flatMap((session) => [session.route?.ruleArn, session.route?.apiRuleArn])
+        .filter(Boolean),
     );
     const forwarded = new Set<string>();
     for (const rule of sim.elb.sessionRules()) {
