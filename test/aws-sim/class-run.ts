@@ -143,6 +143,11 @@ export async function waitForProgress(
   const until = Date.now() + options.readyTimeoutMs;
   for (;;) {
     const poll = await browser.get(`${sim.portalUrl}/progress`, { accept: 'application/json' });
+    // The progress page tries again after a failed poll (views.ts); so does the student here.
+    if (poll.status >= 500 && Date.now() <= until) {
+      await sleep(options.pollMs * 2);
+      continue;
+    }
     if (poll.status === 404 && outcome.reason) {
       outcome.state = 'failed';
       break;
@@ -269,9 +274,15 @@ export function injectFaults(sim: SimAccount): void {
   sim.faults.reorderEventMs = 3000;
   sim.ecs.faults.runTaskFailure = 0.1;
   sim.ecs.faults.runTaskFailureReasons = ['RESOURCE:ENI', 'Capacity is unavailable at this time'];
+  // The handlers AWS retries on its own die between two AWS calls now and then: a launch
+  // comes back from SQS, a task event from EventBridge, a sweep at the next schedule.
+  // (Crashes of the portal and API, which answer a person, are crashed at each step in
+  // crash-recovery.test.ts.)
+  sim.lambdas.crashRandomly(0.05, 12, ['launcher', 'task-events', 'culler']);
 }
 
 export function clearFaults(sim: SimAccount): void {
+  sim.lambdas.clearCrashes();
   sim.faults.throttle = 0;
   sim.faults.duplicateLaunch = 0;
   sim.faults.loseEvent = 0;

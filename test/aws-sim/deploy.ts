@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DEFAULT_ALB_RULES_QUOTA } from '../../functions/adapters/aws/alb-slots.ts';
 import { tableDefinition } from '../../functions/adapters/dynamodb/table.ts';
 import { TEST_STAGE_DEFAULTS } from '../../stacks/config.ts';
 import { synthesize, TEST_ACCOUNT, TEST_REGION } from '../infra/synth.ts';
@@ -26,13 +27,20 @@ export interface SimDeployment {
   listenerArns: string[];
   account: string;
   region: string;
+  /**
+   * The account's quota of listener rules per ALB: the `albRulesQuota` the deployment is
+   * configured with. An operator raises that setting only after AWS has raised the
+   * quota (Service Quotas), so the simulated account grants exactly what it says.
+   */
+  rulesQuota: number;
 }
 
 export async function deployForSimulation(options: {
   dynamoEndpoint: string;
   overrides?: Record<string, unknown>;
 }): Promise<SimDeployment> {
-  const synth = await synthesize({ config: { ...TEST_STAGE_DEFAULTS, ...options.overrides } });
+  const config: Record<string, unknown> = { ...TEST_STAGE_DEFAULTS, ...options.overrides };
+  const synth = await synthesize({ config });
   const templates = stackTemplates(synth.templates);
   const iam = loadIamModel(templates, { account: TEST_ACCOUNT, region: TEST_REGION });
   const templateTableName = iam.function('api').environment.HUBLESS_TABLE_NAME ?? '';
@@ -59,5 +67,14 @@ export async function deployForSimulation(options: {
   }
   await writeDeploymentConfig(iam, options.dynamoEndpoint, env.HUBLESS_TABLE_NAME ?? '');
   const listenerArns = String(deploymentConfigFromTemplates(iam).pool).split(',');
-  return { iam, templates, env, templateTableName, listenerArns, account: TEST_ACCOUNT, region: TEST_REGION };
+  return {
+    iam,
+    templates,
+    env,
+    templateTableName,
+    listenerArns,
+    account: TEST_ACCOUNT,
+    region: TEST_REGION,
+    rulesQuota: Number(config.albRulesQuota ?? DEFAULT_ALB_RULES_QUOTA),
+  };
 }

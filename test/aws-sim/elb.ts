@@ -64,6 +64,7 @@ export interface Balancer {
 
 export const LIMITS = {
   targetGroupsPerBalancer: 100,
+  /** The default quota; an account may have it raised (the `rulesQuota` option). */
   rulesPerListener: 100,
   targetGroupsPerRegion: 3000,
   conditionValuesPerRule: 5,
@@ -82,6 +83,7 @@ export class SimElb {
   readonly #account: string;
   readonly #probe: HealthProbe;
   readonly #timeScale: number;
+  readonly #rulesQuota: number;
   #timer: NodeJS.Timeout | undefined;
   #checking = false;
 
@@ -91,6 +93,8 @@ export class SimElb {
     balancers: Balancer[];
     probe: HealthProbe;
     timeScale: number;
+    /** Rules per listener this account may have (Service Quotas); default LIMITS.rulesPerListener. */
+    rulesQuota?: number;
     portal: { priority: number; lambda: string; cognito: Record<string, unknown> };
   }) {
     this.#region = options.region;
@@ -98,6 +102,7 @@ export class SimElb {
     this.balancers = options.balancers;
     this.#probe = options.probe;
     this.#timeScale = options.timeScale;
+    this.#rulesQuota = options.rulesQuota ?? LIMITS.rulesPerListener;
     for (const balancer of this.balancers) {
       // The template's catch-all portal rule, one per listener (stacks/Routing.ts).
       this.#addRule({
@@ -267,7 +272,7 @@ export class SimElb {
     const existing = this.rulesOf(listenerArn);
     if (existing.some((rule) => Number(rule.Priority) === priority))
       throw awsError('PriorityInUseException', `Priority '${priority}' is currently in use`);
-    if (existing.length >= LIMITS.rulesPerListener)
+    if (existing.length >= this.#rulesQuota)
       throw awsError(
         'TooManyRulesException',
         'You have reached the limit on the number of rules per listener',

@@ -30,6 +30,7 @@ export class FakeLab {
   refused = 0;
   readonly #server: Server;
   readonly #startedAt = new Date().toISOString();
+  #closed = false;
   readonly #verify: (header: string) => Promise<string>;
 
   private constructor(env: Record<string, string>, verify: (header: string) => Promise<string>) {
@@ -53,7 +54,21 @@ export class FakeLab {
     return this.env.HUBLESS_OWNER ?? '';
   }
 
+  /**
+   * The ALB's health check, answered as `<base>api` over HTTP would be but without a
+   * connection: a class of labs checked twice a second each was most of the simulator's
+   * work (a socket write per check), and it is the control plane, not the lab's HTTP
+   * stack, that the runs test. A closed lab answers nothing (0).
+   */
+  healthCheck(path: string): number {
+    if (this.#closed) return 0;
+    const base = this.env.HUBLESS_BASE_URL ?? '/';
+    if (!path.startsWith(base)) return 404;
+    return path.slice(base.length) === 'api' ? 200 : 403;
+  }
+
   close(): void {
+    this.#closed = true;
     this.#server.closeAllConnections();
     this.#server.close();
   }
