@@ -41,6 +41,22 @@ export const profileSchema = z.object({
   groups: z.array(z.string().min(1)).default([]),
 });
 
+/**
+ * Profiles written as JSON text (the environment in local mode, the deployment's
+ * configuration item on AWS): one parser, so both refuse a bad list with the same words.
+ */
+export function parseProfilesJson(text: string, ctx: z.RefinementCtx): Profile[] {
+  try {
+    return z.array(profileSchema).min(1).parse(JSON.parse(text)) as Profile[];
+  } catch (error) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `must be a JSON array of profiles (${(error as Error).message})`,
+    });
+    return z.NEVER;
+  }
+}
+
 export const DEFAULT_PROFILES: Profile[] = [
   { name: 'standard', description: '1 vCPU, 2 GiB', cpu: 1024, memory: 2048, spot: false, groups: [] },
 ];
@@ -63,15 +79,7 @@ const envSchema = z.object({
     .optional()
     .transform((text, ctx) => {
       if (!text) return DEFAULT_PROFILES;
-      try {
-        return z.array(profileSchema).min(1).parse(JSON.parse(text)) as Profile[];
-      } catch (error) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `must be a JSON array of profiles (${(error as Error).message})`,
-        });
-        return z.NEVER;
-      }
+      return parseProfilesJson(text, ctx);
     }),
   // Local mode
   HUBLESS_PORT: z.coerce.number().int().min(1).max(65535).default(8000),

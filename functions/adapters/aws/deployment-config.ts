@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
-import { profileSchema } from '../../core/config.ts';
+import { parseProfilesJson } from '../../core/config.ts';
 import { ConfigError } from '../../core/errors.ts';
 import type { Profile } from '../../core/ports.ts';
 import { decodeAlbPool, encodeAlbPool } from './alb-pool.ts';
@@ -37,17 +37,7 @@ export interface DeploymentConfig {
 
 const itemSchema = z.object({
   pool: z.string().min(1, 'must list the HTTPS listener ARNs of the pool'),
-  profiles: z.string().transform((text, ctx) => {
-    try {
-      return z.array(profileSchema).min(1).parse(JSON.parse(text)) as Profile[];
-    } catch (error) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `must be a JSON array of profiles (${(error as Error).message})`,
-      });
-      return z.NEVER;
-    }
-  }),
+  profiles: z.string().transform(parseProfilesJson),
 });
 
 /** Parses the item; `domain` gives the pool hosts (names.ts poolHost). */
